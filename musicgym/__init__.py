@@ -1,0 +1,15 @@
+"""MusicGym: Gymnasium environments for reinforcement-learning music recommendation.
+
+``import musicgym`` registers every environment under the ``MusicGym/`` namespace.
+"""
+
+from __future__ import annotations
+
+from musicgym.catalog import Catalog, CatalogError, load_catalog
+from musicgym.index import CandidateIndex
+from musicgym.registration import register_musicgym_envs
+
+__all__ = ["Catalog", "CatalogError", "CandidateIndex", "load_catalog", "register_musicgym_envs"]
+__version__ = "0.1.0"
+
+register_musicgym_envs()

@@ -1,0 +1,163 @@
+"""Catalogs: the data model, loaders for real formats, the embedded default and a synthetic generator.
+
+One public entry, `load_catalog`, takes a preset name, a path (or several), or a `Catalog`.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from pathlib import Path
+
+from musicgym.catalog.attributes import ATTRIBUTE_NAMES
+from musicgym.catalog.default import DEFAULT_SEED, DEFAULT_SIZE, load_default
+from musicgym.catalog.model import (
+    AUDIO_FEATURES,
+    FEATURES_11,
+    TASTE_FEATURES,
+    Catalog,
+    CatalogError,
+    Playlists,
+)
+from musicgym.catalog.report import LoadReport
+from musicgym.catalog.synthetic import synthetic
+
+__all__ = [
+    "ATTRIBUTE_NAMES",
+    "AUDIO_FEATURES",
+    "FEATURES_11",
+    "TASTE_FEATURES",
+    "Catalog",
+    "CatalogError",
+    "LoadReport",
+    "Playlists",
+    "load_catalog",
+    "synthetic",
+    "PRESETS",
+]
+
+#: Preset names accepted by `load_catalog` (plus any ``synthetic-<N>``, ``synthetic-<N>k``, ``-<N>m``).
+PRESETS = ("default", "synthetic-20k", "synthetic-100k", "synthetic-1m")
+_SYNTH = re.compile(r"^synthetic-(\d+)([km]?)$")
+_cache: dict[tuple, Catalog] = {}
+_lock = threading.Lock()
+
+
+def _synthetic_size(name: str) -> int | None:
+    m = _SYNTH.match(name.lower())
+    if not m:
+        return None
+    return int(m.group(1)) * {"": 1, "k": 1_000, "m": 1_000_000}[m.group(2)]
+
+
+def _paths(spec: str | Path | list) -> list[Path]:
+    items = spec if isinstance(spec, (list, tuple)) else [spec]
+    out: list[Path] = []
+    for item in items:
+        p = Path(item).expanduser()
+        if p.is_dir():
+            # README / licence files beside the data are not data.
+            files = sorted(
+                f
+                for f in p.iterdir()
+                if f.suffix.lower() in (".csv", ".json", ".tsv", ".txt")
+                and not f.stem.upper().startswith(("README", "LICENSE", "LICENCE"))
+            )
+            if not files:
+                raise CatalogError(f"{p}: directory holds no .csv, .json or .tsv files")
+            out.extend(files)
+        elif not p.exists():
+            raise FileNotFoundError(
+                f"catalog {str(item)!r}: no such file or directory, and not a preset name "
+                f"(presets: {', '.join(PRESETS)}, or synthetic-<N>)"
+            )
+        else:
+            out.append(p)
+    return out
+
+
+def load_catalog(
+    spec: str | Path | list | Catalog = "default",
+    *,
+    features: str | Path | Catalog | None = None,
+    errors: str = "report",
+    session_gap_minutes: float = 20.0,
+    seed: int = 0,
+) -> Catalog:
+    """Load a catalog by preset name, from files, or pass a `Catalog` through.
+
+    Args:
+        spec: ``"default"`` (the embedded 20k-track catalog), ``"synthetic-100k"`` / ``"synthetic-1m"``
+            / ``"synthetic-<N>"`` (generated with `seed`), a path to a Spotify feature ``.csv``, an MPD
+            ``.json`` slice or a Last.fm-1K ``.tsv`` log, a directory of such files, a list of paths,
+            or a `Catalog` (returned as is).
+        features: for MPD / Last.fm files, which carry no audio features: a feature CSV (or `Catalog`)
+            to join by track id, then by (artist, name).
+        errors: ``"report"`` skips unusable rows and lists each in ``catalog.report``; ``"raise"``
+            stops at the first one.
+        session_gap_minutes: Last.fm logs are split into sessions at gaps longer than this.
+        seed: seed for synthetic presets.
+
+    Returns:
+        The catalog. Preset and file catalogs are cached per process, so every env on the same
+        catalog shares one object (and so one set of candidate indexes).
+
+    Raises:
+        FileNotFoundError: the path does not exist (and is not a preset name).
+        CatalogError: malformed file, missing required column, conflicting duplicate ids, empty file.
+    """
+    if isinstance(spec, Catalog):
+        return spec
+    if errors not in ("report", "raise"):
+        raise ValueError(f"errors must be 'report' or 'raise', got {errors!r}")
+    if isinstance(spec, str) and not Path(spec).expanduser().exists():
+        name = spec.lower()
+        size = _synthetic_size(name)
+        if name == "default":
+            key: tuple = ("default",)
+        elif size is not None:
+            key = ("synthetic", size, seed)
+        else:
+            raise CatalogError(
+                f"unknown catalog {spec!r}: not a file and not a preset; presets are {', '.join(PRESETS)} "
+                "or synthetic-<N> (e.g. synthetic-5000, synthetic-250k)"
+            )
+        with _lock:
+            if key not in _cache:
+                _cache[key] = load_default() if name == "default" else synthetic(size, seed=seed)
+            return _cache[key]
+    paths = _paths(spec)
+    feature_cat = load_catalog(features, errors=errors) if features is not None else None
+    key = (
+        tuple((str(p.resolve()), p.stat().st_mtime_ns) for p in paths),
+        feature_cat.fingerprint if feature_cat else None,
+        errors,
+        session_gap_minutes,
+    )
+    with _lock:
+        if key in _cache:
+            return _cache[key]
+    items = spec if isinstance(spec, (list, tuple)) else [spec]
+    name = Path(items[0]).name if len(items) == 1 else f"{Path(items[0]).name} (+{len(items) - 1} more)"
+    cat = _load_files(paths, feature_cat, errors, session_gap_minutes, name)
+    with _lock:
+        return _cache.setdefault(key, cat)
+
+
+def _load_files(paths: list[Path], features: Catalog | None, errors: str, gap: float, name: str) -> Catalog:
+    from musicgym.catalog.csv_loader import load_feature_csv
+    from musicgym.catalog.playlist_loaders import load_lastfm_tsv, load_mpd_json
+
+    kinds = {p.suffix.lower() for p in paths}
+    if len(kinds) > 1:
+        raise CatalogError(f"mixed file kinds {sorted(kinds)}; load one format at a time (features= joins CSVs)")
+    kind = kinds.pop()
+    if kind == ".csv":
+        if features is not None:
+            raise CatalogError("features= is for MPD JSON and Last.fm logs; a feature CSV already has features")
+        return load_feature_csv(paths, errors=errors, name=name)
+    if kind == ".json":
+        return load_mpd_json(paths, features=features, name=name)
+    if kind in (".tsv", ".txt"):
+        return load_lastfm_tsv(paths, session_gap_minutes=gap, features=features, errors=errors, name=name)
+    raise CatalogError(f"unsupported file type {kind!r}: expected .csv (Spotify features), .json (MPD), .tsv (Last.fm)")

@@ -1,0 +1,387 @@
+"""The shared FAISS candidate index that every environment and agent retrieves tracks from.
+
+A `CandidateIndex` wraps one FAISS index over one feature space of one catalog:
+
+========== ============================ ================ ==========================
+space      vectors                      metric           score (higher is better?)
+========== ============================ ================ ==========================
+latent     VAE latents, (N, 5) in [0,1] L2               squared distance (no)
+taste      taste features, (N, 9)       cosine           cosine similarity (yes)
+attributes 21 binary attributes         inner product    dot product (yes)
+========== ============================ ================ ==========================
+
+Exact flat search is used up to `HNSW_THRESHOLD` tracks and HNSW above it (``kind=`` overrides).
+`CandidateIndex.for_catalog` returns one instance per (catalog fingerprint, space, settings) in a
+process, so every env on a catalog shares it; HNSW graphs are also cached on disk.
+
+FAISS settings, measured on this project's 2-core machines:
+
+* ``faiss.cvar.distance_compute_blas_threshold = 20``: FAISS switches flat search from its own SIMD
+  loop to a BLAS matrix product when a batch has at least this many queries (default 20, in some
+  versions much higher). For the low-dimensional spaces here, batched flat search was 3 to 11 times
+  faster with BLAS from 20 queries up, so we pin it rather than depend on the installed default.
+* One OpenMP thread for small batches: for a single query, waking a thread team costs more than the
+  search itself (tens of microseconds), so queries of fewer than `PARALLEL_MIN_BATCH` rows run on one
+  thread and larger batches on all threads.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from pathlib import Path
+from typing import Callable
+
+import faiss
+import numpy as np
+
+from musicgym.catalog import Catalog
+from musicgym.paths import cache_dir
+
+log = logging.getLogger(__name__)
+
+HNSW_THRESHOLD = 50_000
+PARALLEL_MIN_BATCH = 32
+METRICS = ("l2", "cosine", "ip")
+KINDS = ("auto", "flat", "hnsw", "dedup")
+#: ``auto`` picks ``dedup`` when distinct vectors are at most this share of the rows.
+DEDUP_MAX_SHARE = 0.25
+
+faiss.cvar.distance_compute_blas_threshold = 20
+_MAX_THREADS = faiss.omp_get_max_threads()
+_threads = _MAX_THREADS
+
+
+def _set_threads(n: int) -> None:
+    global _threads
+    if n != _threads:
+        faiss.omp_set_num_threads(n)
+        _threads = n
+
+
+def _space_vectors() -> dict[str, tuple[str, Callable[[Catalog], np.ndarray]]]:
+    from musicgym.vae import catalog_latents
+
+    return {
+        "latent": ("l2", catalog_latents),
+        "taste": ("cosine", lambda c: c.taste_features),
+        "attributes": ("ip", lambda c: c.attributes),
+    }
+
+
+SPACES = ("latent", "taste", "attributes")
+
+
+class CandidateIndex:
+    """Nearest-neighbour retrieval over one catalog feature space.
+
+    Args:
+        vectors: (N, d) float array, one row per catalog track (row i is track i).
+        metric: ``"l2"`` (scores are squared distances, lower is better), ``"cosine"`` or ``"ip"``
+            (scores are similarities, higher is better).
+        kind: ``"flat"`` (exact), ``"hnsw"`` (approximate), or ``"auto"`` (flat up to
+            `HNSW_THRESHOLD` rows).
+        hnsw_m: HNSW graph degree.
+        ef_construction: HNSW build-time beam width.
+        ef_search: HNSW search-time beam width (raised to the number of results asked for).
+        name: a label for messages.
+    """
+
+    def __init__(
+        self,
+        vectors: np.ndarray,
+        metric: str = "l2",
+        kind: str = "auto",
+        hnsw_m: int = 32,
+        ef_construction: int = 64,
+        ef_search: int = 32,
+        name: str = "index",
+        _faiss_index: faiss.Index | None = None,
+    ) -> None:
+        if metric not in METRICS:
+            raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
+        if kind not in KINDS:
+            raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+        x = np.ascontiguousarray(vectors, dtype=np.float32)
+        if x.ndim != 2 or len(x) == 0:
+            raise ValueError(f"{name}: vectors must be a non-empty (N, d) array, got shape {x.shape}")
+        if not np.isfinite(x).all():
+            raise ValueError(f"{name}: vectors contain NaN or infinite values")
+        if metric == "cosine":
+            norms = np.linalg.norm(x, axis=1, keepdims=True)
+            x = x / np.where(norms > 0, norms, 1.0)
+        self.metric = metric
+        self.name = name
+        self.vectors = x
+        self.n, self.dim = x.shape
+        self.kind = _resolve_kind(x, kind)
+        self.ef_search = ef_search
+        self.higher_is_better = metric != "l2"
+        faiss_metric = faiss.METRIC_L2 if metric == "l2" else faiss.METRIC_INNER_PRODUCT
+        # HNSW graphs are always built in L2, where they are most reliable: cosine vectors are already
+        # normalised (so L2 order = cosine order), and inner product is reduced to L2 by the standard
+        # augmentation x -> [x, sqrt(M^2 - |x|^2)], q -> [q, 0] (Bachrach et al. 2014). Scores are then
+        # recomputed exactly for the returned ids.
+        self._augment = self.kind == "hnsw" and metric == "ip"
+        if _faiss_index is not None:
+            self.index = _faiss_index
+        elif self.kind == "flat":
+            self.index = faiss.IndexFlat(self.dim, faiss_metric)
+            self.index.add(x)
+        elif self.kind == "dedup":
+            # Many tracks share one vector (21 binary attributes take ~2k distinct values): search the
+            # distinct vectors exactly, then expand each to its tracks (in row order).
+            uniq, inverse, counts = np.unique(x, axis=0, return_inverse=True, return_counts=True)
+            self._members = np.argsort(inverse.ravel(), kind="stable")
+            self._starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+            self._counts = counts
+            self.index = faiss.IndexFlat(self.dim, faiss_metric)
+            self.index.add(np.ascontiguousarray(uniq, dtype=np.float32))
+        else:
+            data = x
+            if self._augment:
+                sq = (x**2).sum(1)
+                data = np.hstack([x, np.sqrt(sq.max() - sq)[:, None]]).astype(np.float32)
+            self.index = faiss.IndexHNSWFlat(data.shape[1], hnsw_m, faiss.METRIC_L2)
+            self.index.hnsw.efConstruction = ef_construction
+            _set_threads(_MAX_THREADS)
+            self.index.add(data)
+        self._params = faiss.SearchParametersHNSW()
+        self._params.efSearch = ef_search
+        self._neighbours: dict[int, np.ndarray] = {}
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __repr__(self) -> str:
+        return f"CandidateIndex({self.name!r}, n={self.n}, dim={self.dim}, metric={self.metric}, kind={self.kind})"
+
+    # ------------------------------------------------------------------ sharing
+    _shared: dict[tuple, CandidateIndex] = {}
+    _lock = threading.Lock()
+
+    @classmethod
+    def for_catalog(cls, catalog: Catalog, space: str, kind: str = "auto", disk_cache: bool = True) -> CandidateIndex:
+        """The one shared index of `catalog` in `space` (``"latent"``, ``"taste"``, ``"attributes"``).
+
+        HNSW graphs are saved in the user cache directory and reloaded by later processes.
+        """
+        spaces = _space_vectors()
+        if space not in spaces:
+            raise ValueError(f"space must be one of {SPACES}, got {space!r}")
+        key = (catalog.fingerprint, space, kind)
+        with cls._lock:
+            if key in cls._shared:
+                return cls._shared[key]
+        metric, fn = spaces[space]
+        vectors = fn(catalog)
+        name = f"{catalog.name}/{space}"
+        resolved = _resolve_kind(np.ascontiguousarray(vectors, dtype=np.float32), kind)
+        path = cache_dir() / f"index-{catalog.fingerprint}-{space}-{resolved}.faiss"
+        idx = None
+        if resolved == "hnsw" and disk_cache and path.exists():
+            try:
+                idx = cls.load(path, vectors=vectors)
+            except (RuntimeError, ValueError, OSError) as e:
+                log.warning("ignoring cached index %s: %s", path, e)
+        if idx is None:
+            idx = cls(vectors, metric=metric, kind=resolved, name=name)
+            if resolved == "hnsw" and disk_cache:
+                try:
+                    idx.save(path)
+                except OSError as e:
+                    log.warning("could not cache index at %s: %s", path, e)
+        with cls._lock:
+            return cls._shared.setdefault(key, idx)
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, path: str | Path) -> None:
+        """Write the FAISS index and its settings (``path`` and ``path.json``), atomically."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        faiss.write_index(self.index, str(tmp))
+        meta = {"metric": self.metric, "kind": self.kind, "n": self.n, "dim": self.dim, "ef_search": self.ef_search, "name": self.name}
+        path.with_name(path.name + ".json").write_text(json.dumps(meta))
+        tmp.replace(path)
+
+    @classmethod
+    def load(cls, path: str | Path, vectors: np.ndarray) -> CandidateIndex:
+        """Load an index written by `save`; `vectors` are the catalog vectors it was built from."""
+        path = Path(path)
+        if not path.exists():
+            raise FileNotFoundError(f"index file not found: {path}")
+        meta = json.loads(path.with_name(path.name + ".json").read_text())
+        index = faiss.read_index(str(path))
+        if index.ntotal != len(vectors) or index.d not in (vectors.shape[1], vectors.shape[1] + 1):
+            raise ValueError(f"{path}: index holds {index.ntotal}x{index.d}, vectors are {vectors.shape}")
+        return cls(vectors, meta["metric"], meta["kind"], ef_search=meta["ef_search"], name=meta["name"], _faiss_index=index)
+
+    # ------------------------------------------------------------------ search
+    def _raw_search(self, q: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        k = min(k, self.n)
+        _set_threads(1 if len(q) < PARALLEL_MIN_BATCH else _MAX_THREADS)
+        if self.kind == "flat":
+            dist, ids = self.index.search(q, k)
+            return ids, dist
+        if self.kind == "dedup":
+            return self._dedup_search(q, k)
+        self._params.efSearch = max(self.ef_search, k)
+        qq = np.hstack([q, np.zeros((len(q), 1), np.float32)]) if self._augment else q
+        dist, ids = self.index.search(qq, k, params=self._params)
+        if self.metric == "l2":
+            return ids, dist
+        return ids, np.einsum("bkd,bd->bk", self.vectors[np.maximum(ids, 0)], q)
+
+    def _dedup_search(self, q: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        n_uniq = self.index.ntotal
+        ku = min(n_uniq, k)
+        while True:
+            dist, pat = self.index.search(q, ku)
+            sizes = self._counts[pat]
+            cum = np.cumsum(sizes, axis=1)
+            if cum[:, -1].min() >= k or ku == n_uniq:
+                break
+            ku = min(n_uniq, ku * 4)
+        b = len(q)
+        # position j of row r lies in the pattern whose cumulative range covers j: one searchsorted
+        # over all rows at once, made monotonic by offsetting row r by r * total.
+        total = int(cum[:, -1].max()) + 1
+        flat_cum = (cum + np.arange(b)[:, None] * total).ravel()
+        pos = (np.arange(k)[None, :] + np.arange(b)[:, None] * total).ravel()
+        slot = np.searchsorted(flat_cum, pos, side="right").reshape(b, k) - np.arange(b)[:, None] * ku
+        ok = slot < ku
+        slot = np.minimum(slot, ku - 1)
+        p = np.take_along_axis(pat, slot, 1)
+        before = np.take_along_axis(cum - sizes, slot, 1)
+        offset = np.arange(k)[None, :] - before
+        ids = self._members[np.minimum(self._starts[p] + offset, self.n - 1)]
+        return np.where(ok, ids, -1), np.take_along_axis(dist, slot, 1)
+
+    def prepare_queries(self, queries: np.ndarray) -> np.ndarray:
+        """Queries as contiguous float32 (B, d), normalised for the cosine metric."""
+        q = np.ascontiguousarray(np.atleast_2d(queries), dtype=np.float32)
+        if q.shape[1] != self.dim:
+            raise ValueError(f"{self.name}: queries must have {self.dim} columns, got shape {q.shape}")
+        if self.metric == "cosine":
+            norms = np.linalg.norm(q, axis=1, keepdims=True)
+            q = q / np.where(norms > 0, norms, 1.0)
+        return q
+
+    def search(
+        self, queries: np.ndarray, k: int, exclude: np.ndarray | list | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The `k` best tracks for each of B queries, skipping each row's excluded tracks.
+
+        Args:
+            queries: (B, d) or (d,) query vectors in this index's space.
+            k: results per query.
+            exclude: per-row track ids to skip: a (B, E) int array padded with -1, or a list of B
+                arrays/lists of ids.
+
+        Returns:
+            ``(ids, scores)``, each (B, k): int64 track rows best first (-1 where fewer than k tracks
+            remain) and float32 scores (squared L2 distance for ``l2``, similarity otherwise).
+        """
+        if k < 1:
+            raise ValueError(f"k must be >= 1, got {k}")
+        q = self.prepare_queries(queries)
+        excl = _as_exclusion(exclude, len(q))
+        if excl is None:
+            ids, scores = self._raw_search(q, k)
+            return _pad(ids, scores, k, self.higher_is_better)
+        want = min(self.n, k + excl.shape[1])
+        out_ids = np.full((len(q), k), -1, dtype=np.int64)
+        out_sc = np.full((len(q), k), np.nan, dtype=np.float32)
+        todo = np.arange(len(q))
+        while True:
+            ids, scores = self._raw_search(q[todo], want)
+            bad = (ids[:, :, None] == excl[todo][:, None, :]).any(-1) | (ids < 0)
+            order = np.argsort(bad, axis=1, kind="stable")[:, :k]
+            got_ids = np.take_along_axis(ids, order, 1)
+            got_sc = np.take_along_axis(scores, order, 1)
+            valid = ~np.take_along_axis(bad, order, 1)
+            n_valid = valid.sum(1)
+            out_ids[todo, : got_ids.shape[1]] = np.where(valid, got_ids, -1)
+            out_sc[todo, : got_sc.shape[1]] = np.where(valid, got_sc, np.nan)
+            short = (n_valid < k) & (want < self.n)
+            if not short.any():
+                return out_ids, out_sc
+            todo = todo[short]
+            want = min(self.n, want * 4)
+
+    def neighbours(self, k: int) -> np.ndarray:
+        """(N, k) int64 table: row i holds the k nearest tracks to track i (itself excluded).
+
+        Built once per k with batched search and kept; looking up ``table[i]`` is a numpy index.
+        """
+        if k < 1 or k >= self.n:
+            raise ValueError(f"k must be from 1 to {self.n - 1}, got {k}")
+        if k not in self._neighbours:
+            rows = np.arange(self.n)
+            table = np.empty((self.n, k), dtype=np.int64)
+            step = 65_536
+            for s in range(0, self.n, step):
+                r = rows[s : s + step]
+                ids, _ = self.search(self.vectors[r], k, exclude=r[:, None])
+                table[r] = ids
+            self._neighbours[k] = table
+        return self._neighbours[k]
+
+
+def _resolve_kind(x: np.ndarray, kind: str) -> str:
+    if kind != "auto":
+        return kind
+    if len(x) >= 1_000:
+        n_uniq = len(np.unique(x.view(np.dtype((np.void, x.dtype.itemsize * x.shape[1])))))
+        if n_uniq <= DEDUP_MAX_SHARE * len(x):
+            return "dedup"
+    return "flat" if len(x) <= HNSW_THRESHOLD else "hnsw"
+
+
+def _as_exclusion(exclude: np.ndarray | list | None, b: int) -> np.ndarray | None:
+    if exclude is None:
+        return None
+    if isinstance(exclude, np.ndarray) and exclude.ndim == 2:
+        arr = exclude.astype(np.int64, copy=False)
+    else:
+        rows = [np.asarray(e, dtype=np.int64).ravel() for e in exclude]
+        width = max((len(r) for r in rows), default=0)
+        arr = np.full((len(rows), max(width, 1)), -1, dtype=np.int64)
+        for i, r in enumerate(rows):
+            arr[i, : len(r)] = r
+    if arr.shape[0] != b:
+        raise ValueError(f"exclude has {arr.shape[0]} rows but there are {b} queries")
+    if arr.shape[1] == 0:
+        return None
+    return arr
+
+
+def _pad(ids: np.ndarray, scores: np.ndarray, k: int, higher: bool) -> tuple[np.ndarray, np.ndarray]:
+    ids = ids.astype(np.int64, copy=False)
+    scores = np.where(ids >= 0, scores, np.nan).astype(np.float32)
+    if ids.shape[1] < k:
+        pad = k - ids.shape[1]
+        ids = np.pad(ids, ((0, 0), (0, pad)), constant_values=-1)
+        scores = np.pad(scores, ((0, 0), (0, pad)), constant_values=np.nan)
+    return ids, scores
+
+
+def recall_at_k(approx: CandidateIndex, exact: CandidateIndex, queries: np.ndarray, k: int = 10) -> float:
+    """Tie-aware recall@k of `approx` against exact search.
+
+    A returned track counts as a hit if its exact score is at least as good as the exact k-th best
+    score; with many equal scores (binary attributes) any of the tied tracks is a right answer.
+    """
+    ids, _ = approx.search(queries, k)
+    _, ex_sc = exact.search(queries, k)
+    q = exact.prepare_queries(queries)
+    vec = exact.vectors[np.clip(ids, 0, None)]
+    if exact.metric == "l2":
+        s = ((vec - q[:, None, :]) ** 2).sum(-1)
+        hit = s <= ex_sc[:, -1:] + 1e-5
+    else:
+        s = (vec * q[:, None, :]).sum(-1)
+        hit = s >= ex_sc[:, -1:] - 1e-5
+    return float((hit & (ids >= 0)).mean())
