@@ -23,6 +23,7 @@ demo: $(STAMP)
 	$(BIN)/musicgym demo
 
 test: $(STAMP)
+	$(BIN)/ruff check musicgym agents experiments tests
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)

@@ -30,8 +30,8 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import faiss
 import numpy as np
@@ -202,7 +202,10 @@ class CandidateIndex:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".tmp")
         faiss.write_index(self.index, str(tmp))
-        meta = {"metric": self.metric, "kind": self.kind, "n": self.n, "dim": self.dim, "ef_search": self.ef_search, "name": self.name}
+        meta = {
+            "metric": self.metric, "kind": self.kind, "n": self.n, "dim": self.dim,
+            "ef_search": self.ef_search, "name": self.name,
+        }  # fmt: skip
         path.with_name(path.name + ".json").write_text(json.dumps(meta))
         tmp.replace(path)
 
@@ -216,7 +219,9 @@ class CandidateIndex:
         index = faiss.read_index(str(path))
         if index.ntotal != len(vectors) or index.d not in (vectors.shape[1], vectors.shape[1] + 1):
             raise ValueError(f"{path}: index holds {index.ntotal}x{index.d}, vectors are {vectors.shape}")
-        return cls(vectors, meta["metric"], meta["kind"], ef_search=meta["ef_search"], name=meta["name"], _faiss_index=index)
+        return cls(
+            vectors, meta["metric"], meta["kind"], ef_search=meta["ef_search"], name=meta["name"], _faiss_index=index
+        )
 
     # ------------------------------------------------------------------ search
     def _raw_search(self, q: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

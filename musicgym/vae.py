@@ -40,6 +40,8 @@ class VAEConfig:
     batch_size: int = 256
     lr: float = 2e-3
     seed: int = 0
+    #: larger catalogs train on a seeded random subsample of this many rows (latents cover all rows)
+    max_train_rows: int = 50_000
 
 
 class VAE(nn.Module):
@@ -53,8 +55,9 @@ class VAE(nn.Module):
         self.mu = nn.Linear(h, cfg.latent_dim)
         self.logvar = nn.Linear(h, cfg.latent_dim)
         self.decoder = nn.Sequential(
-            nn.Linear(cfg.latent_dim, h), nn.ReLU(), nn.Linear(h, h), nn.ReLU(), nn.Linear(h, cfg.input_dim), nn.Sigmoid()
-        )
+            nn.Linear(cfg.latent_dim, h), nn.ReLU(), nn.Linear(h, h), nn.ReLU(),
+            nn.Linear(h, cfg.input_dim), nn.Sigmoid(),
+        )  # fmt: skip
         self.register_buffer("lat_lo", torch.zeros(cfg.latent_dim))
         self.register_buffer("lat_hi", torch.ones(cfg.latent_dim))
 
@@ -95,7 +98,10 @@ def train_vae(x: np.ndarray, cfg: VAEConfig = VAEConfig()) -> VAE:
     torch.manual_seed(cfg.seed)  # parameter initialisation
     model = VAE(cfg)
     torch.random.set_rng_state(torch_state)
-    data = torch.as_tensor(x, dtype=torch.float32)
+    full = torch.as_tensor(x, dtype=torch.float32)
+    data = full
+    if len(full) > cfg.max_train_rows:
+        data = full[torch.randperm(len(full), generator=gen)[: cfg.max_train_rows]]
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     n = len(data)
     for _ in range(cfg.epochs):
@@ -111,7 +117,7 @@ def train_vae(x: np.ndarray, cfg: VAEConfig = VAEConfig()) -> VAE:
             opt.step()
     model.eval()
     with torch.no_grad():
-        mu, _ = model.encode(data)
+        mu, _ = model.encode(full)
         model.lat_lo.copy_(mu.min(0).values)
         model.lat_hi.copy_(mu.max(0).values)
     return model

@@ -10,7 +10,7 @@ import threading
 from pathlib import Path
 
 from musicgym.catalog.attributes import ATTRIBUTE_NAMES
-from musicgym.catalog.default import DEFAULT_SEED, DEFAULT_SIZE, load_default
+from musicgym.catalog.default import load_default
 from musicgym.catalog.model import (
     AUDIO_FEATURES,
     FEATURES_11,

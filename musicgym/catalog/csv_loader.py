@@ -92,6 +92,18 @@ def parse_year(s: pd.Series) -> pd.Series:
     return four.fillna(two)
 
 
+class _Flagger:
+    """Marks rows bad with the first reason found for each (later reasons do not overwrite)."""
+
+    def __init__(self, bad: pd.Series, reasons: pd.Series) -> None:
+        self.bad, self.reasons = bad, reasons
+
+    def __call__(self, mask: pd.Series, text: pd.Series | str) -> None:
+        new = mask & ~self.bad
+        self.reasons[new] = text if isinstance(text, str) else text[new]
+        self.bad[new] = True
+
+
 def _read_frame(path: Path, **kw) -> pd.DataFrame:
     if not path.exists():
         raise FileNotFoundError(f"catalog file not found: {path}")
@@ -129,12 +141,7 @@ def read_feature_rows(paths: list[Path], errors: str = "report") -> tuple[pd.Dat
         out["track_id"] = _clean_id(raw[cols["track_id"]])
         bad = pd.Series(False, index=raw.index)
         reasons = pd.Series("", index=raw.index, dtype=object)
-
-        def flag(mask: pd.Series, text: pd.Series | str) -> None:
-            new = mask & ~bad
-            reasons[new] = text if isinstance(text, str) else text[new]
-            bad[new] = True
-
+        flag = _Flagger(bad, reasons)
         flag(out["track_id"] == "", f"empty track id in column '{cols['track_id']}'")
         for feat in AUDIO_FEATURES:
             if feat not in cols:
@@ -169,7 +176,9 @@ def read_feature_rows(paths: list[Path], errors: str = "report") -> tuple[pd.Dat
         if "year" in cols:
             n_noyear = int(out.loc[~bad, "year"].isna().sum())
             if n_noyear:
-                report.note(f"{path.name}: {n_noyear} rows have no parsable year in '{cols['year']}' (kept, year unknown)")
+                report.note(
+                    f"{path.name}: {n_noyear} rows have no parsable year in '{cols['year']}' (kept, year unknown)"
+                )
         frames.append(out[~bad])
     rows = pd.concat(frames, ignore_index=True)
     if len(rows) == 0:

@@ -115,7 +115,7 @@ def load_lastfm_tsv(
     errors: str = "report",
     name: str | None = None,
 ) -> Catalog:
-    """Load Last.fm-1K style logs (``userid \\t timestamp \\t artist id \\t artist \\t track id \\t track``).
+    r"""Load Last.fm-1K style logs (``userid \\t timestamp \\t artist id \\t artist \\t track id \\t track``).
 
     Plays are sorted by user and time and split into listening sessions wherever two consecutive plays
     of a user are more than `session_gap_minutes` apart. A track is identified by its MusicBrainz id, or
@@ -166,7 +166,7 @@ def load_lastfm_tsv(
     pls = np.split(rows, bounds)
     starts = np.concatenate([[0], bounds])
     users = log["userid"].to_numpy()[starts].tolist()
-    titles = [f"{u} {t:%Y-%m-%d %H:%M}" for u, t in zip(users, log["time"].iloc[starts])]
+    titles = [f"{u} {t:%Y-%m-%d %H:%M}" for u, t in zip(users, log["time"].iloc[starts], strict=True)]
     report.note(f"{len(pls)} sessions split at {session_gap_minutes:g}-minute gaps from {len(log)} plays")
     if features is not None:
         tracks = attach_features(tracks, features, report)

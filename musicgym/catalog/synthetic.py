@@ -138,7 +138,7 @@ def _albums(rng: np.random.Generator, artist: np.ndarray, year: np.ndarray) -> t
     # artist ids are contiguous runs (np.repeat), so albums never span two artists
     starts = np.flatnonzero(np.r_[True, artist[1:] != artist[:-1]])
     ends = np.r_[starts[1:], n]
-    for s, e in zip(starts, ends):
+    for s, e in zip(starts, ends, strict=True):
         i = s
         while i < e:
             j = min(e, i + int(size[i]))

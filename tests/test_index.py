@@ -1,0 +1,136 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from musicgym.index import CandidateIndex, recall_at_k
+
+
+def brute(vectors, q, k, metric):
+    if metric == "l2":
+        s = ((vectors[None] - q[:, None]) ** 2).sum(-1)
+        return np.argsort(s, axis=1, kind="stable")[:, :k], np.sort(s, axis=1)[:, :k]
+    s = q @ vectors.T
+    return np.argsort(-s, axis=1, kind="stable")[:, :k], -np.sort(-s, axis=1)[:, :k]
+
+
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.default_rng(0)
+    return rng.random((500, 6)).astype(np.float32), rng.random((20, 6)).astype(np.float32)
+
+
+@pytest.mark.parametrize("metric", ["l2", "ip"])
+def test_flat_is_exact(data, metric):
+    x, q = data
+    idx = CandidateIndex(x, metric=metric, kind="flat")
+    ids, scores = idx.search(q, 7)
+    want_ids, want_scores = brute(x, q, 7, metric)
+    assert np.array_equal(ids, want_ids)
+    assert np.allclose(scores, want_scores, atol=1e-4)
+    assert idx.higher_is_better == (metric != "l2")
+
+
+def test_cosine_normalises(data):
+    x, q = data
+    idx = CandidateIndex(x, metric="cosine", kind="flat")
+    xn = x / np.linalg.norm(x, axis=1, keepdims=True)
+    qn = q / np.linalg.norm(q, axis=1, keepdims=True)
+    ids, scores = idx.search(q * 3.0, 5)
+    want_ids, want_scores = brute(xn, qn, 5, "ip")
+    assert np.array_equal(ids, want_ids) and np.allclose(scores, want_scores, atol=1e-5)
+
+
+@pytest.mark.parametrize("kind", ["flat", "hnsw", "dedup"])
+def test_per_row_exclusion(data, kind):
+    x, q = data
+    if kind == "dedup":
+        x = np.round(x[:, :2] * 3).astype(np.float32)  # 16 distinct vectors among 500 rows
+        q = q[:, :2]
+    idx = CandidateIndex(x, metric="l2", kind=kind)
+    plain, _ = idx.search(q[:2], 10)
+    excl = [plain[0, :5], plain[1, [0, 2, 4]]]
+    ids, _ = idx.search(q[:2], 10, exclude=excl)
+    for row, ex in enumerate(excl):
+        assert not set(ex.tolist()) & set(ids[row].tolist())
+        assert len(set(ids[row].tolist())) == 10
+    # padded (B, E) form gives the same answer
+    pad = np.full((2, 5), -1)
+    pad[0, :5] = excl[0]
+    pad[1, :3] = excl[1]
+    assert np.array_equal(idx.search(q[:2], 10, exclude=pad)[0], ids)
+
+
+def test_exhausted_catalog_pads_with_minus_one():
+    x = np.eye(4, dtype=np.float32)
+    idx = CandidateIndex(x, metric="l2", kind="flat")
+    ids, scores = idx.search(x[0], 4, exclude=[[0, 1]])
+    assert sorted(ids[0, :2].tolist()) == [2, 3] and ids[0, 2:].tolist() == [-1, -1]
+    assert np.isnan(scores[0, 2:]).all()
+
+
+def test_neighbour_table_excludes_self(data):
+    x, _ = data
+    idx = CandidateIndex(x, metric="l2", kind="flat")
+    table = idx.neighbours(4)
+    want, _ = brute(x, x, 5, "l2")
+    assert table.shape == (500, 4)
+    assert not (table == np.arange(500)[:, None]).any()
+    assert np.array_equal(table, want[:, 1:])
+    assert idx.neighbours(4) is table
+
+
+def test_dedup_exact_on_attributes(default_catalog):
+    idx = CandidateIndex.for_catalog(default_catalog, "attributes")
+    assert idx.kind == "dedup"
+    exact = CandidateIndex(default_catalog.attributes, metric="ip", kind="flat")
+    prefs = np.random.default_rng(1).uniform(-1, 1, (300, 21)).astype(np.float32)
+    assert recall_at_k(idx, exact, prefs, 10) == 1.0
+    assert recall_at_k(idx, exact, default_catalog.attributes[:300], 10) == 1.0
+
+
+@pytest.mark.parametrize("space", ["latent", "taste"])
+def test_hnsw_recall_on_default_catalog(default_catalog, space):
+    shared = CandidateIndex.for_catalog(default_catalog, space)
+    hnsw = CandidateIndex(shared.vectors, metric=shared.metric, kind="hnsw")
+    q = shared.vectors[np.random.default_rng(0).choice(len(shared), 1_000, replace=False)]
+    assert recall_at_k(hnsw, shared, q, 10) >= 0.99
+
+
+def test_one_shared_instance_per_catalog_and_space(default_catalog):
+    a = CandidateIndex.for_catalog(default_catalog, "taste")
+    assert CandidateIndex.for_catalog(default_catalog, "taste") is a
+    assert CandidateIndex.for_catalog(default_catalog, "latent") is not a
+
+
+@pytest.mark.parametrize("kind", ["flat", "hnsw"])
+def test_save_load_roundtrip(data, tmp_path, kind):
+    x, q = data
+    idx = CandidateIndex(x, metric="ip", kind=kind)
+    idx.save(tmp_path / "i.faiss")
+    back = CandidateIndex.load(tmp_path / "i.faiss", vectors=x)
+    assert back.kind == kind
+    assert np.array_equal(back.search(q, 5)[0], idx.search(q, 5)[0])
+    with pytest.raises(ValueError, match="index holds"):
+        CandidateIndex.load(tmp_path / "i.faiss", vectors=x[:10])
+
+
+def test_bad_arguments(data):
+    x, q = data
+    with pytest.raises(ValueError, match="metric must be one of"):
+        CandidateIndex(x, metric="manhattan")
+    with pytest.raises(ValueError, match="kind must be one of"):
+        CandidateIndex(x, kind="ivf")
+    bad = x.copy()
+    bad[0, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        CandidateIndex(bad)
+    idx = CandidateIndex(x)
+    with pytest.raises(ValueError, match="k must be >= 1"):
+        idx.search(q, 0)
+    with pytest.raises(ValueError, match="6 columns"):
+        idx.search(q[:, :3], 2)
+    with pytest.raises(ValueError, match="exclude has 1 rows but there are 20"):
+        idx.search(q, 2, exclude=[[1]])
+    with pytest.raises(ValueError, match="space must be one of"):
+        CandidateIndex.for_catalog(None, "colour")
