@@ -6,10 +6,22 @@
 from __future__ import annotations
 
 from musicgym.catalog import Catalog, CatalogError, load_catalog
+from musicgym.evaluation import EvalResult, evaluate
 from musicgym.index import CandidateIndex
+from musicgym.policies import OraclePolicy, RandomPolicy
 from musicgym.registration import register_musicgym_envs
 
-__all__ = ["Catalog", "CatalogError", "CandidateIndex", "load_catalog", "register_musicgym_envs"]
+__all__ = [
+    "Catalog",
+    "CatalogError",
+    "CandidateIndex",
+    "EvalResult",
+    "OraclePolicy",
+    "RandomPolicy",
+    "evaluate",
+    "load_catalog",
+    "register_musicgym_envs",
+]
 __version__ = "0.1.0"
 
 register_musicgym_envs()

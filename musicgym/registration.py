@@ -9,8 +9,36 @@ from __future__ import annotations
 
 import gymnasium as gym
 
-#: id -> keyword arguments of `gymnasium.register`. Environments add themselves here.
-ENV_SPECS: dict[str, dict] = {}
+#: id -> keyword arguments of `gymnasium.register`; variants are kwargs, not subclasses.
+ENV_SPECS: dict[str, dict] = {
+    "MusicGym/Playlist-v0": {
+        "entry_point": "musicgym.envs.playlist:PlaylistEnv",
+        "vector_entry_point": "musicgym.envs.playlist:PlaylistVectorEnv",
+        "max_episode_steps": 9,
+    },
+    "MusicGym/Taste-v0": {
+        "entry_point": "musicgym.envs.taste:TasteEnv",
+        "vector_entry_point": "musicgym.envs.taste:TasteVectorEnv",
+        "max_episode_steps": 50,
+    },
+    "MusicGym/TasteCatalog-v0": {
+        "entry_point": "musicgym.envs.taste:TasteEnv",
+        "vector_entry_point": "musicgym.envs.taste:TasteVectorEnv",
+        "max_episode_steps": 50,
+        "kwargs": {"action_mode": "catalog"},
+    },
+    "MusicGym/Preference-v0": {
+        "entry_point": "musicgym.envs.preference:PreferenceEnv",
+        "vector_entry_point": "musicgym.envs.preference:PreferenceVectorEnv",
+        "max_episode_steps": 20,
+    },
+    "MusicGym/PreferenceCatalog-v0": {
+        "entry_point": "musicgym.envs.preference:PreferenceEnv",
+        "vector_entry_point": "musicgym.envs.preference:PreferenceVectorEnv",
+        "max_episode_steps": 20,
+        "kwargs": {"action_mode": "catalog"},
+    },
+}
 
 
 def register_musicgym_envs() -> list[str]:

@@ -1,0 +1,268 @@
+"""The batched core every MusicGym environment is built on.
+
+A `Core` holds B listening sessions as numpy arrays and advances all of them at once; the single env
+(`musicgym.envs.base.MusicEnv`) runs a core with B = 1 and the native vector env
+(`musicgym.envs.base.MusicVectorEnv`) one with B = num_envs, so both have exactly the same dynamics.
+
+One step follows RecSim's order: the listener's response to the chosen track -> the listener state
+update -> the candidate update -> the observation. Every random draw comes from the
+``np.random.Generator`` handed in by the env (its ``np_random``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+from gymnasium import spaces
+
+from musicgym.catalog import Catalog, load_catalog
+from musicgym.index import CandidateIndex
+
+ACTION_MODES = ("candidates", "catalog")
+
+
+class Core:
+    """Base class of a batched environment core.
+
+    Subclasses set `PARAMS` (argument name -> default) and implement `_reset_rows`, `_respond`,
+    `_update_candidates`, `observe`, `expected_reward` and `oracle`.
+
+    Args:
+        catalog: a `Catalog`, a path, or a preset name.
+        num: number of sessions B.
+        **params: the subclass's `PARAMS`; anything else is an error naming the accepted arguments.
+    """
+
+    PARAMS: ClassVar[dict[str, Any]] = {}
+    #: names of the reward components reported in ``info["rewards"]``
+    COMPONENTS: ClassVar[tuple[str, ...]] = ("reward",)
+    #: reward given when an action would repeat a track already in the session (the step is spent,
+    #: the track is not played again and the listener state does not change)
+    REPEAT_PENALTY: ClassVar[float] = -1.0
+
+    def __init__(self, catalog: Catalog | str = "default", num: int = 1, **params: Any) -> None:
+        unknown = sorted(set(params) - set(self.PARAMS))
+        if unknown:
+            raise TypeError(
+                f"{type(self).__name__.removesuffix('Core')} env: unknown argument(s) {unknown}; "
+                f"accepted: catalog, render_mode, {', '.join(self.PARAMS)}"
+            )
+        self.params = {**self.PARAMS, **params}
+        if not isinstance(num, (int, np.integer)) or num < 1:
+            raise ValueError(f"num_envs must be a positive integer, got {num!r}")
+        self.catalog = load_catalog(catalog)
+        self.num = int(num)
+        self.n_tracks = len(self.catalog)
+        mode = self.params.get("action_mode", "candidates")
+        if mode not in ACTION_MODES:
+            raise ValueError(f"action_mode must be one of {ACTION_MODES}, got {mode!r}")
+        self.action_mode = mode
+        # history[b, :length[b]] are the catalog rows played in session b, oldest first
+        self._cap = 16
+        self.history = np.full((self.num, self._cap), -1, dtype=np.int64)
+        self.length = np.zeros(self.num, dtype=np.int64)
+        self.candidates = np.zeros((self.num, 0), dtype=np.int64)
+        # the best action now (for the current observation) and its expected reward, per session
+        self.oracle_action = np.zeros(self.num, dtype=np.int64)
+        self.oracle_reward = np.zeros(self.num)
+
+    # ------------------------------------------------------------------ to implement
+    n_actions: int
+    observation_space: spaces.Box
+
+    def _reset_rows(self, rng: np.random.Generator, rows: np.ndarray) -> None:
+        raise NotImplementedError
+
+    def _respond(self, rng: np.random.Generator, rows: np.ndarray, tracks: np.ndarray) -> dict[str, np.ndarray]:
+        """Listener response to `tracks` and state update; returns reward components incl. ``reward``."""
+        raise NotImplementedError
+
+    def _update_candidates(self, rng: np.random.Generator, rows: np.ndarray) -> None:
+        raise NotImplementedError
+
+    def feedback_text(self, out: dict[str, np.ndarray], i: int) -> str:
+        """How the listener answered in entry `i` of a step's output, for rendering."""
+        if out["repeat"][i]:
+            return "(repeat)"
+        return f"reward {out['reward'][i]:+.3f}"
+
+    def observe(self, rows: np.ndarray | None = None) -> np.ndarray:
+        """(len(rows), obs_dim) float32 observations."""
+        raise NotImplementedError
+
+    def expected_reward(self, rows: np.ndarray, tracks: np.ndarray) -> np.ndarray:
+        """Expected reward of playing `tracks` (one per row) now, given the hidden listener state."""
+        raise NotImplementedError
+
+    def oracle(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The best action now for each row given the hidden state, and its expected reward."""
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ shared mechanics
+    def all_rows(self) -> np.ndarray:
+        """Indices of every session."""
+        return np.arange(self.num)
+
+    def _push(self, rows: np.ndarray, tracks: np.ndarray) -> None:
+        need = int(self.length[rows].max(initial=0)) + 1
+        if need > self._cap:
+            grow = max(need, 2 * self._cap)
+            self.history = np.pad(self.history, ((0, 0), (0, grow - self._cap)), constant_values=-1)
+            self._cap = grow
+        self.history[rows, self.length[rows]] = tracks
+        self.length[rows] += 1
+
+    def reset(self, rng: np.random.Generator, rows: np.ndarray) -> None:
+        """Start new sessions in `rows`."""
+        self.history[rows] = -1
+        self.length[rows] = 0
+        self._reset_rows(rng, rows)
+        self._update_candidates(rng, rows)
+        self.oracle_action[rows], self.oracle_reward[rows] = self.oracle(rows)
+
+    def exhausted(self, rows: np.ndarray) -> np.ndarray:
+        """Sessions with no unplayed track left to offer (the episode terminates)."""
+        if self.action_mode == "catalog":
+            return self.length[rows] >= self.n_tracks
+        return ~(self.candidates[rows] >= 0).any(1)
+
+    def tracks_of(self, rows: np.ndarray, actions: np.ndarray) -> np.ndarray:
+        """Catalog rows behind `actions` (slot indices, or catalog rows in catalog mode)."""
+        if self.action_mode == "catalog":
+            return actions.astype(np.int64)
+        return self.candidates[rows, actions]
+
+    def is_repeat(self, rows: np.ndarray, tracks: np.ndarray) -> np.ndarray:
+        """Whether each track is already in its session (or is an empty slot, -1)."""
+        return (self.history[rows] == tracks[:, None]).any(1) | (tracks < 0)
+
+    def action_mask(self, rows: np.ndarray) -> np.ndarray:
+        """(len(rows), n_actions) bool: True where the action plays a track not yet in the session."""
+        if self.action_mode == "catalog":
+            mask = np.ones((len(rows), self.n_tracks), dtype=bool)
+            for i, r in enumerate(rows):
+                h = self.history[r, : self.length[r]]
+                mask[i, h] = False
+            return mask
+        return self.candidates[rows] >= 0  # candidate slots never hold played tracks
+
+    def step(self, rng: np.random.Generator, rows: np.ndarray, actions: np.ndarray) -> dict[str, np.ndarray]:
+        """Advance sessions `rows` by one action each; returns reward, components and oracle figures."""
+        actions = np.asarray(actions, dtype=np.int64)
+        if actions.shape != rows.shape or actions.min(initial=0) < 0 or actions.max(initial=0) >= self.n_actions:
+            bad = actions[(actions < 0) | (actions >= self.n_actions)] if actions.shape == rows.shape else actions
+            raise ValueError(
+                f"action out of range: {bad.tolist()[:5]}; the action space is Discrete({self.n_actions})"
+                + (" (a candidate slot)" if self.action_mode == "candidates" else " (a catalog row)")
+            )
+        tracks = self.tracks_of(rows, actions)
+        oracle_reward = self.oracle_reward[rows]
+        expected = self.expected_reward(rows, np.maximum(tracks, 0))
+        repeat = self.is_repeat(rows, tracks)
+        out: dict[str, np.ndarray] = {}
+        fresh = ~repeat
+        if fresh.all():
+            out = self._respond(rng, rows, tracks)
+            self._push(rows, tracks)
+        else:
+            # a repeat is penalised and changes nothing; every other session proceeds normally
+            out = {"reward": np.full(len(rows), self.REPEAT_PENALTY, dtype=np.float64)}
+            if fresh.any():
+                part = self._respond(rng, rows[fresh], tracks[fresh])
+                for key, val in part.items():
+                    full = out.get(key)
+                    if full is None:
+                        full = np.zeros(len(rows), dtype=val.dtype)
+                        out[key] = full
+                    full[fresh] = val
+                self._push(rows[fresh], tracks[fresh])
+            expected = np.where(repeat, self.REPEAT_PENALTY, expected)
+        self._update_candidates(rng, rows)
+        self.oracle_action[rows], self.oracle_reward[rows] = self.oracle(rows)
+        out["repeat"] = repeat
+        out["track"] = np.where(repeat, -1, tracks)
+        out["regret"] = oracle_reward - expected
+        return out
+
+
+def validate_slots(k: Any, n_random: Any, n_tracks: int) -> tuple[int, int]:
+    """Check the K (slots) and n_random arguments of a candidates-mode env."""
+    if not isinstance(k, (int, np.integer)) or not 1 <= k <= n_tracks:
+        raise ValueError(f"k (candidate slots) must be an integer from 1 to the catalog size {n_tracks}, got {k!r}")
+    if not isinstance(n_random, (int, np.integer)) or not 0 <= n_random <= k:
+        raise ValueError(f"n_random must be an integer from 0 to k={k}, got {n_random!r}")
+    return int(k), int(n_random)
+
+
+def nearest_plus_random(
+    rng: np.random.Generator,
+    index: CandidateIndex,
+    queries: np.ndarray,
+    history: np.ndarray,
+    k: int,
+    n_random: int,
+) -> np.ndarray:
+    """The candidate rule of the slot-based envs; it never looks at the hidden user.
+
+    For each session: the ``k - n_random`` tracks nearest to its query (built from its listening
+    history) in one batched index call, then ``n_random`` uniformly random catalog tracks for
+    exploration, none of them already played or twice in the slate; the k slots are then shuffled.
+
+    Args:
+        rng: the env's generator.
+        index: the shared index to search.
+        queries: (B, d) one query per session.
+        history: (B, T) played rows per session (-1 padded), all excluded.
+        k: slots per session.
+        n_random: how many of them are random.
+
+    Returns:
+        (B, k) catalog rows; -1 where the catalog has run out.
+    """
+    n_near = k - n_random
+    parts = []
+    if n_near:
+        near, _ = index.search(queries, n_near, exclude=history)
+        parts.append(near)
+    if n_random:
+        taken = np.concatenate([history, *parts], axis=1) if parts else history
+        if index.n - (taken >= 0).sum(1).max() >= n_random:
+            parts.append(random_fill(rng, index.n, taken, n_random))
+        else:  # nearly exhausted catalog: fill from what is left, in order
+            rest, _ = index.search(queries, n_random, exclude=taken)
+            parts.append(rest)
+    slate = np.concatenate(parts, axis=1) if len(parts) > 1 else parts[0]
+    return rng.permuted(slate, axis=1)
+
+
+def random_fill(rng: np.random.Generator, n_tracks: int, taken: np.ndarray, width: int) -> np.ndarray:
+    """(B, width) random catalog rows, distinct within a row and absent from that row of `taken`.
+
+    Args:
+        rng: the env's generator.
+        n_tracks: catalog size.
+        taken: (B, T) rows already used per session (-1 entries are ignored).
+        width: how many to draw per row.
+    """
+    b = len(taken)
+    out = rng.integers(0, n_tracks, size=(b, width))
+    for _ in range(100):
+        clash = (out[:, :, None] == taken[:, None, :]).any(-1)
+        srt = np.sort(out, axis=1)
+        dup_sorted = np.zeros_like(clash)
+        dup_sorted[:, 1:] = srt[:, 1:] == srt[:, :-1]
+        # mark the later copy of any duplicate value within a row
+        order = np.argsort(out, axis=1, kind="stable")
+        dup = np.zeros_like(clash)
+        np.put_along_axis(dup, order, dup_sorted, axis=1)
+        bad = clash | dup
+        if not bad.any():
+            return out
+        out[bad] = rng.integers(0, n_tracks, size=int(bad.sum()))
+    raise RuntimeError("could not draw distinct random tracks; the catalog is too small for this many slots")
+
+
+def shared_index(catalog: Catalog, space: str) -> CandidateIndex:
+    """The process-wide shared index of `catalog` in `space`."""
+    return CandidateIndex.for_catalog(catalog, space)

@@ -1,0 +1,271 @@
+"""``MusicGym/Playlist-v0``: the simulated-listener POMDP of the PPO actor-critic project."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+from gymnasium import spaces
+from sklearn.cluster import KMeans
+
+from musicgym.catalog import Catalog
+from musicgym.envs.base import MusicEnv, MusicVectorEnv
+from musicgym.envs.core import Core, shared_index
+from musicgym.listeners import ClusterListener
+
+LATENT_DIM = 5
+N_SLOTS = 4
+TABLE_K = 16
+
+
+@dataclass(frozen=True)
+class PlaylistWorld:
+    """What the Playlist env derives once per catalog: latents, clusters, proximity, neighbours."""
+
+    latents: np.ndarray
+    cluster: np.ndarray
+    proximity: np.ndarray
+    table: np.ndarray
+
+
+_worlds: dict[tuple[str, int], PlaylistWorld] = {}
+
+
+def playlist_world(catalog: Catalog, n_clusters: int = 20) -> PlaylistWorld:
+    """Latents, k-means clusters (seeded), proximity scores and the neighbour table of `catalog`."""
+    key = (catalog.fingerprint, n_clusters)
+    if key not in _worlds:
+        catalog.require_features("MusicGym/Playlist-v0")
+        index = shared_index(catalog, "latent")
+        z = index.vectors
+        km = KMeans(n_clusters=n_clusters, n_init=4, random_state=0).fit(z)
+        cluster = km.labels_.astype(np.int64)
+        dist = np.linalg.norm(z - km.cluster_centers_[cluster], axis=1)
+        dmax = np.zeros(n_clusters)
+        np.maximum.at(dmax, cluster, dist)
+        proximity = 1.0 - dist / np.where(dmax[cluster] > 0, dmax[cluster], 1.0)
+        table = index.neighbours(min(TABLE_K, len(z) - 1))
+        _worlds[key] = PlaylistWorld(z, cluster, proximity, table)
+    return _worlds[key]
+
+
+class PlaylistCore(Core):
+    """Batched dynamics of Playlist-v0 (see `PlaylistEnv` for the specification)."""
+
+    PARAMS: ClassVar[dict[str, Any]] = {
+        "listener": "population",
+        "observation": "full",
+        "n_clusters": 20,
+        "mean_bounds": (0.4, 0.85),
+        "sd_bounds": (0.05, 0.15),
+        "like_threshold": 0.6,
+        "listen_weight": 100.0,
+        "like_weight": 50.0,
+        "interaction_weight": 0.8,
+        "proximity_weight": 0.2,
+        "reward_scale": 1.0,
+        "listener_seed": 0,
+    }
+    COMPONENTS: ClassVar[tuple[str, ...]] = ("percentage_listened", "liked", "interaction_score", "proximity_score")
+
+    def __init__(self, catalog: Catalog | str = "default", num: int = 1, **params: Any) -> None:
+        super().__init__(catalog, num, **params)
+        self.catalog.require_features("MusicGym/Playlist-v0")
+        p = self.params
+        if p["listener"] not in ("population", "fixed"):
+            raise ValueError(f"listener must be 'population' or 'fixed', got {p['listener']!r}")
+        if p["observation"] not in ("full", "latent"):
+            raise ValueError(f"observation must be 'full' or 'latent', got {p['observation']!r}")
+        if not isinstance(p["n_clusters"], (int, np.integer)) or not 1 <= p["n_clusters"] <= self.n_tracks:
+            raise ValueError(f"n_clusters must be an integer from 1 to {self.n_tracks}, got {p['n_clusters']!r}")
+        for name in ("mean_bounds", "sd_bounds"):
+            lo, hi = p[name]
+            if not 0 <= lo <= hi <= 1 or (name == "sd_bounds" and lo <= 0):
+                raise ValueError(f"{name} must be (low, high) with 0 <= low <= high <= 1, got {p[name]!r}")
+        if self.n_tracks <= N_SLOTS:
+            raise ValueError(f"Playlist-v0 needs more than {N_SLOTS} tracks, the catalog has {self.n_tracks}")
+        self.world = playlist_world(self.catalog, int(p["n_clusters"]))
+        self.index = shared_index(self.catalog, "latent")
+        self.n_actions = N_SLOTS
+        self.candidates = np.full((self.num, N_SLOTS), -1, dtype=np.int64)
+        self.last_pct = np.zeros(self.num, dtype=np.float32)
+        self.last_liked = np.zeros(self.num, dtype=np.float32)
+        means = np.zeros((self.num, p["n_clusters"]))
+        self.listener = ClusterListener(means, means.copy(), p["like_threshold"])
+        # expected (listen + like) part of the reward per session and cluster, fixed within an episode
+        self._cluster_value = np.zeros((self.num, p["n_clusters"]))
+        dim = LATENT_DIM if p["observation"] == "latent" else LATENT_DIM + 2 + N_SLOTS * LATENT_DIM
+        self.observation_space = spaces.Box(0.0, 1.0, shape=(dim,), dtype=np.float32)
+        w = p["reward_scale"]
+        self._w_listen = w * p["interaction_weight"] * p["listen_weight"]
+        self._w_like = w * p["interaction_weight"] * p["like_weight"]
+        self._w_prox = w * p["proximity_weight"]
+        self._prox_value = self._w_prox * self.world.proximity
+        if p["listener"] == "fixed":
+            fixed = ClusterListener.sample(
+                np.random.default_rng(p["listener_seed"]), 1, p["n_clusters"], p["mean_bounds"], p["sd_bounds"]
+            )
+            self.listener.means[:], self.listener.sds[:] = fixed
+            self._set_cluster_value(self.all_rows())
+
+    def _set_cluster_value(self, rows: np.ndarray) -> None:
+        clusters = np.broadcast_to(np.arange(self.params["n_clusters"]), (len(rows), self.params["n_clusters"]))
+        e_pct, p_like = self.listener.expected(rows, clusters)
+        self._cluster_value[rows] = self._w_listen * e_pct + self._w_like * p_like
+
+    def _reset_rows(self, rng: np.random.Generator, rows: np.ndarray) -> None:
+        p = self.params
+        if p["listener"] == "population":
+            self.listener.means[rows], self.listener.sds[rows] = ClusterListener.sample(
+                rng, len(rows), p["n_clusters"], p["mean_bounds"], p["sd_bounds"]
+            )
+            self._set_cluster_value(rows)
+        self.last_pct[rows] = 0.0
+        self.last_liked[rows] = 0.0
+        self._push(rows, rng.integers(0, self.n_tracks, size=len(rows)))
+
+    def _update_candidates(self, rng: np.random.Generator, rows: np.ndarray) -> None:
+        current = self.history[rows, self.length[rows] - 1]
+        near = self.world.table[current]
+        hist = self.history[rows, : int(self.length[rows].max())]
+        ok = ~(near[:, :, None] == hist[:, None, :]).any(-1)
+        # the first N_SLOTS unplayed neighbours of each row, in table (distance) order
+        take = ok & (np.cumsum(ok, axis=1) <= N_SLOTS)
+        short = take.sum(1) < N_SLOTS
+        if not short.any():
+            self.candidates[rows] = near[take].reshape(len(rows), N_SLOTS)
+            return
+        cand = np.full((len(rows), N_SLOTS), -1, dtype=np.int64)
+        full = ~short
+        cand[full] = near[full][take[full]].reshape(-1, N_SLOTS)
+        # the table ran out for these sessions: one batched search fills them in
+        r = np.flatnonzero(short)
+        cand[r], _ = self.index.search(self.world.latents[current[r]], N_SLOTS, exclude=hist[r])
+        self.candidates[rows] = cand
+
+    def observe(self, rows: np.ndarray | None = None) -> np.ndarray:
+        """Current latent [+ last percentage listened, liked, the 4 candidates' latents]."""
+        rows = self.all_rows() if rows is None else rows
+        z = self.world.latents
+        current = z[self.history[rows, self.length[rows] - 1]]
+        if self.params["observation"] == "latent":
+            return current
+        obs = np.empty((len(rows), self.observation_space.shape[0]), dtype=np.float32)
+        obs[:, :LATENT_DIM] = current
+        obs[:, LATENT_DIM] = self.last_pct[rows]
+        obs[:, LATENT_DIM + 1] = self.last_liked[rows]
+        cand = self.candidates[rows]
+        cz = z[cand].reshape(len(rows), -1)
+        obs[:, LATENT_DIM + 2 :] = cz
+        empty = cand < 0
+        if empty.any():
+            obs[:, LATENT_DIM + 2 :] *= np.repeat(~empty, LATENT_DIM, axis=1)
+        return obs
+
+    def _respond(self, rng: np.random.Generator, rows: np.ndarray, tracks: np.ndarray) -> dict[str, np.ndarray]:
+        pct, liked = self.listener.respond(rng, rows, self.world.cluster[tracks])
+        prox = self.world.proximity[tracks]
+        p = self.params
+        interaction = p["listen_weight"] * pct + p["like_weight"] * liked
+        reward = self._w_listen * pct + self._w_like * liked + self._w_prox * prox
+        self.last_pct[rows] = pct
+        self.last_liked[rows] = liked
+        return {
+            "reward": reward,
+            "percentage_listened": pct,
+            "liked": liked.astype(np.float64),
+            "interaction_score": interaction,
+            "proximity_score": prox,
+        }
+
+    def _expected(self, rows: np.ndarray, tracks: np.ndarray) -> np.ndarray:
+        r = rows if tracks.ndim == 1 else rows[:, None]
+        return self._cluster_value[r, self.world.cluster[tracks]] + self._prox_value[tracks]
+
+    def expected_reward(self, rows: np.ndarray, tracks: np.ndarray) -> np.ndarray:
+        """Expected reward of each track under the hidden listener (mean of the clipped normal)."""
+        return self._expected(rows, tracks)
+
+    def oracle(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The slot with the highest expected reward under the hidden listener."""
+        cand = self.candidates[rows]
+        value = np.where(cand >= 0, self._expected(rows, np.maximum(cand, 0)), -np.inf)
+        best = value.argmax(1)
+        best_value = value[np.arange(len(rows)), best]
+        return best, np.where(np.isfinite(best_value), best_value, 0.0)
+
+    def feedback_text(self, out: dict[str, np.ndarray], i: int) -> str:
+        """"listened 73%, liked" and the reward."""
+        if out["repeat"][i]:
+            return "(repeat)"
+        liked = ", liked" if out["liked"][i] else ""
+        return f"listened {out['percentage_listened'][i]:.0%}{liked}  reward {out['reward'][i]:.1f}"
+
+
+class PlaylistEnv(MusicEnv):
+    """A simulated listener hears a playlist built one nearest-neighbour track at a time.
+
+    ## Description
+    The setting of the PPO actor-critic project (a POMDP): every track is a point in the 5-D latent
+    space of a VAE over its 11 audio features (scaled to [0, 1]). Tracks are clustered with k-means
+    (k = 20). A hidden listener has, per cluster, a mean and a standard deviation of the share of a
+    track it listens to; the agent only sees how much of each played track was heard and whether it
+    was liked, and must steer the playlist toward the clusters this listener enjoys.
+
+    ## Action Space
+    ``Discrete(4)``: play one of the 4 nearest neighbours (in latent space, closest first) of the
+    current track, excluding every track already in the playlist (and so the last 3 played). They
+    come from a precomputed 16-neighbour table of the shared FAISS index; a batched search fills in
+    when the table runs out. Slots never hold played tracks, so no action repeats a track; an empty
+    slot (-1, only if the catalog runs out) is masked and, if taken, penalised with reward -1.
+
+    ## Observation Space
+    ``Box(0, 1, (27,), float32)``: the current track's latent (5), the last percentage listened and
+    liked flag (2; 0 at the start), and the 4 candidates' latents (20; zeros for an empty slot).
+    With ``observation="latent"``: only the current track's latent, ``Box(0, 1, (5,))``, as the project.
+
+    ## Rewards
+    Playing track t of cluster c draws ``percentage_listened ~ N(m_c, s_c)`` clipped to [0, 1];
+    ``liked = percentage_listened > 0.6``. As in the project's data::
+
+        interaction_score = 100 * percentage_listened + 50 * liked
+        proximity_score   = 1 - distance(t, centroid_c) / max distance in cluster c   (closest ~1, farthest 0)
+        reward            = 0.8 * interaction_score + 0.2 * proximity_score            (0 .. 120.2)
+
+    All weights are arguments; ``reward_scale`` multiplies the reward (e.g. 0.01 for a 0..1.2 range).
+    ``info["rewards"]`` holds the four components.
+
+    ## Starting State
+    A uniformly random catalog track. With ``listener="population"`` (default) each episode draws a
+    new listener: m_c ~ U(0.4, 0.85), s_c ~ U(0.05, 0.15) per cluster (the spread of the project's
+    own simulated listener); ``listener="fixed"`` keeps one listener (drawn with ``listener_seed``)
+    for every episode, as the project had.
+
+    ## Episode End
+    Truncation after 9 steps (``max_episode_steps=9`` at registration): a 10-track playlist.
+    Termination only if no unplayed candidate is left.
+
+    ## Info
+    ``track``, ``candidates``, ``history``, ``rewards``, ``action_mask``, ``repeat``,
+    ``oracle_action`` / ``oracle_reward`` (the slot with the highest expected reward under the hidden
+    listener now, and that expected reward) and ``regret`` (the oracle's expected reward minus that of
+    the action just taken, before it was taken).
+
+    ## Arguments
+    ``catalog`` (a `Catalog`, a path or a preset, default "default"), ``listener``, ``observation``,
+    ``n_clusters``, ``mean_bounds``, ``sd_bounds``, ``like_threshold``, ``listen_weight``,
+    ``like_weight``, ``interaction_weight``, ``proximity_weight``, ``reward_scale``,
+    ``listener_seed``, ``render_mode`` (``"ansi"`` or ``"human"``).
+
+    ## Version History
+    * v0: initial version.
+    """
+
+    core_cls = PlaylistCore
+
+
+class PlaylistVectorEnv(MusicVectorEnv):
+    """Native batched `PlaylistEnv`: B sessions stepped with numpy and one neighbour-table lookup."""
+
+    core_cls = PlaylistCore

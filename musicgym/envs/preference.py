@@ -1,0 +1,168 @@
+"""``MusicGym/Preference-v0``: the feature-preference world model of the AH-DQN project."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+from gymnasium import spaces
+
+from musicgym.catalog import ATTRIBUTE_NAMES, Catalog
+from musicgym.envs.base import MusicEnv, MusicVectorEnv
+from musicgym.envs.core import Core, nearest_plus_random, shared_index, validate_slots
+from musicgym.listeners import PreferenceUser
+
+N_ATTR = len(ATTRIBUTE_NAMES)
+RECENT = 5
+
+
+class PreferenceCore(Core):
+    """Batched dynamics of Preference-v0 (see `PreferenceEnv` for the specification)."""
+
+    PARAMS: ClassVar[dict[str, Any]] = {
+        "action_mode": "candidates",
+        "k": 20,
+        "n_random": 5,
+        "observe_preferences": True,
+        "drift": 0.05,
+        "reward_scale": 5.0,
+    }
+    COMPONENTS: ClassVar[tuple[str, ...]] = ("dot_product",)
+
+    def __init__(self, catalog: Catalog | str = "default", num: int = 1, **params: Any) -> None:
+        super().__init__(catalog, num, **params)
+        p = self.params
+        self.catalog.require_features("MusicGym/Preference-v0")
+        self.attrs = self.catalog.attributes
+        self.index = shared_index(self.catalog, "attributes")
+        self.user = PreferenceUser(self.num, N_ATTR, drift=float(p["drift"]), scale=float(p["reward_scale"]))
+        self.last_reward = np.zeros(self.num, dtype=np.float32)
+        if self.action_mode == "candidates":
+            self.k, self.n_random = validate_slots(p["k"], p["n_random"], self.n_tracks)
+            self.n_actions = self.k
+            self.candidates = np.full((self.num, self.k), -1, dtype=np.int64)
+        else:
+            self.k = 0
+            self.n_actions = self.n_tracks
+        bound = N_ATTR / self.user.scale
+        if p["observe_preferences"]:
+            low, high = [-1.0] * N_ATTR, [1.0] * N_ATTR
+        else:
+            low, high = [0.0] * N_ATTR + [-bound], [1.0] * N_ATTR + [bound]
+        low, high = np.array(low + [0.0] * N_ATTR * self.k), np.array(high + [1.0] * N_ATTR * self.k)
+        self.observation_space = spaces.Box(low.astype(np.float32), high.astype(np.float32), dtype=np.float32)
+
+    def _recent_attrs(self, rows: np.ndarray) -> np.ndarray:
+        """Mean attributes of each session's last 5 tracks (what the candidate rule queries with)."""
+        length = self.length[rows]
+        lo = np.maximum(length - RECENT, 0)
+        cols = lo[:, None] + np.arange(RECENT)[None, :]
+        valid = cols < length[:, None]
+        tracks = self.history[rows[:, None], np.minimum(cols, self._cap - 1)]
+        a = self.attrs[np.maximum(tracks, 0)] * valid[:, :, None]
+        return a.sum(1) / valid.sum(1, keepdims=True)
+
+    def _reset_rows(self, rng: np.random.Generator, rows: np.ndarray) -> None:
+        self.user.sample(rng, rows)
+        self.last_reward[rows] = 0.0
+        self._push(rows, rng.integers(0, self.n_tracks, size=len(rows)))
+
+    def _update_candidates(self, rng: np.random.Generator, rows: np.ndarray) -> None:
+        if self.action_mode == "catalog":
+            return
+        hist = self.history[rows, : int(self.length[rows].max())]
+        self.candidates[rows] = nearest_plus_random(
+            rng, self.index, self._recent_attrs(rows), hist, self.k, self.n_random
+        )
+
+    def observe(self, rows: np.ndarray | None = None) -> np.ndarray:
+        """Preferences (or recent attributes and last reward) [+ the candidates' attributes]."""
+        rows = self.all_rows() if rows is None else rows
+        if self.params["observe_preferences"]:
+            head = self.user.prefs[rows]
+        else:
+            head = np.concatenate([self._recent_attrs(rows), self.last_reward[rows, None]], axis=1)
+        if self.action_mode == "catalog":
+            return head.astype(np.float32)
+        cand = self.candidates[rows]
+        ca = self.attrs[cand] * (cand >= 0)[:, :, None]
+        return np.concatenate([head, ca.reshape(len(rows), -1)], axis=1, dtype=np.float32)
+
+    def _respond(self, rng: np.random.Generator, rows: np.ndarray, tracks: np.ndarray) -> dict[str, np.ndarray]:
+        a = self.attrs[tracks]
+        reward = self.user.reward(rows, a).astype(np.float64)
+        self.user.update(rows, a, reward)
+        self.last_reward[rows] = reward
+        return {"reward": reward, "dot_product": reward * self.user.scale}
+
+    def expected_reward(self, rows: np.ndarray, tracks: np.ndarray) -> np.ndarray:
+        """The reward is deterministic given the hidden preferences."""
+        return self.user.reward(rows, self.attrs[tracks]).astype(np.float64)
+
+    def oracle(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The unplayed slot, or (catalog mode) catalog track, with the highest preference dot product."""
+        if self.action_mode == "catalog":
+            hist = self.history[rows, : int(self.length[rows].max())]
+            ids, _ = self.index.search(self.user.prefs[rows], 1, exclude=hist)
+            best = ids[:, 0]
+            return best, np.where(best >= 0, self.expected_reward(rows, np.maximum(best, 0)), 0.0)
+        cand = self.candidates[rows]
+        value = np.where(cand >= 0, self.user.reward(rows, self.attrs[np.maximum(cand, 0)]), -np.inf)
+        best = value.argmax(1)
+        best_value = value[np.arange(len(rows)), best]
+        return best, np.where(np.isfinite(best_value), best_value, 0.0).astype(np.float64)
+
+
+class PreferenceEnv(MusicEnv):
+    """Build a playlist for a virtual user with preferences over 21 binary song attributes.
+
+    ## Description
+    The world model of the AH-DQN project: every song is described by 21 binary attributes (6
+    decades, 6 genres, 9 moods and styles; the rules are in `musicgym.catalog.attributes`). A virtual
+    user weighs each attribute in [-1, 1]; a song's reward is the dot product of those weights and
+    its attributes. After each song the user liked (positive reward) the weights drift toward that
+    song's attributes, as in the project's online mode.
+
+    ## Action Space
+    ``action_mode="candidates"`` (default): ``Discrete(k)`` (k = 20) slots: the ``k - n_random``
+    songs with the highest inner product with the mean attributes of the last 5 songs played (shared
+    FAISS attributes index; the rule never reads the hidden preferences), plus ``n_random`` = 5 random
+    catalog songs, none already played, shuffled by the env's RNG. ``action_mode="catalog"``
+    (``PreferenceCatalog-v0``): ``Discrete(N)``, any catalog song. A repeat (catalog mode only;
+    masked in ``info["action_mask"]`` / ``action_masks()``) is penalised with -1 and changes nothing.
+
+    ## Observation Space
+    The user's current preferences (21, in [-1, 1]), as the project observed them; with
+    ``observe_preferences=False`` instead the mean attributes of the last 5 songs and the last reward
+    (22): a POMDP. In candidates mode the k slots' attributes follow (21 each, zeros if empty).
+
+    ## Rewards
+    ``dot(preferences, attributes) / reward_scale`` (default 5, about the number of attributes a
+    song has), mostly within [-1, 1]. ``info["rewards"]["dot_product"]`` is the unscaled dot product.
+
+    ## Starting State
+    Preferences uniform in [-1, 1] per attribute; one random catalog song has been played.
+
+    ## Episode End
+    Truncation after 20 steps (``max_episode_steps=20``); termination if no unplayed song is left.
+
+    ## Info
+    ``track``, ``candidates``, ``history``, ``rewards``, ``action_mask``, ``repeat``,
+    ``oracle_action`` / ``oracle_reward`` (the greedy best under the hidden preferences; in catalog
+    mode found by an exact inner-product search of the shared index), ``regret``.
+
+    ## Arguments
+    ``catalog``, ``action_mode``, ``k``, ``n_random``, ``observe_preferences``, ``drift`` (0.05),
+    ``reward_scale`` (5.0), ``render_mode``.
+
+    ## Version History
+    * v0: initial version.
+    """
+
+    core_cls = PreferenceCore
+
+
+class PreferenceVectorEnv(MusicVectorEnv):
+    """Native batched `PreferenceEnv`: B sessions, one batched index call per step."""
+
+    core_cls = PreferenceCore
