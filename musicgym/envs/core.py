@@ -17,7 +17,7 @@ import numpy as np
 from gymnasium import spaces
 
 from musicgym.catalog import Catalog, load_catalog
-from musicgym.index import CandidateIndex
+from musicgym.index import CandidateIndex, rowwise_isin
 
 ACTION_MODES = ("candidates", "catalog")
 
@@ -135,7 +135,7 @@ class Core:
 
     def is_repeat(self, rows: np.ndarray, tracks: np.ndarray) -> np.ndarray:
         """Whether each track is already in its session (or is an empty slot, -1)."""
-        return (self.history[rows] == tracks[:, None]).any(1) | (tracks < 0)
+        return rowwise_isin(tracks[:, None], self.history[rows, : int(self.length[rows].max())])[:, 0] | (tracks < 0)
 
     def action_mask(self, rows: np.ndarray) -> np.ndarray:
         """(len(rows), n_actions) bool: True where the action plays a track not yet in the session."""
@@ -195,24 +195,58 @@ def validate_slots(k: Any, n_random: Any, n_tracks: int) -> tuple[int, int]:
     return int(k), int(n_random)
 
 
+def unplayed_neighbours(
+    index: CandidateIndex, table: np.ndarray, current: np.ndarray, history: np.ndarray, n: int
+) -> np.ndarray:
+    """The `n` nearest neighbours of each session's current track that it has not played yet.
+
+    They come from the index's precomputed neighbour `table` (nearest first); for the sessions whose
+    table row runs out, one batched search with per-row exclusion fills in.
+
+    Args:
+        index: the shared index `table` was built from.
+        table: (N, T) neighbour table, ``index.neighbours(T)``.
+        current: (B,) each session's current catalog row.
+        history: (B, H) played rows per session (-1 padded).
+        n: neighbours wanted per session.
+
+    Returns:
+        (B, n) catalog rows; -1 where the catalog has run out.
+    """
+    near = np.take(table, current, axis=0)
+    ok = ~rowwise_isin(near, history)
+    take = ok & (np.cumsum(ok, axis=1) <= n)
+    short = take.sum(1) < n
+    if not short.any():
+        return near[take].reshape(len(current), n)
+    out = np.full((len(current), n), -1, dtype=np.int64)
+    full = ~short
+    out[full] = near[full][take[full]].reshape(-1, n)
+    r = np.flatnonzero(short)
+    out[r], _ = index.search(index.vectors[current[r]], n, exclude=history[r])
+    return out
+
+
 def nearest_plus_random(
     rng: np.random.Generator,
     index: CandidateIndex,
-    queries: np.ndarray,
+    table: np.ndarray,
+    current: np.ndarray,
     history: np.ndarray,
     k: int,
     n_random: int,
 ) -> np.ndarray:
     """The candidate rule of the slot-based envs; it never looks at the hidden user.
 
-    For each session: the ``k - n_random`` tracks nearest to its query (built from its listening
-    history) in one batched index call, then ``n_random`` uniformly random catalog tracks for
-    exploration, none of them already played or twice in the slate; the k slots are then shuffled.
+    For each session: the ``k - n_random`` tracks nearest to its last played track (see
+    `unplayed_neighbours`), then ``n_random`` uniformly random catalog tracks for exploration, none of
+    them already played or twice in the slate; the k slots are then shuffled by `rng`.
 
     Args:
         rng: the env's generator.
         index: the shared index to search.
-        queries: (B, d) one query per session.
+        table: its neighbour table.
+        current: (B,) each session's last played catalog row.
         history: (B, T) played rows per session (-1 padded), all excluded.
         k: slots per session.
         n_random: how many of them are random.
@@ -223,17 +257,21 @@ def nearest_plus_random(
     n_near = k - n_random
     parts = []
     if n_near:
-        near, _ = index.search(queries, n_near, exclude=history)
-        parts.append(near)
+        parts.append(unplayed_neighbours(index, table, current, history, n_near))
     if n_random:
         taken = np.concatenate([history, *parts], axis=1) if parts else history
         if index.n - (taken >= 0).sum(1).max() >= n_random:
             parts.append(random_fill(rng, index.n, taken, n_random))
         else:  # nearly exhausted catalog: fill from what is left, in order
-            rest, _ = index.search(queries, n_random, exclude=taken)
+            rest, _ = index.search(index.vectors[current], n_random, exclude=taken)
             parts.append(rest)
     slate = np.concatenate(parts, axis=1) if len(parts) > 1 else parts[0]
     return rng.permuted(slate, axis=1)
+
+
+def neighbour_table(index: CandidateIndex, width: int) -> np.ndarray:
+    """The shared index's neighbour table of `width` columns (fewer for a tiny catalog)."""
+    return index.neighbours(min(width, index.n - 1))
 
 
 def random_fill(rng: np.random.Generator, n_tracks: int, taken: np.ndarray, width: int) -> np.ndarray:
@@ -248,15 +286,8 @@ def random_fill(rng: np.random.Generator, n_tracks: int, taken: np.ndarray, widt
     b = len(taken)
     out = rng.integers(0, n_tracks, size=(b, width))
     for _ in range(100):
-        clash = (out[:, :, None] == taken[:, None, :]).any(-1)
-        srt = np.sort(out, axis=1)
-        dup_sorted = np.zeros_like(clash)
-        dup_sorted[:, 1:] = srt[:, 1:] == srt[:, :-1]
-        # mark the later copy of any duplicate value within a row
-        order = np.argsort(out, axis=1, kind="stable")
-        dup = np.zeros_like(clash)
-        np.put_along_axis(dup, order, dup_sorted, axis=1)
-        bad = clash | dup
+        # bad: already taken, or equal to an earlier entry of the same row
+        bad = rowwise_isin(out, taken) | np.triu(out[:, :, None] == out[:, None, :], 1).any(1)
         if not bad.any():
             return out
         out[bad] = rng.integers(0, n_tracks, size=int(bad.sum()))

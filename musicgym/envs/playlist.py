@@ -11,7 +11,7 @@ from sklearn.cluster import KMeans
 
 from musicgym.catalog import Catalog
 from musicgym.envs.base import MusicEnv, MusicVectorEnv
-from musicgym.envs.core import Core, shared_index
+from musicgym.envs.core import Core, neighbour_table, shared_index, unplayed_neighbours
 from musicgym.listeners import ClusterListener
 
 LATENT_DIM = 5
@@ -45,7 +45,7 @@ def playlist_world(catalog: Catalog, n_clusters: int = 20) -> PlaylistWorld:
         dmax = np.zeros(n_clusters)
         np.maximum.at(dmax, cluster, dist)
         proximity = 1.0 - dist / np.where(dmax[cluster] > 0, dmax[cluster], 1.0)
-        table = index.neighbours(min(TABLE_K, len(z) - 1))
+        table = neighbour_table(index, TABLE_K)
         _worlds[key] = PlaylistWorld(z, cluster, proximity, table)
     return _worlds[key]
 
@@ -127,28 +127,14 @@ class PlaylistCore(Core):
 
     def _update_candidates(self, rng: np.random.Generator, rows: np.ndarray) -> None:
         current = self.history[rows, self.length[rows] - 1]
-        near = self.world.table[current]
         hist = self.history[rows, : int(self.length[rows].max())]
-        ok = ~(near[:, :, None] == hist[:, None, :]).any(-1)
-        # the first N_SLOTS unplayed neighbours of each row, in table (distance) order
-        take = ok & (np.cumsum(ok, axis=1) <= N_SLOTS)
-        short = take.sum(1) < N_SLOTS
-        if not short.any():
-            self.candidates[rows] = near[take].reshape(len(rows), N_SLOTS)
-            return
-        cand = np.full((len(rows), N_SLOTS), -1, dtype=np.int64)
-        full = ~short
-        cand[full] = near[full][take[full]].reshape(-1, N_SLOTS)
-        # the table ran out for these sessions: one batched search fills them in
-        r = np.flatnonzero(short)
-        cand[r], _ = self.index.search(self.world.latents[current[r]], N_SLOTS, exclude=hist[r])
-        self.candidates[rows] = cand
+        self.candidates[rows] = unplayed_neighbours(self.index, self.world.table, current, hist, N_SLOTS)
 
     def observe(self, rows: np.ndarray | None = None) -> np.ndarray:
         """Current latent [+ last percentage listened, liked, the 4 candidates' latents]."""
         rows = self.all_rows() if rows is None else rows
         z = self.world.latents
-        current = z[self.history[rows, self.length[rows] - 1]]
+        current = np.take(z, self.history[rows, self.length[rows] - 1], axis=0)
         if self.params["observation"] == "latent":
             return current
         obs = np.empty((len(rows), self.observation_space.shape[0]), dtype=np.float32)
@@ -156,8 +142,7 @@ class PlaylistCore(Core):
         obs[:, LATENT_DIM] = self.last_pct[rows]
         obs[:, LATENT_DIM + 1] = self.last_liked[rows]
         cand = self.candidates[rows]
-        cz = z[cand].reshape(len(rows), -1)
-        obs[:, LATENT_DIM + 2 :] = cz
+        obs[:, LATENT_DIM + 2 :] = np.take(z, cand.ravel(), axis=0).reshape(len(rows), -1)
         empty = cand < 0
         if empty.any():
             obs[:, LATENT_DIM + 2 :] *= np.repeat(~empty, LATENT_DIM, axis=1)

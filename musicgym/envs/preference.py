@@ -9,11 +9,12 @@ from gymnasium import spaces
 
 from musicgym.catalog import ATTRIBUTE_NAMES, Catalog
 from musicgym.envs.base import MusicEnv, MusicVectorEnv
-from musicgym.envs.core import Core, nearest_plus_random, shared_index, validate_slots
+from musicgym.envs.core import Core, nearest_plus_random, neighbour_table, shared_index, validate_slots
 from musicgym.listeners import PreferenceUser
 
 N_ATTR = len(ATTRIBUTE_NAMES)
 RECENT = 5
+TABLE_K = 64
 
 
 class PreferenceCore(Core):
@@ -35,6 +36,7 @@ class PreferenceCore(Core):
         self.catalog.require_features("MusicGym/Preference-v0")
         self.attrs = self.catalog.attributes
         self.index = shared_index(self.catalog, "attributes")
+        self.table = neighbour_table(self.index, TABLE_K)
         self.user = PreferenceUser(self.num, N_ATTR, drift=float(p["drift"]), scale=float(p["reward_scale"]))
         self.last_reward = np.zeros(self.num, dtype=np.float32)
         if self.action_mode == "candidates":
@@ -53,7 +55,7 @@ class PreferenceCore(Core):
         self.observation_space = spaces.Box(low.astype(np.float32), high.astype(np.float32), dtype=np.float32)
 
     def _recent_attrs(self, rows: np.ndarray) -> np.ndarray:
-        """Mean attributes of each session's last 5 tracks (what the candidate rule queries with)."""
+        """Mean attributes of each session's last 5 tracks (observed when preferences are hidden)."""
         length = self.length[rows]
         lo = np.maximum(length - RECENT, 0)
         cols = lo[:, None] + np.arange(RECENT)[None, :]
@@ -70,9 +72,10 @@ class PreferenceCore(Core):
     def _update_candidates(self, rng: np.random.Generator, rows: np.ndarray) -> None:
         if self.action_mode == "catalog":
             return
+        current = self.history[rows, self.length[rows] - 1]
         hist = self.history[rows, : int(self.length[rows].max())]
         self.candidates[rows] = nearest_plus_random(
-            rng, self.index, self._recent_attrs(rows), hist, self.k, self.n_random
+            rng, self.index, self.table, current, hist, self.k, self.n_random
         )
 
     def observe(self, rows: np.ndarray | None = None) -> np.ndarray:
@@ -125,8 +128,8 @@ class PreferenceEnv(MusicEnv):
 
     ## Action Space
     ``action_mode="candidates"`` (default): ``Discrete(k)`` (k = 20) slots: the ``k - n_random``
-    songs with the highest inner product with the mean attributes of the last 5 songs played (shared
-    FAISS attributes index; the rule never reads the hidden preferences), plus ``n_random`` = 5 random
+    songs with the highest attribute inner product with the last song played (shared FAISS
+    attributes index and its 64-neighbour table; the rule never reads the hidden preferences), plus ``n_random`` = 5 random
     catalog songs, none already played, shuffled by the env's RNG. ``action_mode="catalog"``
     (``PreferenceCatalog-v0``): ``Discrete(N)``, any catalog song. A repeat (catalog mode only;
     masked in ``info["action_mask"]`` / ``action_masks()``) is penalised with -1 and changes nothing.

@@ -9,10 +9,11 @@ from gymnasium import spaces
 
 from musicgym.catalog import Catalog
 from musicgym.envs.base import MusicEnv, MusicVectorEnv
-from musicgym.envs.core import Core, nearest_plus_random, shared_index, validate_slots
+from musicgym.envs.core import Core, nearest_plus_random, neighbour_table, shared_index, validate_slots
 from musicgym.listeners import TasteUser
 
 TASTE_DIM = 9
+TABLE_K = 64
 
 
 class TasteCore(Core):
@@ -29,6 +30,8 @@ class TasteCore(Core):
             raise ValueError(f"window must be an integer from 1 to {self.n_tracks - 1}, got {p['window']!r}")
         self.taste = self.catalog.taste_features
         self.index = shared_index(self.catalog, "taste")
+        self.unit_taste = self.index.vectors  # the cosine index keeps unit-length rows
+        self.table = neighbour_table(self.index, TABLE_K)
         self.user = TasteUser(self.num, TASTE_DIM, int(p["window"]))
         genre = self.catalog.tracks["genre"].to_numpy()
         groups = [np.flatnonzero(genre == g) for g in np.unique(genre) if g]
@@ -55,9 +58,11 @@ class TasteCore(Core):
     def _update_candidates(self, rng: np.random.Generator, rows: np.ndarray) -> None:
         if self.action_mode == "catalog":
             return
-        last = self.taste[self.history[rows, self.length[rows] - 1]]
+        current = self.history[rows, self.length[rows] - 1]
         hist = self.history[rows, : int(self.length[rows].max())]
-        self.candidates[rows] = nearest_plus_random(rng, self.index, last, hist, self.k, self.n_random)
+        self.candidates[rows] = nearest_plus_random(
+            rng, self.index, self.table, current, hist, self.k, self.n_random
+        )
 
     def observe(self, rows: np.ndarray | None = None) -> np.ndarray:
         """Taste state [+ the candidates' taste vectors]."""
@@ -70,14 +75,13 @@ class TasteCore(Core):
         return np.concatenate([state, cv.reshape(len(rows), -1)], axis=1, dtype=np.float32)
 
     def _respond(self, rng: np.random.Generator, rows: np.ndarray, tracks: np.ndarray) -> dict[str, np.ndarray]:
-        v = self.taste[tracks]
-        reward = self.user.reward(rows, v)
-        self.user.listen(rows, v)
+        reward = self.user.reward(rows, self.unit_taste[tracks])
+        self.user.listen(rows, self.taste[tracks])
         return {"reward": reward.astype(np.float64), "cosine": reward + 0.5}
 
     def expected_reward(self, rows: np.ndarray, tracks: np.ndarray) -> np.ndarray:
         """The reward is deterministic given the state: cosine similarity minus 0.5."""
-        return self.user.reward(rows, self.taste[tracks]).astype(np.float64)
+        return self.user.reward(rows, self.unit_taste[tracks]).astype(np.float64)
 
     def oracle(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The most similar unplayed slot, or (catalog mode) catalog track, to the current state."""
@@ -87,7 +91,7 @@ class TasteCore(Core):
             best = ids[:, 0]
             return best, np.where(best >= 0, self.expected_reward(rows, np.maximum(best, 0)), 0.0)
         cand = self.candidates[rows]
-        value = np.where(cand >= 0, self.user.reward(rows, self.taste[np.maximum(cand, 0)]), -np.inf)
+        value = np.where(cand >= 0, self.user.reward(rows, self.unit_taste[np.maximum(cand, 0)]), -np.inf)
         best = value.argmax(1)
         best_value = value[np.arange(len(rows)), best]
         return best, np.where(np.isfinite(best_value), best_value, 0.0).astype(np.float64)
@@ -104,7 +108,7 @@ class TasteEnv(MusicEnv):
     ## Action Space
     ``action_mode="candidates"`` (default, ``Taste-v0``): ``Discrete(k)`` (k = 20) slots, filled by a
     rule that never looks at the reward: the ``k - n_random`` tracks most similar (cosine, shared
-    FAISS index) to the last track played, plus ``n_random`` = 5 random catalog tracks for
+    FAISS index, from its precomputed 64-neighbour table) to the last track played, plus ``n_random`` = 5 random catalog tracks for
     exploration, none already played, in an order shuffled by the env's RNG.
     ``action_mode="catalog"`` (``TasteCatalog-v0``, the project's own setting): ``Discrete(N)``, any
     catalog track. Playing a track already in the episode (only possible in catalog mode, masked in

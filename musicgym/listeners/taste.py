@@ -9,6 +9,12 @@ from __future__ import annotations
 import numpy as np
 
 
+def unit(x: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length (zero rows stay zero)."""
+    norm = np.linalg.norm(x, axis=-1, keepdims=True)
+    return x / np.where(norm > 0, norm, 1.0)
+
+
 class TasteUser:
     """B users' recent-taste windows.
 
@@ -22,26 +28,33 @@ class TasteUser:
         self.window = window
         self.recent = np.zeros((num, window, dim), dtype=np.float32)
         self.count = np.zeros(num, dtype=np.int64)
+        self._state = np.zeros((num, dim), dtype=np.float32)
+        self._unit_state = np.zeros((num, dim), dtype=np.float32)
+
+    def _refresh(self, rows: np.ndarray) -> None:
+        self._state[rows] = self.recent[rows].mean(axis=1)
+        self._unit_state[rows] = unit(self._state[rows])
 
     def start(self, rows: np.ndarray, vectors: np.ndarray) -> None:
         """Fill the window of `rows` with (R, window, dim) starting tracks."""
         self.recent[rows] = vectors
         self.count[rows] = self.window
+        self._refresh(rows)
 
     def state(self, rows: np.ndarray) -> np.ndarray:
         """(R, dim) mean taste vector of the window."""
-        return self.recent[rows].mean(axis=1)
+        return self._state[rows]
 
-    def reward(self, rows: np.ndarray, vectors: np.ndarray) -> np.ndarray:
-        """Cosine similarity of (R, dim) or (R, K, dim) track vectors with the state, minus 0.5."""
-        s = self.state(rows)
-        s = s / np.maximum(np.linalg.norm(s, axis=-1, keepdims=True), 1e-12)
-        v = vectors / np.maximum(np.linalg.norm(vectors, axis=-1, keepdims=True), 1e-12)
-        cos = (v * (s if vectors.ndim == 2 else s[:, None, :])).sum(-1)
-        return cos - 0.5
+    def reward(self, rows: np.ndarray, unit_vectors: np.ndarray) -> np.ndarray:
+        """Cosine similarity with the state minus 0.5, for (R, dim) or (R, K, dim) unit-length track vectors."""
+        s = self._unit_state[rows]
+        if unit_vectors.ndim == 3:
+            return np.einsum("rkd,rd->rk", unit_vectors, s) - 0.5
+        return np.einsum("rd,rd->r", unit_vectors, s) - 0.5
 
     def listen(self, rows: np.ndarray, vectors: np.ndarray) -> None:
         """Push (R, dim) played tracks into the window (the oldest drops out)."""
         slot = self.count[rows] % self.window
         self.recent[rows, slot] = vectors
         self.count[rows] += 1
+        self._refresh(rows)
