@@ -1,8 +1,8 @@
 """The ``musicgym`` command.
 
 Subcommands:
-    demo             build the default catalog, its VAE and indexes, make every registered env and
-                     roll a random policy, printing the playlist.
+    demo             build the default catalog and its indexes, make every registered env and play a
+                     random policy's episode on it, printing the playlist.
     catalog PATH     load a user's file(s) and print what was loaded, what was dropped and why.
 """
 
@@ -11,8 +11,6 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-
-import numpy as np
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -31,35 +29,22 @@ def _demo(args: argparse.Namespace) -> int:
         idx = CandidateIndex.for_catalog(cat, space)
         print(f"index {space:10s}: {idx!r} ready in {time.perf_counter() - t:.2f} s")
 
-    rng = np.random.default_rng(args.seed)
-    latent = CandidateIndex.for_catalog(cat, "latent")
-    table = latent.neighbours(8)
-    track = int(rng.integers(len(cat)))
-    playlist = [track]
-    while len(playlist) < 10:
-        options = [int(t) for t in table[track] if t not in playlist[-4:] and t not in playlist][:4]
-        if not options:
-            ids, _ = latent.search(latent.vectors[track], 4, exclude=[playlist])
-            options = [int(t) for t in ids[0] if t >= 0]
-        track = options[int(rng.integers(len(options)))]
-        playlist.append(track)
-    print("\nA random walk over each track's 4 nearest latent neighbours (the Playlist env's action set):")
-    cols = ["name", "artist", "genre", "year"]
-    for i, row in enumerate(playlist, 1):
-        r = cat.tracks.iloc[row][cols]
-        print(f"{i:2d}. {r['name']} - {r['artist']} [{r['genre']}, {r['year']:.0f}]")
-
     ids = registered_ids()
-    print(f"\nregistered environments: {ids or 'none yet'}")
+    print(f"\nregistered environments: {', '.join(ids)}")
     for env_id in ids:
-        env = gym.make(env_id)
+        env = gym.make(env_id, catalog=cat, render_mode="ansi")
+        policy = musicgym.RandomPolicy(env.action_space, seed=args.seed)
         obs, info = env.reset(seed=args.seed)
         total, done = 0.0, False
         while not done:
-            obs, reward, terminated, truncated, info = env.step(env.action_space.sample())
+            action, _ = policy.predict(obs, info=info)
+            obs, reward, terminated, truncated, info = env.step(int(action))
             total += float(reward)
             done = terminated or truncated
-        print(f"{env_id}: random policy return {total:.3f}")
+        print(f"\n== {env_id}: a random policy's episode, return {total:.2f}")
+        text = env.render()
+        lines = text.splitlines()
+        print("\n".join(lines if len(lines) <= 13 else [*lines[:11], f"     ... {len(lines) - 12} more", lines[-1]]))
         env.close()
     return 0
 

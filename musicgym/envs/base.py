@@ -81,7 +81,8 @@ class MusicEnv(gym.Env):
         """Play the track behind `action`; see the class docstring for reward and episode end."""
         a = _as_action(action, self.core.n_actions)
         out = self.core.step(self.np_random, self._rows, np.array([a], dtype=np.int64))
-        self._feedback.append(self.core.feedback_text(out, 0))
+        if self.render_mode is not None:
+            self._feedback.append(self.core.feedback_text(out, 0))
         if self.render_mode == "human":
             self.render()
         obs = self.core.observe(self._rows)[0]

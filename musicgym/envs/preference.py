@@ -129,8 +129,8 @@ class PreferenceEnv(MusicEnv):
     ## Action Space
     ``action_mode="candidates"`` (default): ``Discrete(k)`` (k = 20) slots: the ``k - n_random``
     songs with the highest attribute inner product with the last song played (shared FAISS
-    attributes index and its 64-neighbour table; the rule never reads the hidden preferences), plus ``n_random`` = 5 random
-    catalog songs, none already played, shuffled by the env's RNG. ``action_mode="catalog"``
+    attributes index and its 64-neighbour table; the rule never reads the hidden preferences), plus
+    ``n_random`` = 5 random catalog songs, none already played, shuffled by the env's RNG. ``action_mode="catalog"``
     (``PreferenceCatalog-v0``): ``Discrete(N)``, any catalog song. A repeat (catalog mode only;
     masked in ``info["action_mask"]`` / ``action_masks()``) is penalised with -1 and changes nothing.
 
