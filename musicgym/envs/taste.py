@@ -109,8 +109,8 @@ class TasteEnv(MusicEnv):
     ``action_mode="candidates"`` (default, ``Taste-v0``): ``Discrete(k)`` (k = 20) slots, filled by a
     rule that never looks at the reward: the ``k - n_random`` tracks most similar (cosine, shared
     FAISS index, from its precomputed 64-neighbour table) to the last track played, plus
-    ``n_random`` = 5 random catalog tracks for
-    exploration, none already played, in an order shuffled by the env's RNG.
+    ``n_random`` = 5 random catalog tracks for exploration, none already played, in an order
+    shuffled by the env's RNG.
     ``action_mode="catalog"`` (``TasteCatalog-v0``, the project's own setting): ``Discrete(N)``, any
     catalog track. Playing a track already in the episode (only possible in catalog mode, masked in
     ``info["action_mask"]`` and ``action_masks()``) is penalised with reward -1 and changes nothing.
