@@ -1,30 +1,60 @@
 """MusicGym agents: RL agents and supervised reference policies behind one registry.
 
-`available()` lists the registered names; `make(name, env, **hyperparams)` builds one.
+``agents.available()`` lists the names; ``agents.make(name, env_id_or_env, **hyperparams)`` builds
+one with its YAML defaults (``experiments/configs/<name>.yml``) overlaid by `hyperparams`;
+``agents.load(path)`` restores any saved agent.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import importlib
+import json
+from pathlib import Path
 from typing import Any
 
-_REGISTRY: dict[str, Callable[..., Any]] = {}
+from agents.base import Agent, load_hyperparams, resolve_env
 
-
-def register(name: str, factory: Callable[..., Any]) -> None:
-    """Add an agent factory under `name` (raises if the name is taken)."""
-    if name in _REGISTRY:
-        raise ValueError(f"agent {name!r} is already registered")
-    _REGISTRY[name] = factory
+#: name -> "module:Class"; modules are imported on first use.
+REGISTRY: dict[str, str] = {
+    "ppo": "agents.sb3_agents:PPOAgent",
+    "dqn": "agents.sb3_agents:DQNAgent",
+    "maskable_ppo": "agents.sb3_agents:MaskablePPOAgent",
+    "ah_dqn": "agents.ah_dqn:AHDQNAgent",
+}
 
 
 def available() -> list[str]:
     """Names of the registered agents."""
-    return sorted(_REGISTRY)
+    return sorted(REGISTRY)
 
 
-def make(name: str, env: Any, **hyperparams: Any) -> Any:
-    """Build agent `name` for `env` (an env id or instance)."""
-    if name not in _REGISTRY:
-        raise ValueError(f"unknown agent {name!r}; available agents: {available() or 'none registered yet'}")
-    return _REGISTRY[name](env, **hyperparams)
+def agent_class(name: str) -> type[Agent]:
+    """The class registered as `name`."""
+    if name not in REGISTRY:
+        raise ValueError(f"unknown agent {name!r}; available agents: {', '.join(available())}")
+    module, cls = REGISTRY[name].split(":")
+    return getattr(importlib.import_module(module), cls)
+
+
+def make(name: str, env: Any, seed: int = 0, env_kwargs: dict[str, Any] | None = None, **hyperparams: Any) -> Agent:
+    """Build agent `name` for `env` (an env id or a ``gym.make`` instance).
+
+    Hyperparameters: the agent's YAML defaults for this env id, overridden by `hyperparams`.
+    Unknown names raise a ValueError listing the accepted ones.
+    """
+    cls = agent_class(name)
+    env_id, _ = resolve_env(env)
+    hp = {**load_hyperparams(name, env_id), **hyperparams}
+    return cls(env, seed=seed, env_kwargs=env_kwargs, **hp)
+
+
+def load(path: str | Path) -> Agent:
+    """Load any agent saved with ``agent.save(path)``."""
+    meta_path = Path(str(path) + ".json")
+    if not meta_path.exists():
+        raise FileNotFoundError(f"no saved agent at {path} (expected {meta_path} beside it)")
+    meta = json.loads(meta_path.read_text())
+    return agent_class(meta["agent"]).load(path)
+
+
+__all__ = ["Agent", "agent_class", "available", "load", "make", "load_hyperparams"]

@@ -70,6 +70,11 @@ class Core:
     # ------------------------------------------------------------------ to implement
     n_actions: int
     observation_space: spaces.Box
+    #: (N, d) features of every catalog track; in candidates mode the observation is
+    #: ``[head (head_dim) | slot 1 features (d) | ... | slot k features (d)]``, in catalog mode ``[head]``
+    item_features: np.ndarray
+    head_dim: int
+    index: CandidateIndex
 
     def _reset_rows(self, rng: np.random.Generator, rows: np.ndarray) -> None:
         raise NotImplementedError

@@ -96,6 +96,8 @@ class PlaylistCore(Core):
         # expected (listen + like) part of the reward per session and cluster, fixed within an episode
         self._cluster_value = np.zeros((self.num, p["n_clusters"]))
         dim = LATENT_DIM if p["observation"] == "latent" else LATENT_DIM + 2 + N_SLOTS * LATENT_DIM
+        self.item_features = self.world.latents
+        self.head_dim = LATENT_DIM if p["observation"] == "latent" else LATENT_DIM + 2
         self.observation_space = spaces.Box(0.0, 1.0, shape=(dim,), dtype=np.float32)
         w = p["reward_scale"]
         self._w_listen = w * p["interaction_weight"] * p["listen_weight"]

@@ -39,6 +39,8 @@ class PreferenceCore(Core):
         self.table = neighbour_table(self.index, TABLE_K)
         self.user = PreferenceUser(self.num, N_ATTR, drift=float(p["drift"]), scale=float(p["reward_scale"]))
         self.last_reward = np.zeros(self.num, dtype=np.float32)
+        self.item_features = self.attrs
+        self.head_dim = N_ATTR if p["observe_preferences"] else N_ATTR + 1
         if self.action_mode == "candidates":
             self.k, self.n_random = validate_slots(p["k"], p["n_random"], self.n_tracks)
             self.n_actions = self.k

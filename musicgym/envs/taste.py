@@ -33,6 +33,8 @@ class TasteCore(Core):
         self.unit_taste = self.index.vectors  # the cosine index keeps unit-length rows
         self.table = neighbour_table(self.index, TABLE_K)
         self.user = TasteUser(self.num, TASTE_DIM, int(p["window"]))
+        self.item_features = self.taste
+        self.head_dim = TASTE_DIM
         genre = self.catalog.tracks["genre"].to_numpy()
         groups = [np.flatnonzero(genre == g) for g in np.unique(genre) if g]
         self._start_groups = [g for g in groups if len(g) >= p["window"]] or [np.arange(self.n_tracks)]

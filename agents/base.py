@@ -1,0 +1,97 @@
+"""What every MusicGym agent offers, and where its default hyperparameters come from.
+
+An agent has SB3's interface: ``learn(total_timesteps, callback=None, progress_bar=False)``,
+``predict(obs, state=None, episode_start=None, deterministic=False)``, ``save(path)`` and
+``load(path)``. Agents that read the env's ``info`` (action masks, history) set ``uses_info = True``
+and accept ``predict(..., info=info)``; `musicgym.evaluate` passes it.
+
+Default hyperparameters live in ``experiments/configs/<agent>.yml``, keyed by env id with a
+``default`` entry, in the manner of the RL Zoo; keyword arguments to `agents.make` override them.
+"""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Any, ClassVar
+
+import gymnasium as gym
+import yaml
+
+CONFIG_DIR = Path(__file__).resolve().parents[1] / "experiments" / "configs"
+
+
+def load_hyperparams(agent: str, env_id: str) -> dict[str, Any]:
+    """The YAML defaults of `agent` for `env_id` (its ``default`` entry overlaid by the env's own)."""
+    path = CONFIG_DIR / f"{agent}.yml"
+    if not path.exists():
+        return {}
+    doc = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(doc, dict):
+        raise ValueError(f"{path}: expected a mapping of env id -> hyperparameters")
+    out = dict(doc.get("default") or {})
+    out.update(doc.get(env_id) or {})
+    return out
+
+
+def resolve_env(env: Any) -> tuple[str, dict[str, Any]]:
+    """An env id and its kwargs from an id string or a ``gym.make`` instance."""
+    if isinstance(env, str):
+        if env not in gym.registry and not env.startswith("musicgym:"):
+            from musicgym.registration import registered_ids
+
+            raise ValueError(f"unknown env id {env!r}; MusicGym ids: {registered_ids()}")
+        return env.removeprefix("musicgym:"), {}
+    spec = getattr(env, "spec", None)
+    if spec is None:
+        raise ValueError("pass an env id or an env made with gym.make (it carries its spec)")
+    kwargs = {k: v for k, v in (spec.kwargs or {}).items() if k != "render_mode"}
+    return spec.id, kwargs
+
+
+class Agent(ABC):
+    """Base class: keeps the env id, env kwargs, seed and hyperparameters; checks the latter.
+
+    Subclasses set `name`, `HYPERPARAMS` (accepted names -> defaults) and implement the rest.
+    """
+
+    name: ClassVar[str]
+    HYPERPARAMS: ClassVar[dict[str, Any]] = {}
+    uses_info: ClassVar[bool] = False
+
+    def __init__(self, env: Any, seed: int = 0, env_kwargs: dict[str, Any] | None = None, **hyperparams: Any):
+        self.env_id, kwargs = resolve_env(env)
+        self.env_kwargs = {**kwargs, **(env_kwargs or {})}
+        self.seed = int(seed)
+        unknown = sorted(set(hyperparams) - set(self.HYPERPARAMS))
+        if unknown:
+            raise ValueError(
+                f"agent {self.name!r}: unknown hyperparameter(s) {unknown}; accepted: {sorted(self.HYPERPARAMS)}"
+            )
+        self.hp = {**self.HYPERPARAMS, **hyperparams}
+        self.num_timesteps = 0
+
+    @abstractmethod
+    def learn(self, total_timesteps: int, callback: Any = None, progress_bar: bool = False) -> Agent:
+        """Train for `total_timesteps` env steps (summed over parallel sessions)."""
+
+    @abstractmethod
+    def predict(
+        self, observation: Any, state: Any = None, episode_start: Any = None, deterministic: bool = False, **kw: Any
+    ) -> tuple[Any, Any]:
+        """Action(s) for `observation`, SB3-style."""
+
+    @abstractmethod
+    def save(self, path: str | Path) -> None:
+        """Write the agent (weights, hyperparameters, env id) to `path`."""
+
+    def describe(self) -> dict[str, Any]:
+        """What identifies this agent: name, env, seed, hyperparameters (JSON-safe)."""
+        return json.loads(
+            json.dumps(
+                {"agent": self.name, "env_id": self.env_id, "env_kwargs": self.env_kwargs, "seed": self.seed,
+                 "hyperparams": self.hp},
+                default=str,
+            )
+        )

@@ -1,0 +1,194 @@
+"""Stable-Baselines3 agents: ``ppo``, ``dqn`` and sb3-contrib's ``maskable_ppo``.
+
+They train on the env's native vector version through `MusicGymVecEnv` (``n_envs`` sessions in one
+process), take every keyword argument of their SB3 class as a hyperparameter, and log TensorBoard
+scalars under MusicGym's fixed names (``charts/episodic_return``, ``charts/SPS``, ``losses/*``)
+beside SB3's own.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import time
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+from sb3_contrib import MaskablePPO
+from stable_baselines3 import DQN, PPO
+from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.callbacks import BaseCallback, CallbackList
+from stable_baselines3.common.vec_env import VecMonitor
+
+from agents.base import Agent
+from agents.vec_env import MusicGymVecEnv
+
+_RESERVED = {"self", "policy", "env", "seed", "_init_setup_model", "verbose", "device"}
+
+
+class FixedNamesCallback(BaseCallback):
+    """Records MusicGym's fixed TensorBoard names from SB3's episode infos and train/* values."""
+
+    def _on_training_start(self) -> None:
+        self._t0 = time.perf_counter()
+        self._n0 = self.num_timesteps
+
+    def _on_step(self) -> bool:
+        for info in self.locals.get("infos", []):
+            ep = info.get("episode")
+            if ep is not None:
+                self.logger.record_mean("charts/episodic_return", ep["r"])
+                self.logger.record_mean("charts/episodic_length", ep["l"])
+        return True
+
+    def _on_rollout_start(self) -> None:
+        for key, value in list(self.logger.name_to_value.items()):
+            if key.startswith("train/") and "loss" in key:
+                self.logger.record("losses/" + key.removeprefix("train/"), value)
+
+    def _on_rollout_end(self) -> None:
+        elapsed = max(time.perf_counter() - self._t0, 1e-9)
+        self.logger.record("charts/SPS", int((self.num_timesteps - self._n0) / elapsed))
+
+
+class CheckpointEvery(BaseCallback):
+    """Saves the model to ``directory/checkpoint.zip`` (atomically) every `every` env steps."""
+
+    def __init__(self, agent: SB3Agent, directory: Path, every: int) -> None:
+        super().__init__()
+        self.agent, self.directory, self.every = agent, directory, every
+        self._last = 0
+
+    def _on_step(self) -> bool:
+        if self.num_timesteps - self._last >= self.every:
+            self._last = self.num_timesteps
+            self.agent.save(self.directory / "checkpoint.zip")
+        return True
+
+
+class SB3Agent(Agent):
+    """An SB3 algorithm on a MusicGym env (see module docstring)."""
+
+    algo: ClassVar[type[BaseAlgorithm]]
+    HYPERPARAMS: ClassVar[dict[str, Any]] = {
+        "n_envs": 8,
+        "policy": "MlpPolicy",
+        "tensorboard_log": None,
+        "checkpoint_dir": None,
+        "checkpoint_freq": 50_000,
+    }
+
+    def __init__(self, env: Any, seed: int = 0, env_kwargs: dict[str, Any] | None = None, **hyperparams: Any):
+        accepted = set(inspect.signature(self.algo.__init__).parameters) - _RESERVED
+        own = {k: v for k, v in hyperparams.items() if k in self.HYPERPARAMS}
+        algo_kwargs = {k: v for k, v in hyperparams.items() if k not in self.HYPERPARAMS}
+        unknown = sorted(set(algo_kwargs) - accepted)
+        if unknown:
+            raise ValueError(
+                f"agent {self.name!r}: unknown hyperparameter(s) {unknown}; accepted: "
+                f"{sorted(accepted | set(self.HYPERPARAMS))}"
+            )
+        super().__init__(env, seed, env_kwargs, **own)
+        self.algo_kwargs = algo_kwargs
+        self.hp.update(algo_kwargs)
+        n_envs = int(self.hp["n_envs"])
+        if n_envs < 1:
+            raise ValueError(f"n_envs must be >= 1, got {n_envs}")
+        self.vec_env = VecMonitor(MusicGymVecEnv(self.env_id, n_envs=n_envs, seed=self.seed, **self.env_kwargs))
+        try:
+            self.model = self.algo(
+                self.hp["policy"], self.vec_env, seed=self.seed, verbose=0,
+                tensorboard_log=self.hp["tensorboard_log"], **algo_kwargs,
+            )  # fmt: skip
+        except (TypeError, ValueError, AssertionError) as e:
+            raise ValueError(f"agent {self.name!r}: bad hyperparameters {algo_kwargs}: {e}") from e
+
+    @property
+    def num_timesteps(self) -> int:  # type: ignore[override]
+        """Env steps trained so far."""
+        return int(self.model.num_timesteps) if hasattr(self, "model") else 0
+
+    @num_timesteps.setter
+    def num_timesteps(self, value: int) -> None:
+        pass
+
+    def learn(self, total_timesteps: int, callback: Any = None, progress_bar: bool = False) -> SB3Agent:
+        """Train until `total_timesteps` env steps; resumes from ``checkpoint_dir`` if it holds one."""
+        ckpt_dir = self.hp["checkpoint_dir"]
+        callbacks = [FixedNamesCallback()]
+        if ckpt_dir is not None:
+            ckpt_dir = Path(ckpt_dir)
+            ckpt = ckpt_dir / "checkpoint.zip"
+            if ckpt.exists() and self.num_timesteps == 0:
+                self.model = self.algo.load(ckpt, env=self.vec_env)
+            callbacks.append(CheckpointEvery(self, ckpt_dir, int(self.hp["checkpoint_freq"])))
+        if callback is not None:
+            callbacks.append(callback)
+        remaining = int(total_timesteps) - self.num_timesteps
+        if remaining > 0:
+            self.model.learn(
+                remaining, callback=CallbackList(callbacks), progress_bar=progress_bar,
+                reset_num_timesteps=self.num_timesteps == 0, tb_log_name=self.name,
+            )  # fmt: skip
+        if ckpt_dir is not None:
+            self.save(Path(ckpt_dir) / "checkpoint.zip")
+        return self
+
+    def predict(
+        self, observation: Any, state: Any = None, episode_start: Any = None, deterministic: bool = False, **kw: Any
+    ) -> tuple[np.ndarray, Any]:
+        """SB3's predict."""
+        return self.model.predict(observation, state=state, episode_start=episode_start, deterministic=deterministic)
+
+    def save(self, path: str | Path) -> None:
+        """SB3 zip at `path` plus ``path.json`` naming the agent, env and hyperparameters."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp.zip")
+        self.model.save(tmp)
+        Path(str(path) + ".json").write_text(json.dumps(self.describe(), indent=1))
+        tmp.replace(path)
+
+    @classmethod
+    def load(cls, path: str | Path) -> SB3Agent:
+        """Load an agent written by `save`."""
+        path = Path(path)
+        meta = json.loads(Path(str(path) + ".json").read_text())
+        hp = {k: v for k, v in meta["hyperparams"].items() if k in cls.HYPERPARAMS}
+        agent = cls(meta["env_id"], seed=meta["seed"], env_kwargs=meta["env_kwargs"], **hp)
+        agent.model = cls.algo.load(path, env=agent.vec_env)
+        agent.hp = meta["hyperparams"]
+        return agent
+
+
+class PPOAgent(SB3Agent):
+    """SB3 PPO."""
+
+    name = "ppo"
+    algo = PPO
+
+
+class DQNAgent(SB3Agent):
+    """SB3 DQN."""
+
+    name = "dqn"
+    algo = DQN
+
+
+class MaskablePPOAgent(SB3Agent):
+    """sb3-contrib MaskablePPO: never proposes a masked (repeat) action."""
+
+    name = "maskable_ppo"
+    algo = MaskablePPO
+    uses_info = True
+
+    def predict(
+        self, observation: Any, state: Any = None, episode_start: Any = None, deterministic: bool = False, **kw: Any
+    ) -> tuple[np.ndarray, Any]:
+        """MaskablePPO's predict with ``info["action_mask"]`` when given."""
+        info = kw.get("info")
+        masks = None if info is None else info.get("action_mask")
+        return self.model.predict(
+            observation, state=state, episode_start=episode_start, deterministic=deterministic, action_masks=masks
+        )
