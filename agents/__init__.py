@@ -20,6 +20,8 @@ REGISTRY: dict[str, str] = {
     "dqn": "agents.sb3_agents:DQNAgent",
     "maskable_ppo": "agents.sb3_agents:MaskablePPOAgent",
     "ah_dqn": "agents.ah_dqn:AHDQNAgent",
+    "actor_critic": "agents.actor_critic:ActorCriticAgent",
+    "cf_actor_critic": "agents.cf_actor_critic:CFActorCriticAgent",
 }
 
 
@@ -48,6 +50,11 @@ def make(name: str, env: Any, seed: int = 0, env_kwargs: dict[str, Any] | None =
     return cls(env, seed=seed, env_kwargs=env_kwargs, **hp)
 
 
+def supports(name: str, env_id: str) -> bool:
+    """Whether agent `name` works on `env_id`."""
+    return agent_class(name).supports(env_id)
+
+
 def load(path: str | Path) -> Agent:
     """Load any agent saved with ``agent.save(path)``."""
     meta_path = Path(str(path) + ".json")
@@ -57,4 +64,4 @@ def load(path: str | Path) -> Agent:
     return agent_class(meta["agent"]).load(path)
 
 
-__all__ = ["Agent", "agent_class", "available", "load", "make", "load_hyperparams"]
+__all__ = ["Agent", "agent_class", "available", "load", "load_hyperparams", "make", "supports"]

@@ -59,6 +59,13 @@ class Agent(ABC):
     name: ClassVar[str]
     HYPERPARAMS: ClassVar[dict[str, Any]] = {}
     uses_info: ClassVar[bool] = False
+    #: env ids the agent works on; None: every MusicGym env
+    SUPPORTED_ENVS: ClassVar[tuple[str, ...] | None] = None
+
+    @classmethod
+    def supports(cls, env_id: str) -> bool:
+        """Whether the agent works on `env_id`."""
+        return cls.SUPPORTED_ENVS is None or env_id.removeprefix("musicgym:") in cls.SUPPORTED_ENVS
 
     def __init__(self, env: Any, seed: int = 0, env_kwargs: dict[str, Any] | None = None, **hyperparams: Any):
         self.env_id, kwargs = resolve_env(env)

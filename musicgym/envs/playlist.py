@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 import numpy as np
 from gymnasium import spaces
 from sklearn.cluster import KMeans
+from threadpoolctl import threadpool_limits
 
 from musicgym.catalog import Catalog
 from musicgym.envs.base import MusicEnv, MusicVectorEnv
@@ -39,7 +40,10 @@ def playlist_world(catalog: Catalog, n_clusters: int = 20) -> PlaylistWorld:
         catalog.require_features("MusicGym/Playlist-v0")
         index = shared_index(catalog, "latent")
         z = index.vectors
-        km = KMeans(n_clusters=n_clusters, n_init=4, random_state=0).fit(z)
+        # one OpenMP thread: the clusters must not depend on how many threads a process happens to
+        # use (FAISS changes the OpenMP thread count), or two processes would build different worlds
+        with threadpool_limits(limits=1, user_api="openmp"):
+            km = KMeans(n_clusters=n_clusters, n_init=4, random_state=0).fit(z)
         cluster = km.labels_.astype(np.int64)
         dist = np.linalg.norm(z - km.cluster_centers_[cluster], axis=1)
         dmax = np.zeros(n_clusters)

@@ -1,0 +1,204 @@
+"""``actor_critic``: the PPO actor-critic of the PPO listener project, in torch.
+
+Networks as in that project: a policy network ``input -> 128 -> 128 -> softmax over the actions``
+with ReLU, and a separate value network ``input -> 128 -> 128 -> 1`` with LeakyReLU and LayerNorm
+after each hidden layer. Input is the env's observation. PPO's clipped objective (clip 0.1),
+Adam with learning rate 1e-4, gamma 0.95, and the project's advantage ``A_t = R_t - V(s_t)`` with
+discounted returns-to-go R_t (set ``gae_lambda`` for GAE instead). Invalid actions (repeats, empty
+slots) are masked out of the softmax. In catalog mode the softmax runs over the whole catalog.
+
+Subclasses can change what the actions are: `_action_set` returns, per session, the candidate rows
+the policy chooses among and `_logits` scores them (see ``cf_actor_critic``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from torch import nn
+
+from agents.torch_agent import COMMON_HYPERPARAMS, EpisodeTracker, TorchAgent, mlp
+
+
+def value_net(inp: int, hidden: int) -> nn.Sequential:
+    """The project's value network: Linear-LeakyReLU-LayerNorm twice, then Linear to 1."""
+    return nn.Sequential(
+        nn.Linear(inp, hidden), nn.LeakyReLU(), nn.LayerNorm(hidden),
+        nn.Linear(hidden, hidden), nn.LeakyReLU(), nn.LayerNorm(hidden),
+        nn.Linear(hidden, 1),
+    )  # fmt: skip
+
+
+class ActorCriticAgent(TorchAgent):
+    """PPO actor-critic (see module docstring)."""
+
+    name = "actor_critic"
+    uses_info = True
+    HYPERPARAMS: ClassVar[dict[str, Any]] = {
+        **COMMON_HYPERPARAMS,
+        "hidden": 128,
+        "learning_rate": 1e-4,
+        "gamma": 0.95,
+        "clip_range": 0.1,
+        "gae_lambda": None,
+        "n_steps": 128,
+        "n_epochs": 4,
+        "batch_size": 256,
+        "ent_coef": 0.01,
+        "vf_coef": 0.5,
+        "max_grad_norm": 0.5,
+        "normalize_advantage": True,
+        "reward_scale": 1.0,
+    }
+
+    def _build(self) -> None:
+        hp = self.hp
+        if not 0 < hp["clip_range"] < 1:
+            raise ValueError(f"agent {self.name!r}: clip_range must be in (0, 1), got {hp['clip_range']!r}")
+        if hp["gae_lambda"] is not None and not 0 <= hp["gae_lambda"] <= 1:
+            raise ValueError(f"agent {self.name!r}: gae_lambda must be None or in [0, 1], got {hp['gae_lambda']!r}")
+        obs_dim = self.vec_env.observation_space.shape[0]
+        self.policy = self._policy_net(obs_dim)
+        self.value = value_net(obs_dim, hp["hidden"])
+        self.opt = torch.optim.Adam([*self.policy.parameters(), *self.value.parameters()], lr=hp["learning_rate"])
+        self.modules = {"policy": self.policy, "value": self.value, "opt": self.opt}
+
+    def _policy_net(self, obs_dim: int) -> nn.Module:
+        return mlp([obs_dim, self.hp["hidden"], self.hp["hidden"], self.core.n_actions])
+
+    # ---------------------------------------------------------------- action sets
+    def _action_set(self, obs: np.ndarray, history: np.ndarray | None, mask: np.ndarray | None) -> dict[str, Any]:
+        """What the policy chooses among, per session: here the env's own actions with their mask."""
+        if mask is None:
+            mask = np.ones((len(obs), self.core.n_actions), dtype=bool)
+        return {"mask": np.asarray(mask, dtype=bool)}
+
+    def _logits(self, obs: torch.Tensor, aset: dict[str, Any]) -> torch.Tensor:
+        logits = self.policy(obs)
+        return logits.masked_fill(~torch.as_tensor(aset["mask"]), -1e9)
+
+    def _to_env_action(self, choice: np.ndarray, aset: dict[str, Any]) -> np.ndarray:
+        return choice
+
+    def _env_mask(self) -> np.ndarray:
+        return self.core.action_mask(np.arange(self.vec_env.num_envs))
+
+    # ---------------------------------------------------------------- training
+    def _train(self, total_timesteps: int, step_hook: Any) -> None:
+        hp, venv = self.hp, self.vec_env
+        n, t_max = venv.num_envs, int(hp["n_steps"])
+        tracker = EpisodeTracker(n)
+        obs = venv.reset() if not hasattr(self, "_obs") else self._obs
+        while self.num_timesteps < total_timesteps:
+            buf_obs, buf_sets, buf_act, buf_logp, buf_rew, buf_done, buf_val = [], [], [], [], [], [], []
+            stop = False
+            for _ in range(t_max):
+                history = self.core.history[:, : int(self.core.length.max())]
+                aset = self._action_set(obs, history, self._env_mask())
+                obs_t = torch.as_tensor(obs)
+                with torch.no_grad():
+                    dist = torch.distributions.Categorical(logits=self._logits(obs_t, aset))
+                    choice = dist.sample()
+                    logp = dist.log_prob(choice)
+                    val = self.value(obs_t).squeeze(-1)
+                actions = self._to_env_action(choice.numpy(), aset)
+                next_obs, reward, done, _ = venv.step(actions)
+                buf_obs.append(obs)
+                buf_sets.append(aset)
+                buf_act.append(choice.numpy())
+                buf_logp.append(logp.numpy())
+                buf_rew.append(reward * hp["reward_scale"])
+                buf_done.append(done.astype(np.float32))
+                buf_val.append(val.numpy())
+                obs = next_obs
+                self.num_timesteps += n
+                if not step_hook(tracker.update(reward, done)):
+                    stop = True
+                    break
+            with torch.no_grad():
+                last_val = self.value(torch.as_tensor(obs)).squeeze(-1).numpy()
+            self._update(buf_obs, buf_sets, buf_act, buf_logp, buf_rew, buf_done, buf_val, last_val)
+            if stop:
+                break
+        self._obs = obs
+
+    def _advantages(self, rew, done, val, last_val) -> tuple[np.ndarray, np.ndarray]:
+        t_len = len(rew)
+        gamma, lam = self.hp["gamma"], self.hp["gae_lambda"]
+        ret = np.zeros((t_len, len(last_val)), np.float32)
+        adv = np.zeros_like(ret)
+        next_ret, next_val, next_adv = last_val, last_val, np.zeros_like(last_val)
+        for t in reversed(range(t_len)):
+            live = 1.0 - done[t]
+            if lam is None:  # the project: discounted return-to-go minus the value estimate
+                next_ret = rew[t] + gamma * live * next_ret
+                ret[t] = next_ret
+                adv[t] = next_ret - val[t]
+            else:
+                delta = rew[t] + gamma * live * next_val - val[t]
+                next_adv = delta + gamma * lam * live * next_adv
+                adv[t] = next_adv
+                ret[t] = next_adv + val[t]
+                next_val = val[t]
+        return ret, adv
+
+    def _update(self, obs, sets, act, logp, rew, done, val, last_val) -> None:
+        hp = self.hp
+        ret, adv = self._advantages(np.array(rew), np.array(done), np.array(val), last_val)
+        t_len, n = ret.shape
+        flat_obs = torch.as_tensor(np.concatenate(obs))
+        flat_sets = {k: np.concatenate([s[k] for s in sets]) for k in sets[0]}
+        flat_act = torch.as_tensor(np.concatenate(act))
+        flat_logp = torch.as_tensor(np.concatenate(logp))
+        flat_ret = torch.as_tensor(ret.reshape(-1))
+        flat_adv = torch.as_tensor(adv.reshape(-1))
+        size = t_len * n
+        for _ in range(int(hp["n_epochs"])):
+            perm = self.rng.permutation(size)
+            for start in range(0, size, int(hp["batch_size"])):
+                idx = perm[start : start + int(hp["batch_size"])]
+                a = flat_adv[idx]
+                if hp["normalize_advantage"] and len(idx) > 1:
+                    a = (a - a.mean()) / (a.std() + 1e-8)
+                sub_sets = {k: v[idx] for k, v in flat_sets.items()}
+                dist = torch.distributions.Categorical(logits=self._logits(flat_obs[idx], sub_sets))
+                new_logp = dist.log_prob(flat_act[idx])
+                ratio = torch.exp(new_logp - flat_logp[idx])
+                clip = hp["clip_range"]
+                pg_loss = -torch.min(ratio * a, ratio.clamp(1 - clip, 1 + clip) * a).mean()
+                v_loss = ((self.value(flat_obs[idx]).squeeze(-1) - flat_ret[idx]) ** 2).mean()
+                entropy = dist.entropy().mean()
+                loss = pg_loss + hp["vf_coef"] * v_loss - hp["ent_coef"] * entropy
+                self.opt.zero_grad()
+                loss.backward()
+                nn.utils.clip_grad_norm_([*self.policy.parameters(), *self.value.parameters()], hp["max_grad_norm"])
+                self.opt.step()
+        self.log("losses/policy_loss", pg_loss.item())
+        self.log("losses/value_loss", v_loss.item())
+        self.log("losses/entropy", entropy.item())
+
+    # ---------------------------------------------------------------- acting
+    def predict(
+        self, observation: Any, state: Any = None, episode_start: Any = None, deterministic: bool = False, **kw: Any
+    ) -> tuple[np.ndarray, Any]:
+        """Most probable (or sampled) action; masks with ``info["action_mask"]`` when given."""
+        info = kw.get("info") or {}
+        obs = np.atleast_2d(np.asarray(observation, dtype=np.float32))
+        single = np.asarray(observation).ndim == 1
+        mask = info.get("action_mask")
+        history = info.get("history")
+        aset = self._action_set(
+            obs,
+            None if history is None else np.atleast_2d(history),
+            None if mask is None else np.atleast_2d(mask),
+        )
+        with torch.no_grad():
+            logits = self._logits(torch.as_tensor(obs), aset)
+            if deterministic:
+                choice = logits.argmax(1).numpy()
+            else:
+                choice = torch.distributions.Categorical(logits=logits).sample().numpy()
+        act = self._to_env_action(choice, aset)
+        return (act[0] if single else act), state

@@ -1,0 +1,132 @@
+"""Every agent on every env it supports: a short run, save/load/predict, errors, logging, resume."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+import agents
+import musicgym
+from musicgym.registration import registered_ids
+
+CATALOG = {"catalog": "synthetic-2000"}
+#: small settings so that every agent trains a few hundred steps quickly
+FAST = {
+    "ppo": {"n_envs": 4, "n_steps": 32, "batch_size": 64, "n_epochs": 1},
+    "maskable_ppo": {"n_envs": 4, "n_steps": 32, "batch_size": 64, "n_epochs": 1},
+    "dqn": {"n_envs": 4, "learning_starts": 50, "buffer_size": 1000, "target_update_interval": 4},
+    "ah_dqn": {"n_envs": 4, "learning_starts": 50, "buffer_size": 1000},
+    "actor_critic": {"n_envs": 4, "n_steps": 32, "batch_size": 64, "n_epochs": 1},
+    "cf_actor_critic": {"n_envs": 4, "n_steps": 32, "batch_size": 64, "n_epochs": 1, "n_candidates": 16},
+}
+CASES = [(a, e) for a in agents.available() for e in registered_ids() if agents.supports(a, e)]
+
+
+def test_registry_lists_every_agent():
+    assert agents.available() == ["actor_critic", "ah_dqn", "cf_actor_critic", "dqn", "maskable_ppo", "ppo"]
+    assert len(CASES) == 5 * 5 + 2
+
+
+@pytest.mark.parametrize("name,env_id", CASES)
+def test_short_run_save_load_predict(name, env_id, tmp_path):
+    agent = agents.make(name, env_id, seed=0, env_kwargs=CATALOG, **FAST[name])
+    agent.learn(300)
+    assert agent.num_timesteps >= 300
+    agent.save(tmp_path / "agent")
+    back = agents.load(tmp_path / "agent")
+    assert type(back) is type(agent) and back.env_id == env_id
+    env = gym.make(env_id, **CATALOG)
+    obs, info = env.reset(seed=1)
+    for _ in range(5):
+        kw = {"info": info} if agent.uses_info else {}
+        a1, _ = agent.predict(obs, deterministic=True, **kw)
+        a2, _ = back.predict(obs, deterministic=True, **kw)
+        assert np.array_equal(a1, a2)
+        obs, _, term, trunc, info = env.step(int(a1))
+        if term or trunc:
+            break
+
+
+def test_unknown_agent_lists_available():
+    with pytest.raises(ValueError, match="unknown agent 'pppo'; available agents: actor_critic, ah_dqn"):
+        agents.make("pppo", "MusicGym/Playlist-v0")
+
+
+@pytest.mark.parametrize(
+    "name,hp,match",
+    [
+        ("ppo", {"learning_rat": 1e-3}, r"unknown hyperparameter\(s\) \['learning_rat'\]; accepted: \[.*'learning_rate'"),
+        ("ah_dqn", {"epsilon": 0.1}, r"unknown hyperparameter\(s\) \['epsilon'\]; accepted: \[.*'exploration_final_eps'"),
+        ("ah_dqn", {"loss": "l1"}, "loss must be 'huber' or 'mse'"),
+        ("actor_critic", {"clip_range": 1.5}, r"clip_range must be in \(0, 1\)"),
+        ("actor_critic", {"n_envs": 0}, "n_envs must be a positive integer"),
+        ("ppo", {"n_steps": "many"}, "bad hyperparameters"),
+    ],
+)
+def test_bad_hyperparameters(name, hp, match):
+    with pytest.raises(ValueError, match=match):
+        agents.make(name, "MusicGym/Playlist-v0", env_kwargs=CATALOG, **hp)
+
+
+def test_unknown_env_and_unsupported_env():
+    with pytest.raises(ValueError, match="unknown env id 'MusicGym/Nope-v0'"):
+        agents.make("ppo", "MusicGym/Nope-v0")
+    with pytest.raises(ValueError, match="works in catalog mode only"):
+        agents.make("cf_actor_critic", "MusicGym/Taste-v0", env_kwargs=CATALOG)
+
+
+def test_yaml_defaults_are_used_and_overridable():
+    a = agents.make("ppo", "MusicGym/Playlist-v0", env_kwargs=CATALOG)
+    assert a.model.n_steps == 144 and a.model.gamma == 0.95
+    b = agents.make("ppo", "MusicGym/Playlist-v0", env_kwargs=CATALOG, n_steps=72)
+    assert b.model.n_steps == 72
+
+
+def test_env_instance_accepted():
+    env = gym.make("MusicGym/Preference-v0", catalog="synthetic-2000", k=10)
+    a = agents.make("ah_dqn", env, **FAST["ah_dqn"])
+    assert a.env_id == "MusicGym/Preference-v0" and a.core.n_actions == 10
+
+
+@pytest.mark.parametrize("name", ["ah_dqn", "ppo"])
+def test_tensorboard_fixed_names(name, tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    a = agents.make(name, "MusicGym/Playlist-v0", env_kwargs=CATALOG, tensorboard_log=str(tmp_path), **FAST[name])
+    a.learn(1500)
+    tags = set()
+    for ev in tmp_path.rglob("events.out.tfevents.*"):
+        acc = EventAccumulator(str(ev))
+        acc.Reload()
+        tags |= set(acc.Tags()["scalars"])
+    assert {"charts/episodic_return", "charts/SPS"} <= tags
+    assert any(t.startswith("losses/") for t in tags)
+
+
+@pytest.mark.parametrize("name", ["actor_critic", "ppo"])
+def test_checkpoint_resume(name, tmp_path):
+    hp = {**FAST[name], "checkpoint_dir": str(tmp_path / "ckpt"), "checkpoint_freq": 128}
+    a = agents.make(name, "MusicGym/Playlist-v0", env_kwargs=CATALOG, **hp)
+    a.learn(256)
+    first = a.num_timesteps
+    assert (tmp_path / "ckpt").exists()
+    b = agents.make(name, "MusicGym/Playlist-v0", env_kwargs=CATALOG, **hp)
+    b.learn(first + 256)  # a fresh process would do the same: resume, then train the rest
+    assert first <= b.num_timesteps - 256 + b.vec_env.num_envs * 64 and b.num_timesteps >= first + 256
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "name,env_id,env_kwargs,steps",
+    [
+        ("ppo", "MusicGym/Playlist-v0", {"listener": "fixed"}, 30_000),  # the PPO project's own setting
+        ("ah_dqn", "MusicGym/Preference-v0", {}, 10_000),
+    ],
+)
+def test_learns_above_random_on_tiny_catalog(name, env_id, env_kwargs, steps):
+    kw = {"catalog": "synthetic-500", **env_kwargs}
+    agent = agents.make(name, env_id, seed=0, env_kwargs=kw)
+    agent.learn(steps)
+    result = musicgym.evaluate(agent, env_id, n_episodes=50, seed=123, **kw)
+    assert result.normalized_score > 0.3, result
