@@ -47,7 +47,6 @@ class ActorCriticAgent(TorchAgent):
         "n_epochs": 4,
         "batch_size": 256,
         "ent_coef": 0.01,
-        "vf_coef": 0.5,
         "max_grad_norm": 0.5,
         "normalize_advantage": True,
         "reward_scale": 1.0,
@@ -62,8 +61,11 @@ class ActorCriticAgent(TorchAgent):
         obs_dim = self.vec_env.observation_space.shape[0]
         self.policy = self._policy_net(obs_dim)
         self.value = value_net(obs_dim, hp["hidden"])
-        self.opt = torch.optim.Adam([*self.policy.parameters(), *self.value.parameters()], lr=hp["learning_rate"])
-        self.modules = {"policy": self.policy, "value": self.value, "opt": self.opt}
+        # separate networks, separate optimisers (as the project): the value loss, whose scale follows
+        # the rewards', never crowds out the policy gradient
+        self.pi_opt = torch.optim.Adam(self.policy.parameters(), lr=hp["learning_rate"])
+        self.v_opt = torch.optim.Adam(self.value.parameters(), lr=hp["learning_rate"])
+        self.modules = {"policy": self.policy, "value": self.value, "pi_opt": self.pi_opt, "v_opt": self.v_opt}
 
     def _policy_net(self, obs_dim: int) -> nn.Module:
         return mlp([obs_dim, self.hp["hidden"], self.hp["hidden"], self.core.n_actions])
@@ -170,11 +172,15 @@ class ActorCriticAgent(TorchAgent):
                 pg_loss = -torch.min(ratio * a, ratio.clamp(1 - clip, 1 + clip) * a).mean()
                 v_loss = ((self.value(flat_obs[idx]).squeeze(-1) - flat_ret[idx]) ** 2).mean()
                 entropy = dist.entropy().mean()
-                loss = pg_loss + hp["vf_coef"] * v_loss - hp["ent_coef"] * entropy
-                self.opt.zero_grad()
-                loss.backward()
-                nn.utils.clip_grad_norm_([*self.policy.parameters(), *self.value.parameters()], hp["max_grad_norm"])
-                self.opt.step()
+                pi_loss = pg_loss - hp["ent_coef"] * entropy
+                self.pi_opt.zero_grad()
+                pi_loss.backward()
+                nn.utils.clip_grad_norm_(self.policy.parameters(), hp["max_grad_norm"])
+                self.pi_opt.step()
+                self.v_opt.zero_grad()
+                v_loss.backward()
+                nn.utils.clip_grad_norm_(self.value.parameters(), hp["max_grad_norm"])
+                self.v_opt.step()
         self.log("losses/policy_loss", pg_loss.item())
         self.log("losses/value_loss", v_loss.item())
         self.log("losses/entropy", entropy.item())

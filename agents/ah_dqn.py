@@ -75,6 +75,7 @@ class AHDQNAgent(TorchAgent):
         "loss": "huber",
         "n_retrieve": 32,
         "actor_learning_rate": 1e-3,
+        "reward_scale": 1.0,
     }
 
     def _build(self) -> None:
@@ -161,7 +162,7 @@ class AHDQNAgent(TorchAgent):
             next_cand = (
                 self._retrieve(next_heads, None) if self.catalog_mode else venv.final_candidates
             )
-            buf.add(heads, played, reward, next_heads, next_cand, done.astype(np.float32))
+            buf.add(heads, played, reward * hp["reward_scale"], next_heads, next_cand, done.astype(np.float32))
             self.num_timesteps += n
             if buf.n >= hp["learning_starts"]:
                 for _ in range(int(hp["gradient_steps"])):

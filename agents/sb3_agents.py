@@ -19,7 +19,7 @@ from sb3_contrib import MaskablePPO
 from stable_baselines3 import DQN, PPO
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback, CallbackList
-from stable_baselines3.common.vec_env import VecMonitor
+from stable_baselines3.common.vec_env import VecMonitor, VecNormalize
 
 from agents.base import Agent
 from agents.vec_env import MusicGymVecEnv
@@ -77,6 +77,9 @@ class SB3Agent(Agent):
         "tensorboard_log": None,
         "checkpoint_dir": None,
         "checkpoint_freq": 50_000,
+        # scale training rewards by a running estimate of the return's spread (SB3's VecNormalize,
+        # rewards only); Playlist-v0's rewards are ~100 per step
+        "normalize_reward": False,
     }
 
     def __init__(self, env: Any, seed: int = 0, env_kwargs: dict[str, Any] | None = None, **hyperparams: Any):
@@ -96,6 +99,9 @@ class SB3Agent(Agent):
         if n_envs < 1:
             raise ValueError(f"n_envs must be >= 1, got {n_envs}")
         self.vec_env = VecMonitor(MusicGymVecEnv(self.env_id, n_envs=n_envs, seed=self.seed, **self.env_kwargs))
+        if self.hp["normalize_reward"]:
+            gamma = algo_kwargs.get("gamma", 0.99)
+            self.vec_env = VecNormalize(self.vec_env, norm_obs=False, norm_reward=True, gamma=gamma)
         try:
             self.model = self.algo(
                 self.hp["policy"], self.vec_env, seed=self.seed, verbose=0,

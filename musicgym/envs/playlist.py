@@ -186,6 +186,48 @@ class PlaylistCore(Core):
         best_value = value[np.arange(len(rows)), best]
         return best, np.where(np.isfinite(best_value), best_value, 0.0)
 
+    def step_one(self, rng: np.random.Generator, action: int) -> dict[str, np.ndarray] | None:
+        """`step` for a core of one session, with Python scalars (the single env's fast path).
+
+        Same dynamics and the same random draws as ``step(rng, [0], [action])``; returns None (and
+        changes nothing) in the rare cases it leaves to `step`: an empty slot, or a neighbour table
+        that runs out.
+        """
+        track = int(self.candidates[0, action])
+        if track < 0:
+            return None
+        length = int(self.length[0])
+        played = set(self.history[0, :length].tolist())
+        played.add(track)
+        near = [t for t in self.world.table[track].tolist() if t not in played][:N_SLOTS]
+        if len(near) < N_SLOTS:
+            return None
+        oracle_reward = float(self.oracle_reward[0])
+        c = int(self.world.cluster[track])
+        expected = float(self._cluster_value[0, c] + self._prox_value[track])
+        m, sd = float(self.listener.means[0, c]), float(self.listener.sds[0, c])
+        pct = min(1.0, max(0.0, m + sd * rng.standard_normal()))
+        liked = pct > self.listener.like_threshold
+        prox = float(self.world.proximity[track])
+        p = self.params
+        reward = self._w_listen * pct + self._w_like * liked + self._w_prox * prox
+        self.last_pct[0], self.last_liked[0] = pct, liked
+        self._push(self.all_rows(), np.array([track]))
+        self.candidates[0] = near
+        values = self._cluster_value[0, self.world.cluster[near]] + self._prox_value[near]
+        best = int(values.argmax())
+        self.oracle_action[0], self.oracle_reward[0] = best, values[best]
+        return {
+            "reward": np.array([reward]),
+            "percentage_listened": np.array([pct]),
+            "liked": np.array([float(liked)]),
+            "interaction_score": np.array([p["listen_weight"] * pct + p["like_weight"] * liked]),
+            "proximity_score": np.array([prox]),
+            "repeat": np.array([False]),
+            "track": np.array([track]),
+            "regret": np.array([oracle_reward - expected]),
+        }
+
     def feedback_text(self, out: dict[str, np.ndarray], i: int) -> str:
         """"listened 73%, liked" and the reward."""
         if out["repeat"][i]:

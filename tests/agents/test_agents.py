@@ -120,12 +120,12 @@ def test_checkpoint_resume(name, tmp_path):
 @pytest.mark.parametrize(
     "name,env_id,env_kwargs,steps",
     [
-        ("ppo", "MusicGym/Playlist-v0", {"listener": "fixed"}, 30_000),  # the PPO project's own setting
+        ("ppo", "MusicGym/Taste-v0", {}, 100_000),
         ("ah_dqn", "MusicGym/Preference-v0", {}, 10_000),
     ],
 )
 def test_learns_above_random_on_tiny_catalog(name, env_id, env_kwargs, steps):
-    kw = {"catalog": "synthetic-500", **env_kwargs}
+    kw = {"catalog": "synthetic-2000", **env_kwargs}
     agent = agents.make(name, env_id, seed=0, env_kwargs=kw)
     agent.learn(steps)
     result = musicgym.evaluate(agent, env_id, n_episodes=50, seed=123, **kw)

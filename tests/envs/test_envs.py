@@ -147,9 +147,11 @@ def test_one_session_vector_env_reproduces_single_env(env_id):
     assert np.array_equal(o1, o2[0])
     for t in range(env.spec.max_episode_steps):
         a = int(env.unwrapped.core.oracle_action[0]) if t % 2 else 0
-        o1, r1, te1, tr1, _ = env.step(a)
-        o2, r2, te2, tr2, _ = venv.step(np.array([a]))
+        o1, r1, te1, tr1, i1 = env.step(a)
+        o2, r2, te2, tr2, i2 = venv.step(np.array([a]))
         assert np.array_equal(o1, o2[0]) and r1 == r2[0] and (te1, tr1) == (te2[0], tr2[0])
+        assert i1["oracle_action"] == i2["oracle_action"][0] and i1["regret"] == i2["regret"][0]
+        assert np.array_equal(i1["candidates"], i2["candidates"][0]) and i1["track"] == i2["track"][0]
 
 
 @pytest.mark.parametrize("env_id", IDS)
