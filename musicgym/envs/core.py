@@ -191,6 +191,57 @@ class Core:
         return out
 
 
+def best_slot(cand: np.ndarray, value: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The highest-valued non-empty slot per row and its value (0 where every slot is empty)."""
+    value = np.where(cand >= 0, value, -np.inf)
+    best = value.argmax(1)
+    best_value = value[np.arange(len(cand)), best]
+    return best, np.where(np.isfinite(best_value), best_value, 0.0).astype(np.float64)
+
+
+class SlateCore(Core):
+    """Base of the envs whose actions are k candidate slots or the whole catalog (Taste, Preference).
+
+    Subclasses call `_setup_actions` with their shared index, and implement `expected_reward` for
+    (R,) and (R, k) track arrays and `oracle_query` (the vector whose best inner-product / cosine
+    match in the index is the best catalog track now).
+    """
+
+    TABLE_K: ClassVar[int] = 64
+
+    def _setup_actions(self, index: CandidateIndex) -> None:
+        self.index = index
+        self.table = neighbour_table(index, self.TABLE_K)
+        if self.action_mode == "candidates":
+            self.k, self.n_random = validate_slots(self.params["k"], self.params["n_random"], self.n_tracks)
+            self.n_actions = self.k
+            self.candidates = np.full((self.num, self.k), -1, dtype=np.int64)
+        else:
+            self.k, self.n_random = 0, 0
+            self.n_actions = self.n_tracks
+
+    def oracle_query(self, rows: np.ndarray) -> np.ndarray:
+        """(R, d) query for the exact catalog-mode oracle search."""
+        raise NotImplementedError
+
+    def _update_candidates(self, rng: np.random.Generator, rows: np.ndarray) -> None:
+        if self.action_mode == "catalog":
+            return
+        current = self.history[rows, self.length[rows] - 1]
+        hist = self.history[rows, : int(self.length[rows].max())]
+        self.candidates[rows] = nearest_plus_random(rng, self.index, self.table, current, hist, self.k, self.n_random)
+
+    def oracle(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The greedy best unplayed slot, or (catalog mode) catalog track by exact index search."""
+        if self.action_mode == "catalog":
+            hist = self.history[rows, : int(self.length[rows].max())]
+            ids, _ = self.index.search(self.oracle_query(rows), 1, exclude=hist)
+            best = ids[:, 0]
+            return best, np.where(best >= 0, self.expected_reward(rows, np.maximum(best, 0)), 0.0)
+        cand = self.candidates[rows]
+        return best_slot(cand, self.expected_reward(rows, np.maximum(cand, 0)))
+
+
 def validate_slots(k: Any, n_random: Any, n_tracks: int) -> tuple[int, int]:
     """Check the K (slots) and n_random arguments of a candidates-mode env."""
     if not isinstance(k, (int, np.integer)) or not 1 <= k <= n_tracks:

@@ -12,7 +12,7 @@ from threadpoolctl import threadpool_limits
 
 from musicgym.catalog import Catalog
 from musicgym.envs.base import MusicEnv, MusicVectorEnv
-from musicgym.envs.core import Core, neighbour_table, shared_index, unplayed_neighbours
+from musicgym.envs.core import Core, best_slot, neighbour_table, shared_index, unplayed_neighbours
 from musicgym.listeners import ClusterListener
 
 LATENT_DIM = 5
@@ -181,10 +181,7 @@ class PlaylistCore(Core):
     def oracle(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The slot with the highest expected reward under the hidden listener."""
         cand = self.candidates[rows]
-        value = np.where(cand >= 0, self._expected(rows, np.maximum(cand, 0)), -np.inf)
-        best = value.argmax(1)
-        best_value = value[np.arange(len(rows)), best]
-        return best, np.where(np.isfinite(best_value), best_value, 0.0)
+        return best_slot(cand, self._expected(rows, np.maximum(cand, 0)))
 
     def step_one(self, rng: np.random.Generator, action: int) -> dict[str, np.ndarray] | None:
         """`step` for a core of one session, with Python scalars (the single env's fast path).

@@ -9,15 +9,14 @@ from gymnasium import spaces
 
 from musicgym.catalog import ATTRIBUTE_NAMES, Catalog
 from musicgym.envs.base import MusicEnv, MusicVectorEnv
-from musicgym.envs.core import Core, nearest_plus_random, neighbour_table, shared_index, validate_slots
+from musicgym.envs.core import SlateCore, shared_index
 from musicgym.listeners import PreferenceUser
 
 N_ATTR = len(ATTRIBUTE_NAMES)
 RECENT = 5
-TABLE_K = 64
 
 
-class PreferenceCore(Core):
+class PreferenceCore(SlateCore):
     """Batched dynamics of Preference-v0 (see `PreferenceEnv` for the specification)."""
 
     PARAMS: ClassVar[dict[str, Any]] = {
@@ -35,19 +34,11 @@ class PreferenceCore(Core):
         p = self.params
         self.catalog.require_features("MusicGym/Preference-v0")
         self.attrs = self.catalog.attributes
-        self.index = shared_index(self.catalog, "attributes")
-        self.table = neighbour_table(self.index, TABLE_K)
+        self._setup_actions(shared_index(self.catalog, "attributes"))
         self.user = PreferenceUser(self.num, N_ATTR, drift=float(p["drift"]), scale=float(p["reward_scale"]))
         self.last_reward = np.zeros(self.num, dtype=np.float32)
         self.item_features = self.attrs
         self.head_dim = N_ATTR if p["observe_preferences"] else N_ATTR + 1
-        if self.action_mode == "candidates":
-            self.k, self.n_random = validate_slots(p["k"], p["n_random"], self.n_tracks)
-            self.n_actions = self.k
-            self.candidates = np.full((self.num, self.k), -1, dtype=np.int64)
-        else:
-            self.k = 0
-            self.n_actions = self.n_tracks
         bound = N_ATTR / self.user.scale
         if p["observe_preferences"]:
             low, high = [-1.0] * N_ATTR, [1.0] * N_ATTR
@@ -70,15 +61,6 @@ class PreferenceCore(Core):
         self.user.sample(rng, rows)
         self.last_reward[rows] = 0.0
         self._push(rows, rng.integers(0, self.n_tracks, size=len(rows)))
-
-    def _update_candidates(self, rng: np.random.Generator, rows: np.ndarray) -> None:
-        if self.action_mode == "catalog":
-            return
-        current = self.history[rows, self.length[rows] - 1]
-        hist = self.history[rows, : int(self.length[rows].max())]
-        self.candidates[rows] = nearest_plus_random(
-            rng, self.index, self.table, current, hist, self.k, self.n_random
-        )
 
     def observe(self, rows: np.ndarray | None = None) -> np.ndarray:
         """Preferences (or recent attributes and last reward) [+ the candidates' attributes]."""
@@ -104,18 +86,9 @@ class PreferenceCore(Core):
         """The reward is deterministic given the hidden preferences."""
         return self.user.reward(rows, self.attrs[tracks]).astype(np.float64)
 
-    def oracle(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The unplayed slot, or (catalog mode) catalog track, with the highest preference dot product."""
-        if self.action_mode == "catalog":
-            hist = self.history[rows, : int(self.length[rows].max())]
-            ids, _ = self.index.search(self.user.prefs[rows], 1, exclude=hist)
-            best = ids[:, 0]
-            return best, np.where(best >= 0, self.expected_reward(rows, np.maximum(best, 0)), 0.0)
-        cand = self.candidates[rows]
-        value = np.where(cand >= 0, self.user.reward(rows, self.attrs[np.maximum(cand, 0)]), -np.inf)
-        best = value.argmax(1)
-        best_value = value[np.arange(len(rows)), best]
-        return best, np.where(np.isfinite(best_value), best_value, 0.0).astype(np.float64)
+    def oracle_query(self, rows: np.ndarray) -> np.ndarray:
+        """The hidden preferences: their best inner-product match is the greedy best song."""
+        return self.user.prefs[rows]
 
 
 class PreferenceEnv(MusicEnv):

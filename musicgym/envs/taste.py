@@ -9,14 +9,13 @@ from gymnasium import spaces
 
 from musicgym.catalog import Catalog
 from musicgym.envs.base import MusicEnv, MusicVectorEnv
-from musicgym.envs.core import Core, nearest_plus_random, neighbour_table, shared_index, validate_slots
+from musicgym.envs.core import SlateCore, shared_index
 from musicgym.listeners import TasteUser
 
 TASTE_DIM = 9
-TABLE_K = 64
 
 
-class TasteCore(Core):
+class TasteCore(SlateCore):
     """Batched dynamics of Taste-v0 (see `TasteEnv` for the specification)."""
 
     PARAMS: ClassVar[dict[str, Any]] = {"action_mode": "candidates", "k": 20, "n_random": 5, "window": 5}
@@ -29,23 +28,15 @@ class TasteCore(Core):
         if not isinstance(p["window"], (int, np.integer)) or not 1 <= p["window"] < self.n_tracks:
             raise ValueError(f"window must be an integer from 1 to {self.n_tracks - 1}, got {p['window']!r}")
         self.taste = self.catalog.taste_features
-        self.index = shared_index(self.catalog, "taste")
+        self._setup_actions(shared_index(self.catalog, "taste"))
         self.unit_taste = self.index.vectors  # the cosine index keeps unit-length rows
-        self.table = neighbour_table(self.index, TABLE_K)
         self.user = TasteUser(self.num, TASTE_DIM, int(p["window"]))
         self.item_features = self.taste
         self.head_dim = TASTE_DIM
         genre = self.catalog.tracks["genre"].to_numpy()
         groups = [np.flatnonzero(genre == g) for g in np.unique(genre) if g]
         self._start_groups = [g for g in groups if len(g) >= p["window"]] or [np.arange(self.n_tracks)]
-        if self.action_mode == "candidates":
-            self.k, self.n_random = validate_slots(p["k"], p["n_random"], self.n_tracks)
-            self.n_actions = self.k
-            self.candidates = np.full((self.num, self.k), -1, dtype=np.int64)
-            dim = TASTE_DIM * (1 + self.k)
-        else:
-            self.n_actions = self.n_tracks
-            dim = TASTE_DIM
+        dim = TASTE_DIM * (1 + self.k)
         self.observation_space = spaces.Box(0.0, 1.0, shape=(dim,), dtype=np.float32)
 
     def _reset_rows(self, rng: np.random.Generator, rows: np.ndarray) -> None:
@@ -56,15 +47,6 @@ class TasteCore(Core):
         for j in range(w):
             self._push(rows, start[:, j])
         self.user.start(rows, self.taste[start])
-
-    def _update_candidates(self, rng: np.random.Generator, rows: np.ndarray) -> None:
-        if self.action_mode == "catalog":
-            return
-        current = self.history[rows, self.length[rows] - 1]
-        hist = self.history[rows, : int(self.length[rows].max())]
-        self.candidates[rows] = nearest_plus_random(
-            rng, self.index, self.table, current, hist, self.k, self.n_random
-        )
 
     def observe(self, rows: np.ndarray | None = None) -> np.ndarray:
         """Taste state [+ the candidates' taste vectors]."""
@@ -85,18 +67,9 @@ class TasteCore(Core):
         """The reward is deterministic given the state: cosine similarity minus 0.5."""
         return self.user.reward(rows, self.unit_taste[tracks]).astype(np.float64)
 
-    def oracle(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The most similar unplayed slot, or (catalog mode) catalog track, to the current state."""
-        if self.action_mode == "catalog":
-            hist = self.history[rows, : int(self.length[rows].max())]
-            ids, _ = self.index.search(self.user.state(rows), 1, exclude=hist)
-            best = ids[:, 0]
-            return best, np.where(best >= 0, self.expected_reward(rows, np.maximum(best, 0)), 0.0)
-        cand = self.candidates[rows]
-        value = np.where(cand >= 0, self.user.reward(rows, self.unit_taste[np.maximum(cand, 0)]), -np.inf)
-        best = value.argmax(1)
-        best_value = value[np.arange(len(rows)), best]
-        return best, np.where(np.isfinite(best_value), best_value, 0.0).astype(np.float64)
+    def oracle_query(self, rows: np.ndarray) -> np.ndarray:
+        """The taste state: its best cosine match is the greedy best track."""
+        return self.user.state(rows)
 
 
 class TasteEnv(MusicEnv):
