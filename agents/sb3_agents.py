@@ -22,6 +22,7 @@ from stable_baselines3.common.callbacks import BaseCallback, CallbackList
 from stable_baselines3.common.vec_env import VecMonitor, VecNormalize
 
 from agents.base import Agent
+from agents.slot_policy import SlotScorer
 from agents.vec_env import MusicGymVecEnv
 
 _RESERVED = {"self", "policy", "env", "seed", "_init_setup_model", "verbose", "device"}
@@ -80,6 +81,8 @@ class SB3Agent(Agent):
         # scale training rewards by a running estimate of the return's spread (SB3's VecNormalize,
         # rewards only); Playlist-v0's rewards are ~100 per step
         "normalize_reward": False,
+        # score every candidate slot with one shared network (agents.slot_policy.SlotScorer)
+        "slot_scorer": False,
     }
 
     def __init__(self, env: Any, seed: int = 0, env_kwargs: dict[str, Any] | None = None, **hyperparams: Any):
@@ -98,10 +101,13 @@ class SB3Agent(Agent):
         n_envs = int(self.hp["n_envs"])
         if n_envs < 1:
             raise ValueError(f"n_envs must be >= 1, got {n_envs}")
-        self.vec_env = VecMonitor(MusicGymVecEnv(self.env_id, n_envs=n_envs, seed=self.seed, **self.env_kwargs))
+        self.music_env = MusicGymVecEnv(self.env_id, n_envs=n_envs, seed=self.seed, **self.env_kwargs)
+        self.vec_env = VecMonitor(self.music_env)
         if self.hp["normalize_reward"]:
             gamma = algo_kwargs.get("gamma", 0.99)
             self.vec_env = VecNormalize(self.vec_env, norm_obs=False, norm_reward=True, gamma=gamma)
+        if self.hp["slot_scorer"]:
+            algo_kwargs = self._slot_scorer_kwargs(algo_kwargs)
         try:
             self.model = self.algo(
                 self.hp["policy"], self.vec_env, seed=self.seed, verbose=0,
@@ -109,6 +115,21 @@ class SB3Agent(Agent):
             )  # fmt: skip
         except (TypeError, ValueError, AssertionError) as e:
             raise ValueError(f"agent {self.name!r}: bad hyperparameters {algo_kwargs}: {e}") from e
+
+    def _slot_scorer_kwargs(self, algo_kwargs: dict[str, Any]) -> dict[str, Any]:
+        core = self.music_env.core
+        if core.action_mode != "candidates":
+            raise ValueError(f"agent {self.name!r}: slot_scorer needs a candidates-mode env, not {self.env_id}")
+        pk = dict(algo_kwargs.get("policy_kwargs") or {})
+        pk.update(
+            features_extractor_class=SlotScorer,
+            features_extractor_kwargs={"head_dim": core.head_dim, "item_dim": core.item_features.shape[1]},
+        )
+        if self.algo is DQN:
+            pk.setdefault("net_arch", [])
+        else:
+            pk.setdefault("net_arch", {"pi": [], "vf": [64, 64]})
+        return {**algo_kwargs, "policy_kwargs": pk}
 
     @property
     def num_timesteps(self) -> int:  # type: ignore[override]

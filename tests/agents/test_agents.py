@@ -130,3 +130,21 @@ def test_learns_above_random_on_tiny_catalog(name, env_id, env_kwargs, steps):
     agent.learn(steps)
     result = musicgym.evaluate(agent, env_id, n_episodes=50, seed=123, **kw)
     assert result.normalized_score > 0.3, result
+
+
+def test_slot_scorer_plugin_is_permutation_equivariant():
+    import torch
+
+    from agents.slot_policy import SlotScorer
+
+    a = agents.make("ppo", "MusicGym/Taste-v0", env_kwargs=CATALOG, slot_scorer=True, **FAST["ppo"])
+    a.learn(300)
+    ext = a.model.policy.features_extractor
+    assert isinstance(ext, SlotScorer) and ext.n_slots == 20
+    obs = torch.rand(3, 9 + 20 * 9)
+    perm = torch.randperm(20)
+    permuted = torch.cat([obs[:, :9], obs[:, 9:].reshape(3, 20, 9)[:, perm].reshape(3, -1)], dim=1)
+    with torch.no_grad():
+        assert torch.allclose(ext(obs)[:, :20][:, perm], ext(permuted)[:, :20], atol=1e-6)
+    with pytest.raises(ValueError, match="slot_scorer needs a candidates-mode env"):
+        agents.make("ppo", "MusicGym/TasteCatalog-v0", env_kwargs=CATALOG, slot_scorer=True)
