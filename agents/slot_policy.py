@@ -36,8 +36,10 @@ class SlotScorer(BaseFeaturesExtractor):
         super().__init__(observation_space, features_dim=n_slots + hidden)
         self.head_dim, self.item_dim, self.n_slots = head_dim, item_dim, n_slots
         self.scorer = nn.Sequential(
-            nn.Linear(head_dim + item_dim, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, 1)
-        )
+            nn.Linear(head_dim + item_dim, hidden), nn.ReLU(),
+            nn.Linear(hidden, hidden), nn.ReLU(),
+            nn.Linear(hidden, 1),
+        )  # fmt: skip
         self.head = nn.Sequential(nn.Linear(head_dim, hidden), nn.ReLU())
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:

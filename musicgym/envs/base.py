@@ -50,22 +50,24 @@ class MusicEnv(gym.Env):
         self._rows = np.zeros(1, dtype=np.int64)
         self._feedback: list[str] = []
 
-    def _info(self, out: dict[str, np.ndarray] | None) -> dict[str, Any]:
-        core, r = self.core, self._rows
+    def _info(self, res: dict[str, Any] | None) -> dict[str, Any]:
+        core = self.core
+        length = int(core.length[0])
+        cand = core.candidates[0]
         info: dict[str, Any] = {
-            "history": core.history[0, : core.length[0]].copy(),
-            "candidates": core.candidates[0].copy(),
-            "action_mask": core.action_mask(r)[0],
+            "history": core.history[0, :length].copy(),
+            "candidates": cand.copy(),
+            "action_mask": cand >= 0 if core.action_mode == "candidates" else core.action_mask(self._rows)[0],
             "oracle_action": int(core.oracle_action[0]),
             "oracle_reward": float(core.oracle_reward[0]),
         }
-        if out is not None:
-            info["track"] = int(out["track"][0])
-            info["regret"] = float(out["regret"][0])
-            info["repeat"] = bool(out["repeat"][0])
-            info["rewards"] = {k: float(v[0]) for k, v in out.items() if k in core.COMPONENTS}
-        else:
-            info["track"] = int(core.history[0, core.length[0] - 1])
+        if res is None:
+            info["track"] = int(core.history[0, length - 1])
+            return info
+        info["track"] = res["track"]
+        info["regret"] = res["regret"]
+        info["repeat"] = res["repeat"]
+        info["rewards"] = {k: res[k] for k in core.COMPONENTS if k in res}
         return info
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
@@ -75,22 +77,21 @@ class MusicEnv(gym.Env):
         self._feedback = ["(start)"] * int(self.core.length[0])
         if self.render_mode == "human":
             self.render()
-        return self.core.observe(self._rows)[0], self._info(None)
+        return self.core.observe_one(), self._info(None)
 
     def step(self, action: Any):
         """Play the track behind `action`; see the class docstring for reward and episode end."""
         a = _as_action(action, self.core.n_actions)
-        fast = getattr(self.core, "step_one", None)
-        out = fast(self.np_random, a) if fast is not None else None
-        if out is None:
+        res = self.core.step_one(self.np_random, a)
+        if res is None:  # the batched path, for what the fast path leaves to it
             out = self.core.step(self.np_random, self._rows, np.array([a], dtype=np.int64))
+            res = {k: v[0].item() for k, v in out.items()}
+            res["exhausted"] = bool(self.core.exhausted(self._rows)[0])
         if self.render_mode is not None:
-            self._feedback.append(self.core.feedback_text(out, 0))
+            self._feedback.append(self.core.feedback_text(res))
         if self.render_mode == "human":
             self.render()
-        obs = self.core.observe(self._rows)[0]
-        terminated = bool(self.core.exhausted(self._rows)[0])
-        return obs, float(out["reward"][0]), terminated, False, self._info(out)
+        return self.core.observe_one(), float(res["reward"]), res["exhausted"], False, self._info(res)
 
     def action_masks(self) -> np.ndarray:
         """Valid actions now (True = plays a track not yet in the session), as sb3-contrib expects."""

@@ -66,6 +66,7 @@ class Core:
         # the best action now (for the current observation) and its expected reward, per session
         self.oracle_action = np.zeros(self.num, dtype=np.int64)
         self.oracle_reward = np.zeros(self.num)
+        self._row0 = np.zeros(1, dtype=np.int64)
 
     # ------------------------------------------------------------------ to implement
     n_actions: int
@@ -86,11 +87,34 @@ class Core:
     def _update_candidates(self, rng: np.random.Generator, rows: np.ndarray) -> None:
         raise NotImplementedError
 
-    def feedback_text(self, out: dict[str, np.ndarray], i: int) -> str:
-        """How the listener answered in entry `i` of a step's output, for rendering."""
-        if out["repeat"][i]:
+    def feedback_text(self, res: dict[str, Any]) -> str:
+        """How the listener answered one step (a `step_one`-style result of Python scalars)."""
+        if res["repeat"]:
             return "(repeat)"
-        return f"reward {out['reward'][i]:+.3f}"
+        return f"reward {res['reward']:+.3f}"
+
+    # ------------------------------------------------------------------ one-session fast path
+    def step_one(self, rng: np.random.Generator, action: int) -> dict[str, Any] | None:
+        """`step` for session 0 with Python scalars, or None where the batched `step` must run.
+
+        A subclass that implements it must make exactly the random draws `step` makes, in the same
+        order and shapes, so that the single env and the vector env stay interchangeable (a test
+        compares them step by step). The result holds ``reward``, ``track``, ``regret``, ``repeat``,
+        ``exhausted`` and the reward components, as Python numbers.
+        """
+        return None
+
+    def observe_one(self) -> np.ndarray:
+        """The observation of session 0."""
+        return self.observe(self._row0)[0]
+
+    def _push_one(self, track: int) -> None:
+        length = int(self.length[0])
+        if length + 1 > self._cap:
+            self._push(self._row0, np.array([track]))
+            return
+        self.history[0, length] = track
+        self.length[0] = length + 1
 
     def observe(self, rows: np.ndarray | None = None) -> np.ndarray:
         """(len(rows), obs_dim) float32 observations."""
@@ -223,6 +247,70 @@ class SlateCore(Core):
     def oracle_query(self, rows: np.ndarray) -> np.ndarray:
         """(R, d) query for the exact catalog-mode oracle search."""
         raise NotImplementedError
+
+    def _head(self, rows: np.ndarray) -> np.ndarray:
+        """(R, head_dim) the part of the observation before the slots."""
+        raise NotImplementedError
+
+    def _respond_one(self, rng: np.random.Generator, track: int) -> dict[str, Any]:
+        """`_respond` for session 0 and one track, with Python scalars."""
+        raise NotImplementedError
+
+    def observe(self, rows: np.ndarray | None = None) -> np.ndarray:
+        """The head [+ every slot's item features, zeros for an empty slot]."""
+        rows = self.all_rows() if rows is None else rows
+        head = self._head(rows)
+        if self.action_mode == "catalog":
+            return head.astype(np.float32)
+        cand = self.candidates[rows]
+        feats = self.item_features[cand] * (cand >= 0)[:, :, None]
+        return np.concatenate([head, feats.reshape(len(rows), -1)], axis=1, dtype=np.float32)
+
+    def observe_one(self) -> np.ndarray:
+        """The observation of session 0 (fast path)."""
+        cand = self.candidates[0]
+        if self.action_mode == "catalog" or cand.min() < 0:
+            return self.observe(self._row0)[0]
+        obs = np.empty(self.observation_space.shape[0], dtype=np.float32)
+        obs[: self.head_dim] = self._head(self._row0)[0]
+        obs[self.head_dim :] = self.item_features[cand].ravel()
+        return obs
+
+    def _random_one(self, rng: np.random.Generator, taken: set[int]) -> list[int]:
+        """`random_fill` for one session: the same draws, as a list."""
+        if not self.n_random:
+            return []
+        out = rng.integers(0, self.n_tracks, size=(1, self.n_random))[0]
+        for _ in range(100):
+            drawn = out.tolist()
+            bad = [i for i, t in enumerate(drawn) if t in taken or t in drawn[:i]]
+            if not bad:
+                return out.tolist()
+            out[bad] = rng.integers(0, self.n_tracks, size=len(bad))
+        raise RuntimeError("could not draw distinct random tracks; the catalog is too small for this many slots")
+
+    def step_one(self, rng: np.random.Generator, action: int) -> dict[str, Any] | None:
+        """Scalar `step` of session 0 in candidates mode (see `Core.step_one`)."""
+        if self.action_mode != "candidates":
+            return None
+        track = int(self.candidates[0, action])
+        if track < 0:
+            return None
+        played = set(self.history[0, : int(self.length[0])].tolist())
+        played.add(track)
+        n_near = self.k - self.n_random
+        near = [t for t in self.table[track].tolist() if t not in played][:n_near] if n_near else []
+        if len(near) < n_near or self.n_tracks - len(played) - n_near < self.n_random:
+            return None  # rare: the batched path searches the index / fills from what is left
+        oracle_reward = float(self.oracle_reward[0])
+        res = self._respond_one(rng, track)
+        self._push_one(track)
+        slate = np.array([near + self._random_one(rng, played.union(near))], dtype=np.int64)
+        self.candidates[0] = rng.permuted(slate, axis=1)[0]
+        best, value = best_slot(self.candidates[:1], self.expected_reward(self._row0, self.candidates[:1]))
+        self.oracle_action[0], self.oracle_reward[0] = best[0], value[0]
+        res.update(track=track, regret=oracle_reward - res["reward"], repeat=False, exhausted=False)
+        return res
 
     def _update_candidates(self, rng: np.random.Generator, rows: np.ndarray) -> None:
         if self.action_mode == "catalog":

@@ -183,22 +183,16 @@ class PlaylistCore(Core):
         cand = self.candidates[rows]
         return best_slot(cand, self._expected(rows, np.maximum(cand, 0)))
 
-    def step_one(self, rng: np.random.Generator, action: int) -> dict[str, np.ndarray] | None:
-        """`step` for a core of one session, with Python scalars (the single env's fast path).
-
-        Same dynamics and the same random draws as ``step(rng, [0], [action])``; returns None (and
-        changes nothing) in the rare cases it leaves to `step`: an empty slot, or a neighbour table
-        that runs out.
-        """
+    def step_one(self, rng: np.random.Generator, action: int) -> dict[str, Any] | None:
+        """Scalar `step` of session 0 (see `Core.step_one`): the same single normal draw."""
         track = int(self.candidates[0, action])
         if track < 0:
             return None
-        length = int(self.length[0])
-        played = set(self.history[0, :length].tolist())
+        played = set(self.history[0, : int(self.length[0])].tolist())
         played.add(track)
         near = [t for t in self.world.table[track].tolist() if t not in played][:N_SLOTS]
         if len(near) < N_SLOTS:
-            return None
+            return None  # the table ran out: the batched path searches the index
         oracle_reward = float(self.oracle_reward[0])
         c = int(self.world.cluster[track])
         expected = float(self._cluster_value[0, c] + self._prox_value[track])
@@ -207,30 +201,42 @@ class PlaylistCore(Core):
         liked = pct > self.listener.like_threshold
         prox = float(self.world.proximity[track])
         p = self.params
-        reward = self._w_listen * pct + self._w_like * liked + self._w_prox * prox
         self.last_pct[0], self.last_liked[0] = pct, liked
-        self._push(self.all_rows(), np.array([track]))
+        self._push_one(track)
         self.candidates[0] = near
         values = self._cluster_value[0, self.world.cluster[near]] + self._prox_value[near]
         best = int(values.argmax())
         self.oracle_action[0], self.oracle_reward[0] = best, values[best]
         return {
-            "reward": np.array([reward]),
-            "percentage_listened": np.array([pct]),
-            "liked": np.array([float(liked)]),
-            "interaction_score": np.array([p["listen_weight"] * pct + p["like_weight"] * liked]),
-            "proximity_score": np.array([prox]),
-            "repeat": np.array([False]),
-            "track": np.array([track]),
-            "regret": np.array([oracle_reward - expected]),
+            "reward": self._w_listen * pct + self._w_like * liked + self._w_prox * prox,
+            "percentage_listened": pct,
+            "liked": float(liked),
+            "interaction_score": p["listen_weight"] * pct + p["like_weight"] * liked,
+            "proximity_score": prox,
+            "track": track,
+            "regret": oracle_reward - expected,
+            "repeat": False,
+            "exhausted": False,
         }
 
-    def feedback_text(self, out: dict[str, np.ndarray], i: int) -> str:
+    def observe_one(self) -> np.ndarray:
+        """The observation of session 0 (fast path)."""
+        if self.params["observation"] == "latent" or self.candidates[0].min() < 0:
+            return self.observe(self._row0)[0]
+        z = self.world.latents
+        obs = np.empty(self.observation_space.shape[0], dtype=np.float32)
+        obs[:LATENT_DIM] = z[self.history[0, self.length[0] - 1]]
+        obs[LATENT_DIM] = self.last_pct[0]
+        obs[LATENT_DIM + 1] = self.last_liked[0]
+        obs[LATENT_DIM + 2 :] = z[self.candidates[0]].ravel()
+        return obs
+
+    def feedback_text(self, res: dict[str, Any]) -> str:
         """"listened 73%, liked" and the reward."""
-        if out["repeat"][i]:
+        if res["repeat"]:
             return "(repeat)"
-        liked = ", liked" if out["liked"][i] else ""
-        return f"listened {out['percentage_listened'][i]:.0%}{liked}  reward {out['reward'][i]:.1f}"
+        liked = ", liked" if res["liked"] else ""
+        return f"listened {res['percentage_listened']:.0%}{liked}  reward {res['reward']:.1f}"
 
 
 class PlaylistEnv(MusicEnv):

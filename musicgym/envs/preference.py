@@ -62,18 +62,18 @@ class PreferenceCore(SlateCore):
         self.last_reward[rows] = 0.0
         self._push(rows, rng.integers(0, self.n_tracks, size=len(rows)))
 
-    def observe(self, rows: np.ndarray | None = None) -> np.ndarray:
-        """Preferences (or recent attributes and last reward) [+ the candidates' attributes]."""
-        rows = self.all_rows() if rows is None else rows
+    def _head(self, rows: np.ndarray) -> np.ndarray:
+        """Preferences, or (hidden preferences) the last 5 songs' mean attributes and the last reward."""
         if self.params["observe_preferences"]:
-            head = self.user.prefs[rows]
-        else:
-            head = np.concatenate([self._recent_attrs(rows), self.last_reward[rows, None]], axis=1)
-        if self.action_mode == "catalog":
-            return head.astype(np.float32)
-        cand = self.candidates[rows]
-        ca = self.attrs[cand] * (cand >= 0)[:, :, None]
-        return np.concatenate([head, ca.reshape(len(rows), -1)], axis=1, dtype=np.float32)
+            return self.user.prefs[rows]
+        return np.concatenate([self._recent_attrs(rows), self.last_reward[rows, None]], axis=1)
+
+    def _respond_one(self, rng: np.random.Generator, track: int) -> dict[str, Any]:
+        a = self.attrs[track : track + 1]
+        reward = float(self.user.reward(self._row0, a)[0])  # the batched path's own function
+        self.user.update(self._row0, a, np.array([reward]))
+        self.last_reward[0] = reward
+        return {"reward": reward, "dot_product": reward * self.user.scale}
 
     def _respond(self, rng: np.random.Generator, rows: np.ndarray, tracks: np.ndarray) -> dict[str, np.ndarray]:
         a = self.attrs[tracks]

@@ -48,15 +48,15 @@ class TasteCore(SlateCore):
             self._push(rows, start[:, j])
         self.user.start(rows, self.taste[start])
 
-    def observe(self, rows: np.ndarray | None = None) -> np.ndarray:
-        """Taste state [+ the candidates' taste vectors]."""
-        rows = self.all_rows() if rows is None else rows
-        state = self.user.state(rows)
-        if self.action_mode == "catalog":
-            return state
-        cand = self.candidates[rows]
-        cv = self.taste[cand] * (cand >= 0)[:, :, None]
-        return np.concatenate([state, cv.reshape(len(rows), -1)], axis=1, dtype=np.float32)
+    def _head(self, rows: np.ndarray) -> np.ndarray:
+        """The taste state."""
+        return self.user.state(rows)
+
+    def _respond_one(self, rng: np.random.Generator, track: int) -> dict[str, Any]:
+        # the batched path's own function, so that rewards agree to the last bit
+        reward = float(self.user.reward(self._row0, self.unit_taste[track : track + 1])[0])
+        self.user.listen(self._row0, self.taste[track : track + 1])
+        return {"reward": reward, "cosine": reward + 0.5}
 
     def _respond(self, rng: np.random.Generator, rows: np.ndarray, tracks: np.ndarray) -> dict[str, np.ndarray]:
         reward = self.user.reward(rows, self.unit_taste[tracks])
