@@ -77,7 +77,11 @@ class Agent(ABC):
                 f"agent {self.name!r}: unknown hyperparameter(s) {unknown}; accepted: {sorted(self.HYPERPARAMS)}"
             )
         self.hp = {**self.HYPERPARAMS, **hyperparams}
-        self.num_timesteps = 0
+
+    @property
+    @abstractmethod
+    def num_timesteps(self) -> int:
+        """Env steps trained so far (summed over parallel sessions)."""
 
     @abstractmethod
     def learn(self, total_timesteps: int, callback: Any = None, progress_bar: bool = False) -> Agent:

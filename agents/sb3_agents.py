@@ -132,13 +132,9 @@ class SB3Agent(Agent):
         return {**algo_kwargs, "policy_kwargs": pk}
 
     @property
-    def num_timesteps(self) -> int:  # type: ignore[override]
+    def num_timesteps(self) -> int:
         """Env steps trained so far."""
         return int(self.model.num_timesteps) if hasattr(self, "model") else 0
-
-    @num_timesteps.setter
-    def num_timesteps(self, value: int) -> None:
-        pass
 
     def learn(self, total_timesteps: int, callback: Any = None, progress_bar: bool = False) -> SB3Agent:
         """Train until `total_timesteps` env steps; resumes from ``checkpoint_dir`` if it holds one."""

@@ -57,6 +57,7 @@ class TorchAgent(Agent):
 
     def __init__(self, env: Any, seed: int = 0, env_kwargs: dict[str, Any] | None = None, **hyperparams: Any):
         super().__init__(env, seed, env_kwargs, **hyperparams)
+        self._steps = 0
         self._check_hyperparams()
         torch.set_num_threads(int(self.hp["torch_threads"]))
         self.vec_env = MusicGymVecEnv(self.env_id, n_envs=int(self.hp["n_envs"]), seed=self.seed, **self.env_kwargs)
@@ -67,6 +68,15 @@ class TorchAgent(Agent):
         self.modules: dict[str, nn.Module | torch.optim.Optimizer] = {}
         self.writer = None
         self._build()
+
+    @property
+    def num_timesteps(self) -> int:
+        """Env steps trained so far."""
+        return self._steps
+
+    @num_timesteps.setter
+    def num_timesteps(self, value: int) -> None:
+        self._steps = int(value)
 
     # ---------------------------------------------------------------- for subclasses
     def _check_hyperparams(self) -> None:
