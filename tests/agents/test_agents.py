@@ -148,3 +148,12 @@ def test_slot_scorer_plugin_is_permutation_equivariant():
         assert torch.allclose(ext(obs)[:, :20][:, perm], ext(permuted)[:, :20], atol=1e-6)
     with pytest.raises(ValueError, match="slot_scorer needs a candidates-mode env"):
         agents.make("ppo", "MusicGym/TasteCatalog-v0", env_kwargs=CATALOG, slot_scorer=True)
+
+
+@pytest.mark.parametrize("name", ["ppo", "ah_dqn"])
+def test_progress_bar(name, capsys):
+    agent = agents.make(name, "MusicGym/Taste-v0", env_kwargs=CATALOG, **FAST[name])
+    agent.learn(256, progress_bar=True)  # SB3 raises ImportError without tqdm and rich
+    assert agent.num_timesteps >= 256
+    if name == "ah_dqn":  # tqdm writes to stderr (SB3's rich bar writes to its own console)
+        assert "256/256" in capsys.readouterr().err
