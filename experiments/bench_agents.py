@@ -1,7 +1,7 @@
 """Learning benchmark of the RL agents (a script that prints figures, not a test).
 
 For each (agent, env) pair the agent supports: train for ``--steps`` env steps per seed, evaluate
-with `musicgym.evaluate` (50 episodes, same episodes for the agent, random and oracle) and print the
+with `musicgym.evaluate` (100 episodes, same episodes for the agent, random and oracle) and print the
 normalised score (random 0, oracle 1) per seed, with mean and standard deviation.
 
 Goals (default catalog, at most 200,000 steps, 3 seeds): ppo and actor_critic >= 0.8 on
@@ -19,6 +19,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from dataclasses import dataclass, field
 
@@ -41,10 +42,12 @@ class Args:
     """Env steps per run."""
     seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
     """Training seeds."""
-    eval_episodes: int = 50
+    eval_episodes: int = 100
     """Evaluation episodes per run."""
     overhead: bool = False
     """Also measure PPO's steps/s on Playlist-v0 against CartPole-v1."""
+    env_kwargs: dict = field(default_factory=dict)
+    """Keyword arguments for every env (e.g. {"listener": "fixed"})."""
 
 
 def overhead(steps: int = 16_384) -> None:
@@ -71,6 +74,8 @@ def main(args: Args) -> None:
     """Train, evaluate and print one row per (agent, env)."""
     if args.overhead:
         overhead()
+    if args.env_kwargs:
+        print(f"env kwargs: {args.env_kwargs}")
     print(f"{'agent':16} {'env':32} {'steps':>8} " + " ".join(f"{'seed' + str(s):>7}" for s in args.seeds)
           + f" {'mean':>7} {'std':>6} {'train s':>8}")
     for name in args.agents:
@@ -79,11 +84,13 @@ def main(args: Args) -> None:
                 continue
             scores, secs = [], 0.0
             for seed in args.seeds:
-                agent = agents.make(name, env_id, seed=seed)
+                agent = agents.make(name, env_id, seed=seed, env_kwargs=args.env_kwargs)
                 t = time.perf_counter()
                 agent.learn(args.steps)
                 secs += time.perf_counter() - t
-                res = musicgym.evaluate(agent, env_id, n_episodes=args.eval_episodes, seed=10_000 + seed)
+                res = musicgym.evaluate(
+                    agent, env_id, n_episodes=args.eval_episodes, seed=10_000 + seed, **args.env_kwargs
+                )
                 scores.append(res.normalized_score)
             s = np.array(scores)
             print(f"{name:16} {env_id:32} {args.steps:>8} " + " ".join(f"{x:>7.3f}" for x in s)
@@ -99,5 +106,6 @@ if __name__ == "__main__":
     p.add_argument("--seeds", type=int, nargs="+", default=d.seeds)
     p.add_argument("--eval-episodes", type=int, default=d.eval_episodes)
     p.add_argument("--overhead", action="store_true")
+    p.add_argument("--env-kwargs", type=json.loads, default={}, help='JSON, e.g. \'{"listener": "fixed"}\'')
     a = p.parse_args()
-    main(Args(a.agents, a.envs, a.steps, a.seeds, a.eval_episodes, a.overhead))
+    main(Args(a.agents, a.envs, a.steps, a.seeds, a.eval_episodes, a.overhead, a.env_kwargs))
