@@ -22,6 +22,8 @@ REGISTRY: dict[str, str] = {
     "ah_dqn": "agents.ah_dqn:AHDQNAgent",
     "actor_critic": "agents.actor_critic:ActorCriticAgent",
     "cf_actor_critic": "agents.cf_actor_critic:CFActorCriticAgent",
+    "popularity": "agents.reference:PopularityPolicy",
+    "item_cf": "agents.reference:ItemCFPolicy",
 }
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import sparse
 
-from musicgym.catalog import Catalog
+from musicgym.catalog import Catalog, Playlists
 
 
 class ItemCF:
@@ -23,12 +23,21 @@ class ItemCF:
     """
 
     def __init__(self, catalog: Catalog, top_k: int = 100) -> None:
-        pls = [p for p in catalog.playlists.tracks if len(p)]
-        if not pls:
+        if not any(len(p) for p in catalog.playlists.tracks):
             raise ValueError(
                 f"item-based CF needs a catalog with playlists or listening sessions; {catalog.name!r} has none"
             )
-        n = len(catalog)
+        self._fit(catalog.playlists, len(catalog), top_k)
+
+    @classmethod
+    def from_playlists(cls, playlists: Playlists, n_tracks: int, top_k: int = 100) -> ItemCF:
+        """Fit on `playlists` over a catalog of `n_tracks` (e.g. a train split)."""
+        self = cls.__new__(cls)
+        self._fit(playlists, n_tracks, top_k)
+        return self
+
+    def _fit(self, playlists: Playlists, n: int, top_k: int) -> None:
+        pls = [p for p in playlists.tracks if len(p)]
         rows = np.repeat(np.arange(len(pls)), [len(p) for p in pls])
         cols = np.concatenate(pls)
         x = sparse.csr_matrix((np.ones(len(cols), np.float32), (rows, cols)), shape=(len(pls), n))

@@ -1,0 +1,173 @@
+"""Supervised reference policies: fitted on a catalog's playlists, they rank tracks for a history.
+
+Each one is an `Agent` (``learn`` fits it; ``total_timesteps`` is ignored, no env steps are used) and
+acts in any MusicGym env: in candidates mode it plays the slot whose track it scores highest, in
+catalog mode its top-ranked unplayed track. It reads the session's ``history`` and ``candidates``
+from ``info`` (``uses_info = True``; `musicgym.evaluate` passes it). For offline evaluation it has
+``rank(histories, k)`` (see `musicgym.offline`).
+
+* ``popularity``: how many training playlists hold each track; the same ranking for every history.
+* ``item_cf``: item-based collaborative filtering (`agents.item_cf.ItemCF`); a history with no
+  co-occurrence evidence falls back to popularity.
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+from pathlib import Path
+from typing import Any, ClassVar
+
+import gymnasium as gym
+import numpy as np
+
+from agents.base import Agent
+from agents.item_cf import ItemCF
+from musicgym.catalog import Playlists
+
+
+def _pad(histories: list[np.ndarray]) -> np.ndarray:
+    width = max([len(h) for h in histories] + [1])
+    out = np.full((len(histories), width), -1, dtype=np.int64)
+    for i, h in enumerate(histories):
+        out[i, : len(h)] = h
+    return out
+
+
+class RankingPolicy(Agent):
+    """Base of the reference policies (see module docstring)."""
+
+    uses_info = True
+
+    def __init__(self, env: Any, seed: int = 0, env_kwargs: dict[str, Any] | None = None, **hyperparams: Any):
+        super().__init__(env, seed, env_kwargs, **hyperparams)
+        self.core = gym.make(self.env_id, **self.env_kwargs).unwrapped.core
+        self.catalog = self.core.catalog
+        self.n = len(self.catalog)
+        self.fitted = False
+
+    @property
+    def num_timesteps(self) -> int:
+        """Reference policies use no env steps."""
+        return 0
+
+    def learn(self, total_timesteps: int = 0, callback: Any = None, progress_bar: bool = False) -> RankingPolicy:
+        """Fit on the catalog's playlists (no env steps)."""
+        self.fit(self.catalog.playlists)
+        return self
+
+    def fit(self, playlists: Playlists) -> RankingPolicy:
+        """Fit on `playlists` (e.g. the train part of `musicgym.offline.split_playlists`)."""
+        if not any(len(p) for p in playlists.tracks):
+            raise ValueError(f"agent {self.name!r} needs playlists or listening sessions to fit; there are none")
+        self._fit(playlists)
+        self.fitted = True
+        return self
+
+    def _fit(self, playlists: Playlists) -> None:
+        raise NotImplementedError
+
+    def scores(self, histories: np.ndarray) -> np.ndarray:
+        """(B, N) scores of every track for (B, H) histories (-1 padded)."""
+        raise NotImplementedError
+
+    def rank(self, histories: list[np.ndarray], k: int) -> np.ndarray:
+        """(B, k) best tracks per history, history excluded, best first (-1 pads)."""
+        self._check_fitted()
+        h = _pad(histories)
+        s = self.scores(h).astype(np.float64)
+        r, c = np.nonzero(h >= 0)
+        s[r, h[r, c]] = -np.inf
+        k = min(k, self.n)
+        part = np.argpartition(-s, k - 1, axis=1)[:, :k]
+        order = np.argsort(-np.take_along_axis(s, part, 1), axis=1, kind="stable")
+        ids = np.take_along_axis(part, order, 1)
+        return np.where(np.isfinite(np.take_along_axis(s, ids, 1)), ids, -1)
+
+    def _check_fitted(self) -> None:
+        if not self.fitted:
+            raise ValueError(f"agent {self.name!r} is not fitted yet: call learn() (or fit(playlists)) first")
+
+    def predict(
+        self, observation: Any, state: Any = None, episode_start: Any = None, deterministic: bool = False, **kw: Any
+    ) -> tuple[np.ndarray, Any]:
+        """The best-scored slot (candidates mode) or unplayed track (catalog mode) for ``info["history"]``."""
+        info = kw.get("info")
+        if info is None or "history" not in info:
+            raise ValueError(f"agent {self.name!r} acts on the session's history: pass info=... (evaluate() does)")
+        self._check_fitted()
+        history = np.asarray(info["history"], dtype=np.int64)
+        if self.core.action_mode == "catalog":
+            return np.asarray(self.rank([history], 1)[0, 0]), state
+        cand = np.asarray(info["candidates"], dtype=np.int64)
+        s = self.scores(history[None, :])[0]
+        value = np.where(cand >= 0, s[np.maximum(cand, 0)], -np.inf)
+        return np.asarray(int(value.argmax())), state
+
+    def save(self, path: str | Path) -> None:
+        """Pickle the fitted state at `path`; ``path.json`` names agent, env and hyperparameters."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("wb") as fh:
+            pickle.dump({"state": self._state(), "fitted": self.fitted}, fh)
+        Path(str(path) + ".json").write_text(json.dumps(self.describe(), indent=1))
+
+    @classmethod
+    def load(cls, path: str | Path) -> RankingPolicy:
+        """Load a policy written by `save`."""
+        meta = json.loads(Path(str(path) + ".json").read_text())
+        agent = cls(meta["env_id"], seed=meta["seed"], env_kwargs=meta["env_kwargs"], **meta["hyperparams"])
+        with Path(path).open("rb") as fh:
+            blob = pickle.load(fh)
+        agent._set_state(blob["state"])
+        agent.fitted = blob["fitted"]
+        return agent
+
+    def _state(self) -> Any:
+        raise NotImplementedError
+
+    def _set_state(self, state: Any) -> None:
+        raise NotImplementedError
+
+
+class PopularityPolicy(RankingPolicy):
+    """Most frequent tracks in the training playlists, skipping those already played."""
+
+    name = "popularity"
+
+    def _fit(self, playlists: Playlists) -> None:
+        counts = np.zeros(self.n)
+        for p in playlists.tracks:
+            np.add.at(counts, np.unique(p), 1.0)
+        self.counts = counts
+
+    def scores(self, histories: np.ndarray) -> np.ndarray:
+        """The same popularity for every history."""
+        return np.broadcast_to(self.counts, (len(histories), self.n))
+
+    def _state(self) -> Any:
+        return self.counts
+
+    def _set_state(self, state: Any) -> None:
+        self.counts = state
+
+
+class ItemCFPolicy(RankingPolicy):
+    """Item-based CF: sum of cosine similarities to the history's tracks; popularity breaks ties."""
+
+    name = "item_cf"
+    HYPERPARAMS: ClassVar[dict[str, Any]] = {"top_k": 100}
+
+    def _fit(self, playlists: Playlists) -> None:
+        self.cf = ItemCF.from_playlists(playlists, self.n, top_k=int(self.hp["top_k"]))
+
+    def scores(self, histories: np.ndarray) -> np.ndarray:
+        """CF scores plus a popularity tie-break (so an empty history gets the popular tracks)."""
+        pop = self.cf.popularity / max(self.cf.popularity.max(), 1.0)
+        return self.cf.scores(histories) + 1e-6 * pop
+
+    def _state(self) -> Any:
+        return self.cf
+
+    def _set_state(self, state: Any) -> None:
+        self.cf = state

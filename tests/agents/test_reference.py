@@ -1,0 +1,66 @@
+"""Reference policies: planted patterns, acting in every env, persistence, errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import agents
+import musicgym
+from musicgym.catalog import Playlists
+from musicgym.registration import registered_ids
+
+CATALOG = {"catalog": "synthetic-2000"}
+
+
+def planted(agent):
+    """Playlists where track 7 always comes with track 11, and track 3 is in every playlist."""
+    rng = np.random.default_rng(0)
+    pls = []
+    for i in range(200):
+        noise = rng.choice(np.arange(20, 2000), 5, replace=False)
+        core = [7, 11] if i % 2 == 0 else []
+        pls.append(np.array([3, *core, *noise]))
+    return agent.fit(Playlists(pls))
+
+
+def test_item_cf_ranks_the_co_occurring_track_first():
+    cf = planted(agents.make("item_cf", "MusicGym/Taste-v0", env_kwargs=CATALOG))
+    ranked = cf.rank([np.array([7])], 3)
+    assert ranked[0, 0] == 11
+    assert 7 not in ranked[0]
+
+
+def test_popularity_ranks_the_most_frequent_track_first_and_skips_played():
+    pop = planted(agents.make("popularity", "MusicGym/Taste-v0", env_kwargs=CATALOG))
+    assert pop.rank([np.array([], dtype=int)], 1)[0, 0] == 3
+    assert pop.rank([np.array([3])], 1)[0, 0] in (7, 11)
+
+
+@pytest.mark.parametrize("name", ["popularity", "item_cf"])
+@pytest.mark.parametrize("env_id", registered_ids())
+def test_acts_as_a_policy_in_every_env(name, env_id):
+    policy = agents.make(name, env_id, env_kwargs=CATALOG).learn()
+    result = musicgym.evaluate(policy, env_id, n_episodes=3, seed=0, **CATALOG)
+    assert np.isfinite(result.normalized_score)
+    assert all(length > 0 for length in result.episode_lengths)
+
+
+@pytest.mark.parametrize("name", ["popularity", "item_cf"])
+def test_save_load_roundtrip(name, tmp_path):
+    a = agents.make(name, "MusicGym/Preference-v0", env_kwargs=CATALOG).learn()
+    a.save(tmp_path / "p.pkl")
+    b = agents.load(tmp_path / "p.pkl")
+    h = [np.array([1, 2, 3]), np.array([], dtype=int)]
+    assert np.array_equal(a.rank(h, 10), b.rank(h, 10))
+
+
+def test_errors_are_clear():
+    a = agents.make("item_cf", "MusicGym/Taste-v0", env_kwargs=CATALOG)
+    with pytest.raises(ValueError, match="not fitted yet"):
+        a.rank([np.array([1])], 5)
+    with pytest.raises(ValueError, match="needs playlists"):
+        a.fit(Playlists([]))
+    a.learn()
+    with pytest.raises(ValueError, match="pass info="):
+        a.predict(np.zeros(9 * 21, np.float32))
