@@ -24,6 +24,7 @@ REGISTRY: dict[str, str] = {
     "cf_actor_critic": "agents.cf_actor_critic:CFActorCriticAgent",
     "popularity": "agents.reference:PopularityPolicy",
     "item_cf": "agents.reference:ItemCFPolicy",
+    "user_cf": "agents.reference:UserCFPolicy",
 }
 
 

@@ -9,6 +9,9 @@ from ``info`` (``uses_info = True``; `musicgym.evaluate` passes it). For offline
 * ``popularity``: how many training playlists hold each track; the same ranking for every history.
 * ``item_cf``: item-based collaborative filtering (`agents.item_cf.ItemCF`); a history with no
   co-occurrence evidence falls back to popularity.
+* ``user_cf``: user/playlist-based collaborative filtering: the history is compared (cosine over
+  tracks) with every training playlist; the `n_neighbours` most similar playlists vote for their
+  tracks with their similarity; popularity breaks ties.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from typing import Any, ClassVar
 
 import gymnasium as gym
 import numpy as np
+from scipy import sparse
 
 from agents.base import Agent
 from agents.item_cf import ItemCF
@@ -171,3 +175,47 @@ class ItemCFPolicy(RankingPolicy):
 
     def _set_state(self, state: Any) -> None:
         self.cf = state
+
+
+def _binary_rows(lists: list[np.ndarray], n: int) -> sparse.csr_matrix:
+    rows = np.repeat(np.arange(len(lists)), [len(x) for x in lists])
+    cols = np.concatenate(lists) if lists else np.zeros(0, np.int64)
+    m = sparse.csr_matrix((np.ones(len(cols), np.float32), (rows, cols)), shape=(len(lists), n))
+    m.data[:] = 1.0
+    return m
+
+
+def _row_normalise(m: sparse.csr_matrix) -> sparse.csr_matrix:
+    norms = np.sqrt(np.asarray(m.multiply(m).sum(axis=1)).ravel())
+    return sparse.diags(1.0 / np.where(norms > 0, norms, 1.0)) @ m
+
+
+class UserCFPolicy(RankingPolicy):
+    """Playlist-based CF (see module docstring)."""
+
+    name = "user_cf"
+    HYPERPARAMS: ClassVar[dict[str, Any]] = {"n_neighbours": 50}
+
+    def _fit(self, playlists: Playlists) -> None:
+        x = _binary_rows([p for p in playlists.tracks if len(p)], self.n)
+        self.playlists = x
+        self.playlists_normed = _row_normalise(x).tocsr()
+        self.popularity = np.asarray(x.sum(axis=0)).ravel()
+
+    def scores(self, histories: np.ndarray) -> np.ndarray:
+        """Similarity-weighted votes of the most similar training playlists."""
+        h = _row_normalise(_binary_rows([row[row >= 0] for row in histories], self.n))
+        sim = np.asarray((h @ self.playlists_normed.T).todense())
+        k = min(int(self.hp["n_neighbours"]), sim.shape[1])
+        if k < sim.shape[1]:
+            cut = np.partition(sim, -k, axis=1)[:, -k][:, None]
+            sim = np.where(sim >= cut, sim, 0.0)
+        votes = (sparse.csr_matrix(sim) @ self.playlists).toarray()
+        pop = self.popularity / max(self.popularity.max(), 1.0)
+        return votes + 1e-6 * pop
+
+    def _state(self) -> Any:
+        return (self.playlists, self.playlists_normed, self.popularity)
+
+    def _set_state(self, state: Any) -> None:
+        self.playlists, self.playlists_normed, self.popularity = state

@@ -27,7 +27,7 @@ class Args:
 
     catalog: str = "default"
     """Catalog preset or path (it must have playlists or sessions)."""
-    policies: list[str] = field(default_factory=lambda: ["popularity", "item_cf"])
+    policies: list[str] = field(default_factory=lambda: ["popularity", "item_cf", "user_cf"])
     """Reference policies to compare."""
     k: int = 10
     """Cut-off of Hit@K and NDCG@K."""

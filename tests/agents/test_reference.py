@@ -31,13 +31,18 @@ def test_item_cf_ranks_the_co_occurring_track_first():
     assert 7 not in ranked[0]
 
 
+def test_user_cf_recommends_what_similar_playlists_hold():
+    ucf = planted(agents.make("user_cf", "MusicGym/Taste-v0", env_kwargs=CATALOG, n_neighbours=20))
+    assert ucf.rank([np.array([3, 7])], 1)[0, 0] == 11
+
+
 def test_popularity_ranks_the_most_frequent_track_first_and_skips_played():
     pop = planted(agents.make("popularity", "MusicGym/Taste-v0", env_kwargs=CATALOG))
     assert pop.rank([np.array([], dtype=int)], 1)[0, 0] == 3
     assert pop.rank([np.array([3])], 1)[0, 0] in (7, 11)
 
 
-@pytest.mark.parametrize("name", ["popularity", "item_cf"])
+@pytest.mark.parametrize("name", ["popularity", "item_cf", "user_cf"])
 @pytest.mark.parametrize("env_id", registered_ids())
 def test_acts_as_a_policy_in_every_env(name, env_id):
     policy = agents.make(name, env_id, env_kwargs=CATALOG).learn()
@@ -46,7 +51,7 @@ def test_acts_as_a_policy_in_every_env(name, env_id):
     assert all(length > 0 for length in result.episode_lengths)
 
 
-@pytest.mark.parametrize("name", ["popularity", "item_cf"])
+@pytest.mark.parametrize("name", ["popularity", "item_cf", "user_cf"])
 def test_save_load_roundtrip(name, tmp_path):
     a = agents.make(name, "MusicGym/Preference-v0", env_kwargs=CATALOG).learn()
     a.save(tmp_path / "p.pkl")
