@@ -79,8 +79,9 @@ class SB3Agent(Agent):
         "checkpoint_dir": None,
         "checkpoint_freq": 50_000,
         # scale training rewards by a running estimate of the return's spread (SB3's VecNormalize,
-        # rewards only); Playlist-v0's rewards are ~100 per step
+        # rewards only), or by a constant (free; Playlist-v0's rewards are ~100 per step)
         "normalize_reward": False,
+        "reward_scale": 1.0,
         # score every candidate slot with one shared network (agents.slot_policy.SlotScorer)
         "slot_scorer": False,
     }
@@ -101,7 +102,9 @@ class SB3Agent(Agent):
         n_envs = int(self.hp["n_envs"])
         if n_envs < 1:
             raise ValueError(f"n_envs must be >= 1, got {n_envs}")
-        self.music_env = MusicGymVecEnv(self.env_id, n_envs=n_envs, seed=self.seed, **self.env_kwargs)
+        self.music_env = MusicGymVecEnv(
+            self.env_id, n_envs=n_envs, seed=self.seed, reward_scale=self.hp["reward_scale"], **self.env_kwargs
+        )
         self.vec_env = VecMonitor(self.music_env)
         if self.hp["normalize_reward"]:
             gamma = algo_kwargs.get("gamma", 0.99)

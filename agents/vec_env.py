@@ -25,10 +25,15 @@ class MusicGymVecEnv(VecEnv):
         env_id: a registered MusicGym id.
         n_envs: number of sessions.
         seed: seed of the first reset (SB3's ``seed()`` overrides it).
+        reward_scale: multiplies the rewards handed to the learner (training only; a constant, so it
+            costs nothing, unlike VecNormalize).
         **env_kwargs: passed to the env (``catalog=``...).
     """
 
-    def __init__(self, env_id: str, n_envs: int = 8, seed: int | None = None, **env_kwargs: Any) -> None:
+    def __init__(
+        self, env_id: str, n_envs: int = 8, seed: int | None = None, reward_scale: float = 1.0, **env_kwargs: Any
+    ) -> None:
+        self.reward_scale = float(reward_scale)
         self.venv = gym.make_vec(env_id, num_envs=n_envs, vectorization_mode="vector_entry_point", **env_kwargs)
         self.env_id = env_id
         self.core = self.venv.unwrapped.core
@@ -79,7 +84,8 @@ class MusicGymVecEnv(VecEnv):
             self.core.reset(self.np_random, finished)
             self._steps[finished] = 0
             obs[finished] = self.core.observe(finished)
-        return obs, out["reward"].astype(np.float32), done, infos
+        reward = out["reward"] if self.reward_scale == 1.0 else out["reward"] * self.reward_scale
+        return obs, reward.astype(np.float32), done, infos
 
     def action_masks(self) -> np.ndarray:
         """(n_envs, n_actions) valid actions now."""
