@@ -74,7 +74,6 @@ class MusicGymVecEnv(VecEnv):
         # before finished sessions are reset: what bootstrapping agents need
         self.final_obs = obs.copy()
         self.final_candidates = self.core.candidates.copy()
-        self.last_terminated, self.last_truncated = terminated, truncated
         infos: list[dict[str, Any]] = [{} for _ in range(self.num_envs)]
         finished = np.flatnonzero(done)
         for b in finished:
