@@ -97,7 +97,7 @@ class ActorCriticAgent(TorchAgent):
             buf_obs, buf_sets, buf_act, buf_logp, buf_rew, buf_done, buf_val = [], [], [], [], [], [], []
             stop = False
             for _ in range(t_max):
-                history = self.core.history[:, : int(self.core.length.max())]
+                history = self.core.played(self.core.all_rows())
                 aset = self._action_set(obs, history, self._env_mask())
                 obs_t = torch.as_tensor(obs)
                 with torch.no_grad():

@@ -135,10 +135,6 @@ class AHDQNAgent(TorchAgent):
         frac = min(1.0, self.num_timesteps / max(1.0, hp["exploration_fraction"] * total))
         return hp["exploration_initial_eps"] + frac * (hp["exploration_final_eps"] - hp["exploration_initial_eps"])
 
-    def _history(self) -> np.ndarray:
-        core = self.core
-        return core.history[:, : int(core.length.max())]
-
     def _train(self, total_timesteps: int, step_hook: Any) -> None:
         hp, core, venv = self.hp, self.core, self.vec_env
         n = venv.num_envs
@@ -149,7 +145,7 @@ class AHDQNAgent(TorchAgent):
         grad_steps = 0
         while self.num_timesteps < total_timesteps:
             heads = obs[:, : core.head_dim]
-            cand = self._candidates(heads, core.candidates, self._history())
+            cand = self._candidates(heads, core.candidates, self.core.played(self.core.all_rows()))
             greedy = self._act(heads, cand)
             explore = self.rng.random(n) < self._epsilon(total_timesteps)
             if explore.any():

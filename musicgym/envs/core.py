@@ -150,6 +150,10 @@ class Core:
         self._update_candidates(rng, rows)
         self.oracle_action[rows], self.oracle_reward[rows] = self.oracle(rows)
 
+    def played(self, rows: np.ndarray) -> np.ndarray:
+        """(len(rows), H) catalog rows played in each session, -1 padded to the longest of them."""
+        return self.history[rows, : int(self.length[rows].max())]
+
     def exhausted(self, rows: np.ndarray) -> np.ndarray:
         """Sessions with no unplayed track left to offer (the episode terminates)."""
         if self.action_mode == "catalog":
@@ -164,7 +168,7 @@ class Core:
 
     def is_repeat(self, rows: np.ndarray, tracks: np.ndarray) -> np.ndarray:
         """Whether each track is already in its session (or is an empty slot, -1)."""
-        return rowwise_isin(tracks[:, None], self.history[rows, : int(self.length[rows].max())])[:, 0] | (tracks < 0)
+        return rowwise_isin(tracks[:, None], self.played(rows))[:, 0] | (tracks < 0)
 
     def action_mask(self, rows: np.ndarray) -> np.ndarray:
         """(len(rows), n_actions) bool: True where the action plays a track not yet in the session."""
@@ -316,13 +320,13 @@ class SlateCore(Core):
         if self.action_mode == "catalog":
             return
         current = self.history[rows, self.length[rows] - 1]
-        hist = self.history[rows, : int(self.length[rows].max())]
+        hist = self.played(rows)
         self.candidates[rows] = nearest_plus_random(rng, self.index, self.table, current, hist, self.k, self.n_random)
 
     def oracle(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The greedy best unplayed slot, or (catalog mode) catalog track by exact index search."""
         if self.action_mode == "catalog":
-            hist = self.history[rows, : int(self.length[rows].max())]
+            hist = self.played(rows)
             ids, _ = self.index.search(self.oracle_query(rows), 1, exclude=hist)
             best = ids[:, 0]
             return best, np.where(best >= 0, self.expected_reward(rows, np.maximum(best, 0)), 0.0)

@@ -133,7 +133,7 @@ class PlaylistCore(Core):
 
     def _update_candidates(self, rng: np.random.Generator, rows: np.ndarray) -> None:
         current = self.history[rows, self.length[rows] - 1]
-        hist = self.history[rows, : int(self.length[rows].max())]
+        hist = self.played(rows)
         self.candidates[rows] = unplayed_neighbours(self.index, self.world.table, current, hist, N_SLOTS)
 
     def observe(self, rows: np.ndarray | None = None) -> np.ndarray:
