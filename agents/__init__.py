@@ -8,7 +8,6 @@ one with its YAML defaults (``experiments/configs/<name>.yml``) overlaid by `hyp
 from __future__ import annotations
 
 import importlib
-import json
 from pathlib import Path
 from typing import Any
 
@@ -60,11 +59,7 @@ def supports(name: str, env_id: str) -> bool:
 
 def load(path: str | Path) -> Agent:
     """Load any agent saved with ``agent.save(path)``."""
-    meta_path = Path(str(path) + ".json")
-    if not meta_path.exists():
-        raise FileNotFoundError(f"no saved agent at {path} (expected {meta_path} beside it)")
-    meta = json.loads(meta_path.read_text())
-    return agent_class(meta["agent"]).load(path)
+    return agent_class(Agent.read_meta(path)["agent"]).load(path)
 
 
 __all__ = ["Agent", "agent_class", "available", "load", "load_hyperparams", "make", "supports"]

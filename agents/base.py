@@ -97,6 +97,30 @@ class Agent(ABC):
     def save(self, path: str | Path) -> None:
         """Write the agent (weights, hyperparameters, env id) to `path`."""
 
+    # ---------------------------------------------------------------- the ``path.json`` sidecar of a save
+    @staticmethod
+    def meta_path(path: str | Path) -> Path:
+        """Where ``save(path)`` writes the agent's name, env, seed and hyperparameters."""
+        return Path(str(path) + ".json")
+
+    @classmethod
+    def read_meta(cls, path: str | Path) -> dict[str, Any]:
+        """The sidecar of a saved agent (FileNotFoundError naming it if absent)."""
+        meta_path = cls.meta_path(path)
+        if not meta_path.exists():
+            raise FileNotFoundError(f"no saved agent at {path} (expected {meta_path} beside it)")
+        return json.loads(meta_path.read_text())
+
+    def write_meta(self, path: str | Path) -> None:
+        """Write the sidecar for a save at `path`."""
+        self.meta_path(path).write_text(json.dumps(self.describe(), indent=1))
+
+    @classmethod
+    def from_meta(cls, meta: dict[str, Any], hyperparams: dict[str, Any] | None = None) -> Agent:
+        """A fresh agent built as the saved one was (`hyperparams` overrides the saved ones)."""
+        hp = meta["hyperparams"] if hyperparams is None else hyperparams
+        return cls(meta["env_id"], seed=meta["seed"], env_kwargs=meta["env_kwargs"], **hp)
+
     def describe(self) -> dict[str, Any]:
         """What identifies this agent: name, env, seed, hyperparameters (JSON-safe)."""
         return json.loads(

@@ -16,7 +16,6 @@ from ``info`` (``uses_info = True``; `musicgym.evaluate` passes it). For offline
 
 from __future__ import annotations
 
-import json
 import pickle
 from pathlib import Path
 from typing import Any, ClassVar
@@ -114,13 +113,12 @@ class RankingPolicy(Agent):
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("wb") as fh:
             pickle.dump({"state": self._state(), "fitted": self.fitted}, fh)
-        Path(str(path) + ".json").write_text(json.dumps(self.describe(), indent=1))
+        self.write_meta(path)
 
     @classmethod
     def load(cls, path: str | Path) -> RankingPolicy:
         """Load a policy written by `save`."""
-        meta = json.loads(Path(str(path) + ".json").read_text())
-        agent = cls(meta["env_id"], seed=meta["seed"], env_kwargs=meta["env_kwargs"], **meta["hyperparams"])
+        agent = cls.from_meta(cls.read_meta(path))
         with Path(path).open("rb") as fh:
             blob = pickle.load(fh)
         agent._set_state(blob["state"])

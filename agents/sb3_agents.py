@@ -9,7 +9,6 @@ beside SB3's own.
 from __future__ import annotations
 
 import inspect
-import json
 import time
 from pathlib import Path
 from typing import Any, ClassVar
@@ -173,16 +172,14 @@ class SB3Agent(Agent):
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".tmp.zip")
         self.model.save(tmp)
-        Path(str(path) + ".json").write_text(json.dumps(self.describe(), indent=1))
+        self.write_meta(path)
         tmp.replace(path)
 
     @classmethod
     def load(cls, path: str | Path) -> SB3Agent:
         """Load an agent written by `save`."""
-        path = Path(path)
-        meta = json.loads(Path(str(path) + ".json").read_text())
-        hp = {k: v for k, v in meta["hyperparams"].items() if k in cls.HYPERPARAMS}
-        agent = cls(meta["env_id"], seed=meta["seed"], env_kwargs=meta["env_kwargs"], **hp)
+        meta = cls.read_meta(path)
+        agent = cls.from_meta(meta, {k: v for k, v in meta["hyperparams"].items() if k in cls.HYPERPARAMS})
         agent.model = cls.algo.load(path, env=agent.vec_env)
         agent.hp = meta["hyperparams"]
         return agent

@@ -9,7 +9,6 @@ a resumed DQN refills its buffer).
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Any, ClassVar
@@ -160,13 +159,12 @@ class TorchAgent(Agent):
         """Weights, optimiser states and step count at `path`; ``path.json`` names agent, env, hyperparameters."""
         path = Path(path)
         self._save_state(path)
-        Path(str(path) + ".json").write_text(json.dumps(self.describe(), indent=1))
+        self.write_meta(path)
 
     @classmethod
     def load(cls, path: str | Path) -> TorchAgent:
         """Load an agent written by `save`."""
-        meta = json.loads(Path(str(path) + ".json").read_text())
-        agent = cls(meta["env_id"], seed=meta["seed"], env_kwargs=meta["env_kwargs"], **meta["hyperparams"])
+        agent = cls.from_meta(cls.read_meta(path))
         agent._load_state(Path(path))
         return agent
 
