@@ -37,11 +37,7 @@ class ItemCF:
         return self
 
     def _fit(self, playlists: Playlists, n: int, top_k: int) -> None:
-        pls = [p for p in playlists.tracks if len(p)]
-        rows = np.repeat(np.arange(len(pls)), [len(p) for p in pls])
-        cols = np.concatenate(pls)
-        x = sparse.csr_matrix((np.ones(len(cols), np.float32), (rows, cols)), shape=(len(pls), n))
-        x.data[:] = 1.0  # a track twice in one session counts once
+        x = binary_rows([p for p in playlists.tracks if len(p)], n)
         norms = np.sqrt(np.asarray(x.sum(axis=0)).ravel())
         xn = x @ sparse.diags(1.0 / np.where(norms > 0, norms, 1.0))
         sim = (xn.T @ xn).tocsr()
@@ -58,19 +54,40 @@ class ItemCF:
         h = sparse.csr_matrix((np.ones(len(r), np.float32), (r, histories[r, c])), shape=(b, self.n))
         return np.asarray((h @ self.sim).todense())
 
+    def tie_broken_scores(self, histories: np.ndarray) -> np.ndarray:
+        """`scores` plus a tiny popularity term: ties (and histories with no evidence) go to popular tracks."""
+        return self.scores(histories) + 1e-6 * self.popularity / max(self.popularity.max(), 1.0)
+
     def top(self, histories: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]:
         """The `m` best unplayed tracks per history and their scores; popular tracks fill rows with too few."""
-        s = self.scores(histories)
-        s += 1e-6 * self.popularity / max(self.popularity.max(), 1.0)  # tie-break (and fill) by popularity
-        played = histories >= 0
-        s[np.nonzero(played)[0], histories[played]] = -np.inf
-        m = min(m, self.n)
-        part = np.argpartition(-s, m - 1, axis=1)[:, :m]
-        order = np.argsort(-np.take_along_axis(s, part, 1), axis=1, kind="stable")
-        ids = np.take_along_axis(part, order, 1)
-        sc = np.take_along_axis(s, ids, 1)
-        ids = np.where(np.isfinite(sc), ids, -1)
-        return ids, np.where(np.isfinite(sc), sc, 0.0).astype(np.float32)
+        ids, sc = top_unplayed(self.tie_broken_scores(histories), histories, m)
+        return ids, np.where(ids >= 0, sc, 0.0).astype(np.float32)
+
+
+def binary_rows(lists: list[np.ndarray], n: int) -> sparse.csr_matrix:
+    """(len(lists), n) 0/1 matrix: row i marks the tracks of ``lists[i]`` (a track listed twice counts once)."""
+    rows = np.repeat(np.arange(len(lists)), [len(x) for x in lists])
+    cols = np.concatenate(lists) if lists else np.zeros(0, np.int64)
+    m = sparse.csr_matrix((np.ones(len(cols), np.float32), (rows, cols)), shape=(len(lists), n))
+    m.data[:] = 1.0
+    return m
+
+
+def top_unplayed(scores: np.ndarray, histories: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The `k` best-scored tracks per row that are not in that row of `histories` ((B, H), -1 padded).
+
+    Returns:
+        ``(ids, scores)``, each (B, k), best first; ids -1 (scores -inf) where fewer tracks remain.
+    """
+    s = np.array(scores, dtype=np.float64)
+    played = histories >= 0
+    s[np.nonzero(played)[0], histories[played]] = -np.inf
+    k = min(k, s.shape[1])
+    part = np.argpartition(-s, k - 1, axis=1)[:, :k]
+    order = np.argsort(-np.take_along_axis(s, part, 1), axis=1, kind="stable")
+    ids = np.take_along_axis(part, order, 1)
+    sc = np.take_along_axis(s, ids, 1)
+    return np.where(np.isfinite(sc), ids, -1), sc
 
 
 def _prune_rows(m: sparse.csr_matrix, k: int) -> sparse.csr_matrix:

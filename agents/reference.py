@@ -25,7 +25,7 @@ import numpy as np
 from scipy import sparse
 
 from agents.base import Agent
-from agents.item_cf import ItemCF
+from agents.item_cf import ItemCF, binary_rows, top_unplayed
 from musicgym.catalog import Playlists
 
 
@@ -78,14 +78,7 @@ class RankingPolicy(Agent):
         """(B, k) best tracks per history, history excluded, best first (-1 pads)."""
         self._check_fitted()
         h = _pad(histories)
-        s = self.scores(h).astype(np.float64)
-        r, c = np.nonzero(h >= 0)
-        s[r, h[r, c]] = -np.inf
-        k = min(k, self.n)
-        part = np.argpartition(-s, k - 1, axis=1)[:, :k]
-        order = np.argsort(-np.take_along_axis(s, part, 1), axis=1, kind="stable")
-        ids = np.take_along_axis(part, order, 1)
-        return np.where(np.isfinite(np.take_along_axis(s, ids, 1)), ids, -1)
+        return top_unplayed(self.scores(h), h, k)[0]
 
     def _check_fitted(self) -> None:
         if not self.fitted:
@@ -165,22 +158,13 @@ class ItemCFPolicy(RankingPolicy):
 
     def scores(self, histories: np.ndarray) -> np.ndarray:
         """CF scores plus a popularity tie-break (so an empty history gets the popular tracks)."""
-        pop = self.cf.popularity / max(self.cf.popularity.max(), 1.0)
-        return self.cf.scores(histories) + 1e-6 * pop
+        return self.cf.tie_broken_scores(histories)
 
     def _state(self) -> Any:
         return self.cf
 
     def _set_state(self, state: Any) -> None:
         self.cf = state
-
-
-def _binary_rows(lists: list[np.ndarray], n: int) -> sparse.csr_matrix:
-    rows = np.repeat(np.arange(len(lists)), [len(x) for x in lists])
-    cols = np.concatenate(lists) if lists else np.zeros(0, np.int64)
-    m = sparse.csr_matrix((np.ones(len(cols), np.float32), (rows, cols)), shape=(len(lists), n))
-    m.data[:] = 1.0
-    return m
 
 
 def _row_normalise(m: sparse.csr_matrix) -> sparse.csr_matrix:
@@ -195,14 +179,14 @@ class UserCFPolicy(RankingPolicy):
     HYPERPARAMS: ClassVar[dict[str, Any]] = {"n_neighbours": 50}
 
     def _fit(self, playlists: Playlists) -> None:
-        x = _binary_rows([p for p in playlists.tracks if len(p)], self.n)
+        x = binary_rows([p for p in playlists.tracks if len(p)], self.n)
         self.playlists = x
         self.playlists_normed = _row_normalise(x).tocsr()
         self.popularity = np.asarray(x.sum(axis=0)).ravel()
 
     def scores(self, histories: np.ndarray) -> np.ndarray:
         """Similarity-weighted votes of the most similar training playlists."""
-        h = _row_normalise(_binary_rows([row[row >= 0] for row in histories], self.n))
+        h = _row_normalise(binary_rows([row[row >= 0] for row in histories], self.n))
         sim = np.asarray((h @ self.playlists_normed.T).todense())
         k = min(int(self.hp["n_neighbours"]), sim.shape[1])
         if k < sim.shape[1]:
