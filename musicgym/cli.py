@@ -1,9 +1,13 @@
 """The ``musicgym`` command.
 
 Subcommands:
-    demo             build the default catalog and its indexes, make every registered env and play a
-                     random policy's episode on it, printing the playlist.
+    leaderboard      train and evaluate agents on envs (a preset sweep) and print the leaderboard.
+    sweep FILE       run the grid a sweep file describes (locally or on Ray), then its leaderboard.
+    bench            run the env, index and agent benchmarks and print their figures.
     catalog PATH     load a user's file(s) and print what was loaded, what was dropped and why.
+    demo             build the default catalog and its indexes and play a random episode on every env.
+
+Errors are one line on stderr (exit status 1); ``--debug`` shows the traceback.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from pathlib import Path
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -61,11 +66,91 @@ def _catalog(args: argparse.Namespace) -> int:
     return 0
 
 
+PRESETS = Path(__file__).resolve().parents[1] / "experiments" / "presets"
+
+
+def _run_and_publish(sweep, args: argparse.Namespace, title: str) -> int:
+    from experiments import leaderboard
+    from experiments.sweep import run_sweep
+
+    print(f"{len(sweep.specs)} runs -> {sweep.out} (backend {args.backend}, {args.workers or 'all'} workers)")
+    for agent, env_id in sweep.skipped:
+        print(f"  skipped: {agent} does not support {env_id}")
+    t0 = time.perf_counter()
+    outcomes = run_sweep(sweep, backend=args.backend, workers=args.workers, progress=not args.no_progress)
+    failed = [o for o in outcomes if o.error]
+    md, files = leaderboard.write(sweep.out, args.out, title=title)
+    print()
+    print(md)
+    print(f"written: {', '.join(str(f) for f in files)}")
+    print(f"{len(outcomes) - len(failed)} of {len(outcomes)} runs finished in {time.perf_counter() - t0:.0f} s")
+    for o in failed:
+        print(f"FAILED {o.spec.name}: {o.error}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _leaderboard(args: argparse.Namespace) -> int:
+    from experiments.sweep import load_sweep
+
+    preset = PRESETS / f"{args.preset}.yml"
+    sweep = load_sweep(preset, agents_sel=args.agents, envs_sel=args.envs, seeds=args.seeds, out=args.runs)
+    return _run_and_publish(sweep, args, f"MusicGym leaderboard ({args.preset} preset)")
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    from experiments.sweep import load_sweep
+
+    sweep = load_sweep(args.config, agents_sel=args.agents, envs_sel=args.envs, seeds=args.seeds, out=args.runs)
+    return _run_and_publish(sweep, args, f"MusicGym sweep {Path(args.config).stem}")
+
+
+def _bench(args: argparse.Namespace) -> int:
+    import subprocess
+
+    scripts = {"index": ["bench_index.py"], "envs": ["bench_envs.py"],
+               "agents": ["bench_agents.py", "--steps", str(args.agent_steps), "--seeds", "0", "--overhead"]}
+    here = PRESETS.parent
+    status = 0
+    for name in args.only or list(scripts):
+        print(f"== {name} benchmark ({scripts[name][0]})", flush=True)
+        status |= subprocess.call([sys.executable, str(here / scripts[name][0]), *scripts[name][1:]])
+    return status
+
+
+def _add_run_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--agents", nargs="+", default=None, help="only these agents (names as in agents.available())")
+    p.add_argument("--envs", nargs="+", default=None, help="only these env ids (e.g. Preference-v0)")
+    p.add_argument("--seeds", type=int, default=None, help="number of seeds (overrides the file's)")
+    p.add_argument("--runs", default=None, help="run directories go here (default: the file's `out`)")
+    p.add_argument("--out", default=None, help="write the leaderboard here (default: the runs directory)")
+    p.add_argument("--backend", choices=["local", "ray"], default="local",
+                   help="local worker processes, or Ray Tune trials (RAY_ADDRESS or a local Ray)")
+    p.add_argument("--workers", type=int, default=None, help="runs at a time (default: CPU count)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``musicgym`` command."""
     parser = argparse.ArgumentParser(prog="musicgym", description="MusicGym: RL music recommendation benchmark")
     parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
     sub = parser.add_subparsers(dest="command", required=True)
+    lb = sub.add_parser("leaderboard", help="train and evaluate agents on envs and print the leaderboard",
+                        description="Run a preset sweep (experiments/presets/PRESET.yml) and print and write "
+                        "the leaderboard (Markdown, CSV, JSON, PNG). Finished runs are reused; interrupted "
+                        "ones resume.")
+    lb.add_argument("--preset", choices=sorted(p.stem for p in PRESETS.glob("*.yml")), default="quick")
+    _add_run_options(lb)
+    lb.set_defaults(func=_leaderboard)
+    sw = sub.add_parser("sweep", help="run a sweep file's grid of agents x envs x seeds x hyperparameters",
+                        description="Run the grid a sweep YAML describes; the format is in experiments/sweep.py "
+                        "(`python -c 'import experiments.sweep as s; help(s)'`).")
+    sw.add_argument("config", help="sweep YAML file")
+    _add_run_options(sw)
+    sw.set_defaults(func=_sweep)
+    be = sub.add_parser("bench", help="run the env, index and agent benchmarks and print their figures")
+    be.add_argument("--only", nargs="+", choices=["index", "envs", "agents"], default=None)
+    be.add_argument("--agent-steps", type=int, default=20_000, help="training steps per agent benchmark run")
+    be.set_defaults(func=_bench)
     demo = sub.add_parser("demo", help="build the default catalog and indexes, roll random policies")
     demo.add_argument("--catalog", default="default", help="catalog preset or path (default: default)")
     demo.add_argument("--seed", type=int, default=0)
@@ -84,7 +169,10 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except (OSError, ValueError, KeyError) as e:
+    except KeyboardInterrupt:
+        print(f"musicgym {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except (OSError, ValueError, KeyError, RuntimeError, ImportError) as e:
         if args.debug:
             raise
         print(f"musicgym {args.command}: error: {e}", file=sys.stderr)

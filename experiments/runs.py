@@ -1,0 +1,268 @@
+"""One run: an (agent, env, seed, hyperparameters) cell of a sweep, trained, evaluated and written to disk.
+
+A run lives in ``ROOT/<name>/`` where the name follows CleanRL (``{env}__{agent}__{seed}__{key}``;
+the key is a hash of the whole spec instead of CleanRL's start time, so that the same spec always maps
+to the same directory):
+
+* ``config.json``: the spec;
+* ``tb/``: TensorBoard logs of training;
+* ``checkpoint/``: the agent's checkpoint, written at every learning-curve point (training resumes
+  from it when the run is started again);
+* ``curve.json``: the learning curve so far (normalised score at each evaluation point);
+* ``agent``: the trained agent (``agents.load(ROOT/<name>/agent)``);
+* ``result.json``: written last, atomically. A run whose ``result.json`` exists is done and is
+  never run again; one without it is resumed from its checkpoint.
+
+Two processes never run the same run at once: a run holds an exclusive ``flock`` on ``run.lock``
+while it works (the kernel releases it when the process dies, even by SIGKILL).
+
+``random`` and ``oracle`` are runs too (no training): the leaderboard's 0 and 1.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import time
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+#: pseudo-agents evaluated without training
+BASELINES = ("random", "oracle")
+#: episode i of the final evaluation of seed s is reset with seed ``EVAL_SEED + 1000 * s + i``
+EVAL_SEED = 100_000
+#: the same for the learning-curve evaluations
+CURVE_SEED = 200_000
+
+
+@dataclass
+class RunSpec:
+    """What one run trains and how it is evaluated."""
+
+    agent: str
+    env_id: str
+    seed: int = 0
+    total_timesteps: int = 50_000
+    hyperparams: dict[str, Any] = field(default_factory=dict)
+    env_kwargs: dict[str, Any] = field(default_factory=dict)
+    eval_episodes: int = 100
+    curve_points: int = 5
+    curve_episodes: int = 20
+
+    def __post_init__(self) -> None:
+        for name in ("total_timesteps", "eval_episodes", "curve_points", "curve_episodes"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < (0 if name == "total_timesteps" else 1):
+                raise ValueError(f"run {self.agent} on {self.env_id}: {name} must be a positive integer, got {value!r}")
+        if not isinstance(self.seed, int) or isinstance(self.seed, bool) or not 0 <= self.seed < 100:
+            raise ValueError(f"run {self.agent} on {self.env_id}: seed must be an integer in [0, 100), got {self.seed!r}")
+        if self.eval_episodes > 1000:
+            raise ValueError(f"eval_episodes must be <= 1000 (episode seeds of seeds would overlap), got {self.eval_episodes}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The spec as plain JSON."""
+        return json.loads(json.dumps(asdict(self), sort_keys=True, default=str))
+
+    @property
+    def key(self) -> str:
+        """8 hex digits identifying the whole spec."""
+        return hashlib.sha1(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:8]
+
+    @property
+    def name(self) -> str:
+        """CleanRL-style run name: ``{env}__{agent}__{seed}__{key}``."""
+        return f"{self.env_id.split('/')[-1]}__{self.agent}__{self.seed}__{self.key}"
+
+    @property
+    def is_baseline(self) -> bool:
+        """Random or oracle: nothing to train."""
+        return self.agent in BASELINES
+
+
+def write_json_atomic(path: Path, obj: Any) -> None:
+    """Write `obj` as JSON to `path` so that readers see the old file or the whole new one, never a part."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "w") as fh:
+        json.dump(obj, fh, indent=1, default=_jsonable)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def _jsonable(x: Any) -> Any:
+    if isinstance(x, np.generic):
+        return x.item()
+    if isinstance(x, np.ndarray):
+        return x.tolist()
+    return str(x)
+
+
+def read_result(run_dir: Path) -> dict[str, Any] | None:
+    """The run's result, or None if it has not finished (ValueError naming the file if it is unreadable)."""
+    path = Path(run_dir) / "result.json"
+    if not path.exists():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{path}: not a valid result file ({e})") from e
+
+
+class RunBusy(RuntimeError):
+    """Another process is working on this run."""
+
+
+@contextmanager
+def run_lock(run_dir: Path):
+    """Hold the run's lock (RunBusy if another live process holds it)."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    fh = open(run_dir / "run.lock", "w")
+    try:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as e:
+            raise RunBusy(f"run {run_dir.name} is being run by another process") from e
+        yield
+    finally:
+        fh.close()
+
+
+def execute(spec: RunSpec, root: str | Path, progress_bar: bool = False) -> dict[str, Any]:
+    """Run `spec` under `root` (or return its result if it is done) and return the result.
+
+    Resumes an interrupted run from its checkpoint. Every run uses one torch thread, so that the
+    same spec gives the same numbers in any process (a local worker, a Ray trial).
+    """
+    run_dir = Path(root) / spec.name
+    done = read_result(run_dir)
+    if done is not None:
+        return done
+    with run_lock(run_dir):
+        done = read_result(run_dir)  # finished by another process while we waited for nothing
+        if done is not None:
+            return done
+        import torch
+
+        torch.set_num_threads(1)
+        write_json_atomic(run_dir / "config.json", {"name": spec.name, **spec.to_dict()})
+        result = _run_baseline(spec) if spec.is_baseline else _run_agent(spec, run_dir, progress_bar)
+        result = {"name": spec.name, "spec": spec.to_dict(), **result, "finished": time.time()}
+        write_json_atomic(run_dir / "result.json", result)
+        return result
+
+
+def _eval_seed(spec: RunSpec, base: int) -> int:
+    return base + 1000 * spec.seed
+
+
+def _episode_scores(expected: np.ndarray, random_return: float, oracle_return: float) -> list[float]:
+    span = oracle_return - random_return
+    return ((expected - random_return) / span).tolist() if abs(span) > 1e-12 else [float("nan")] * len(expected)
+
+
+def _run_baseline(spec: RunSpec) -> dict[str, Any]:
+    import gymnasium as gym
+
+    import musicgym
+    from musicgym.evaluation import run_episodes
+
+    t0 = time.perf_counter()
+    env = gym.make(spec.env_id, **spec.env_kwargs)
+    try:
+        seed = _eval_seed(spec, EVAL_SEED)
+        refs = {
+            "random": run_episodes(musicgym.RandomPolicy(env.action_space, seed=seed), env, spec.eval_episodes, seed),
+            "oracle": run_episodes(musicgym.OraclePolicy(), env, spec.eval_episodes, seed),
+        }
+    finally:
+        env.close()
+    r_rand, r_orac = float(refs["random"]["expected"].mean()), float(refs["oracle"]["expected"].mean())
+    run = refs[spec.agent]
+    return {
+        "mean_return": float(run["returns"].mean()),
+        "mean_expected_return": float(run["expected"].mean()),
+        "normalized_score": 0.0 if spec.agent == "random" else 1.0,
+        "episode_scores": _episode_scores(run["expected"], r_rand, r_orac),
+        "random_return": r_rand,
+        "oracle_return": r_orac,
+        "env_steps": 0,
+        "train_seconds": 0.0,
+        "eval_seconds": time.perf_counter() - t0,
+        "curve": [],
+        "offline": None,
+    }
+
+
+def _run_agent(spec: RunSpec, run_dir: Path, progress_bar: bool) -> dict[str, Any]:
+    import agents
+    import musicgym
+    from agents.reference import RankingPolicy
+
+    cls = agents.agent_class(spec.agent)
+    if not cls.supports(spec.env_id):
+        raise ValueError(f"agent {spec.agent!r} does not support {spec.env_id}")
+    ranking = issubclass(cls, RankingPolicy)
+    hp = dict(spec.hyperparams)
+    if not ranking:
+        hp.update(checkpoint_dir=str(run_dir / "checkpoint"), tensorboard_log=str(run_dir / "tb"),
+                  checkpoint_freq=10**12)  # checkpoints at the curve points only
+    agent = agents.make(spec.agent, spec.env_id, seed=spec.seed, env_kwargs=spec.env_kwargs, **hp)
+    curve_path = run_dir / "curve.json"
+    state = json.loads(curve_path.read_text()) if curve_path.exists() else {"curve": [], "train_seconds": 0.0}
+    offline = None
+    if ranking:
+        t = time.perf_counter()
+        offline = _fit_and_rank(agent)
+        state["train_seconds"] = time.perf_counter() - t
+    else:
+        agent.learn(0)  # loads the checkpoint of an interrupted run, if any
+        targets = np.linspace(0, spec.total_timesteps, spec.curve_points + 1)[1:].round().astype(int)
+        for target in targets:
+            if agent.num_timesteps < target:
+                t = time.perf_counter()
+                agent.learn(int(target), progress_bar=progress_bar)
+                state["train_seconds"] += time.perf_counter() - t
+            if all(p["step"] != int(target) for p in state["curve"]):
+                res = musicgym.evaluate(agent, spec.env_id, n_episodes=spec.curve_episodes,
+                                        seed=_eval_seed(spec, CURVE_SEED), **spec.env_kwargs)
+                state["curve"].append({"step": int(target), "score": res.normalized_score,
+                                       "mean_return": res.mean_return})
+                write_json_atomic(curve_path, state)
+    t = time.perf_counter()
+    res = musicgym.evaluate(agent, spec.env_id, n_episodes=spec.eval_episodes, seed=_eval_seed(spec, EVAL_SEED),
+                            **spec.env_kwargs)
+    eval_s = time.perf_counter() - t
+    agent.save(run_dir / "agent")
+    return {
+        "mean_return": res.mean_return,
+        "mean_expected_return": res.mean_expected_return,
+        "normalized_score": res.normalized_score,
+        "episode_scores": _episode_scores(np.asarray(res.episode_expected_returns), res.random_return,
+                                          res.oracle_return),
+        "random_return": res.random_return,
+        "oracle_return": res.oracle_return,
+        "env_steps": int(agent.num_timesteps),
+        "train_seconds": float(state["train_seconds"]),
+        "eval_seconds": eval_s,
+        "curve": state["curve"],
+        "offline": offline,
+    }
+
+
+def _fit_and_rank(agent: Any, k: int = 10) -> dict[str, float] | None:
+    """Fit a reference policy on the train playlists and score it on the held-out ones (Hit@k, NDCG@k)."""
+    from musicgym.offline import evaluate_ranker, split_playlists
+
+    catalog = agent.catalog
+    if not any(len(p) >= 2 for p in catalog.playlists.tracks):
+        agent.learn(0)  # raises the policy's own error: nothing to fit on
+    split = split_playlists(catalog, seed=0)
+    agent.fit(split.train)
+    m = evaluate_ranker(agent, split.test_queries, split.test_targets, catalog, k=k)
+    return {f"hit@{k}": float(m[f"hit@{k}"]), f"ndcg@{k}": float(m[f"ndcg@{k}"])}

@@ -1,0 +1,226 @@
+"""Sweeps: a YAML grid of agents x envs x seeds x hyperparameters, run locally or on Ray.
+
+A sweep file (every key but ``agents`` and ``envs`` optional)::
+
+    out: runs/my-sweep            # where the run directories go (relative to the current directory)
+    agents: [ppo, ah_dqn, item_cf, random, oracle]
+    envs: [MusicGym/Preference-v0, MusicGym/Taste-v0]   # or "all"
+    seeds: 3                      # or a list, e.g. [0, 5]
+    total_timesteps: 50000        # or a mapping agent -> steps (with a `default` entry)
+    eval_episodes: 100
+    curve_points: 5               # learning-curve evaluations during training
+    curve_episodes: 20
+    env_kwargs: {}                # passed to every env
+    hyperparams:                  # per agent; a list is a grid axis (wrap a list value in another list)
+      ppo: {learning_rate: [0.0003, 0.001]}
+    overrides:                    # per (agent, env id): steps or hyperparameters for that pair only
+      ppo:
+        MusicGym/TasteCatalog-v0: {total_timesteps: 1000}
+
+Pairs an agent does not support are skipped (and listed). Runs are independent; see
+`experiments.runs` for their directories, resume and locking.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import sys
+import traceback
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from experiments.runs import BASELINES, RunBusy, RunSpec, execute
+
+SWEEP_KEYS = {"out", "agents", "envs", "seeds", "total_timesteps", "eval_episodes", "curve_points", "curve_episodes",
+              "env_kwargs", "hyperparams", "overrides", "name", "description"}
+OVERRIDE_KEYS = {"total_timesteps", "eval_episodes", "curve_points", "curve_episodes", "hyperparams"}
+
+
+class SweepError(ValueError):
+    """A sweep file or selection that cannot be run (the message names the problem)."""
+
+
+@dataclass
+class Sweep:
+    """The runs of a sweep and where they go."""
+
+    specs: list[RunSpec]
+    out: Path
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+
+def _grid(hp: dict[str, Any]) -> list[dict[str, Any]]:
+    axes = {k: v if isinstance(v, list) else [v] for k, v in hp.items()}
+    keys = list(axes)
+    return [dict(zip(keys, combo, strict=True)) for combo in itertools.product(*(axes[k] for k in keys))]
+
+
+def _per_agent(value: Any, agent: str, key: str) -> Any:
+    if isinstance(value, dict):
+        if agent in value:
+            return value[agent]
+        if "default" in value:
+            return value["default"]
+        raise SweepError(f"{key}: no entry for agent {agent!r} and no `default` entry")
+    return value
+
+
+def build_sweep(
+    doc: dict[str, Any],
+    agents_sel: Iterable[str] | None = None,
+    envs_sel: Iterable[str] | None = None,
+    seeds: int | None = None,
+    out: str | Path | None = None,
+) -> Sweep:
+    """The runs a sweep document describes, optionally narrowed to some agents / envs / a seed count."""
+    import agents as agent_registry
+    from musicgym.registration import registered_ids
+
+    if not isinstance(doc, dict):
+        raise SweepError("a sweep file must be a YAML mapping (see `musicgym sweep --help`)")
+    unknown = sorted(set(doc) - SWEEP_KEYS)
+    if unknown:
+        raise SweepError(f"unknown sweep key(s) {unknown}; accepted: {sorted(SWEEP_KEYS)}")
+    for key in ("agents", "envs"):
+        if key not in doc:
+            raise SweepError(f"the sweep file has no `{key}` list")
+    known_agents = set(agent_registry.available()) | set(BASELINES)
+    agent_names = list(agents_sel) if agents_sel else list(doc["agents"])
+    envs = registered_ids() if doc["envs"] == "all" else list(doc["envs"])
+    if envs_sel:
+        envs = [e if "/" in e else f"MusicGym/{e}" for e in envs_sel]
+    for a in agent_names:
+        if a not in known_agents:
+            raise SweepError(f"unknown agent {a!r}; available: {', '.join(sorted(known_agents))}")
+    for e in envs:
+        if e not in registered_ids():
+            raise SweepError(f"unknown env {e!r}; MusicGym ids: {', '.join(registered_ids())}")
+    seed_list = doc.get("seeds", 1) if seeds is None else seeds
+    seed_list = list(range(seed_list)) if isinstance(seed_list, int) else list(seed_list)
+    if not seed_list:
+        raise SweepError("no seeds to run")
+    overrides = doc.get("overrides") or {}
+    hyper = doc.get("hyperparams") or {}
+    if not isinstance(hyper, dict) or not isinstance(overrides, dict):
+        raise SweepError("`hyperparams` and `overrides` must be mappings keyed by agent name")
+    for a in list(hyper) + list(overrides):
+        if a not in known_agents:
+            raise SweepError(f"hyperparams/overrides name unknown agent {a!r}")
+    out_dir = Path(out) if out is not None else Path(doc.get("out", "runs/sweep"))
+
+    specs, skipped = [], []
+    for agent in agent_names:
+        for env_id in envs:
+            if agent not in BASELINES and not agent_registry.supports(agent, env_id):
+                skipped.append((agent, env_id))
+                continue
+            pair = dict((overrides.get(agent) or {}).get(env_id) or {})
+            bad = sorted(set(pair) - OVERRIDE_KEYS)
+            if bad:
+                raise SweepError(f"overrides for {agent} on {env_id}: unknown key(s) {bad}; accepted {sorted(OVERRIDE_KEYS)}")
+            settings = {k: pair.get(k, _per_agent(doc.get(k, d), agent, k)) for k, d in
+                        (("total_timesteps", 50_000), ("eval_episodes", 100), ("curve_points", 5),
+                         ("curve_episodes", 20))}
+            if agent in BASELINES:
+                settings.update(total_timesteps=0, curve_points=1)
+                grid = [{}]
+            else:
+                grid = _grid({**(hyper.get(agent) or {}), **(pair.get("hyperparams") or {})})
+            for hp in grid:
+                for seed in seed_list:
+                    specs.append(RunSpec(agent=agent, env_id=env_id, seed=int(seed), hyperparams=hp,
+                                         env_kwargs=dict(doc.get("env_kwargs") or {}), **settings))
+    if not specs:
+        raise SweepError("the selection has no runnable (agent, env) pair")
+    unique = {s.name: s for s in specs}
+    return Sweep(list(unique.values()), out_dir, skipped)
+
+
+def load_sweep(path: str | Path, **narrow: Any) -> Sweep:
+    """Read a sweep file (see module docstring); `narrow` as in `build_sweep`."""
+    path = Path(path)
+    if not path.exists():
+        raise SweepError(f"sweep file not found: {path}")
+    try:
+        doc = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as e:
+        raise SweepError(f"{path}: not valid YAML ({e})") from e
+    return build_sweep(doc, **narrow)
+
+
+# ------------------------------------------------------------------------------------------ backends
+@dataclass
+class Outcome:
+    """How one run ended: its result, or the error that stopped it."""
+
+    spec: RunSpec
+    result: dict[str, Any] | None = None
+    error: str | None = None
+
+
+def _worker(spec: RunSpec, root: str) -> Outcome:
+    try:
+        return Outcome(spec, result=execute(spec, root))
+    except RunBusy as e:
+        return Outcome(spec, error=str(e))
+    except Exception as e:  # noqa: BLE001 - a failed run is reported, the sweep goes on
+        return Outcome(spec, error=f"{type(e).__name__}: {e}\n{traceback.format_exc(limit=8)}")
+
+
+def run_local(specs: list[RunSpec], root: Path, workers: int = 1,
+              on_done: Callable[[Outcome], None] | None = None) -> list[Outcome]:
+    """Run `specs` in `workers` processes on this machine (in this process when `workers` is 1)."""
+    root.mkdir(parents=True, exist_ok=True)
+    outcomes: list[Outcome] = []
+    if workers <= 1:
+        for spec in specs:
+            outcomes.append(_worker(spec, str(root)))
+            if on_done:
+                on_done(outcomes[-1])
+        return outcomes
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    # spawn, not fork: torch and FAISS thread pools do not survive a fork
+    with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"),
+                             initializer=_init_worker) as pool:
+        futures = [pool.submit(_worker, spec, str(root)) for spec in specs]
+        for fut in as_completed(futures):
+            outcomes.append(fut.result())
+            if on_done:
+                on_done(outcomes[-1])
+    return outcomes
+
+
+def _init_worker() -> None:
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - workers print nothing over the parent's progress bar
+
+
+def run_sweep(sweep: Sweep, backend: str = "local", workers: int | None = None, progress: bool = True) -> list[Outcome]:
+    """Run every run of `sweep` that has no result yet; return each run's outcome."""
+    if backend not in ("local", "ray"):
+        raise SweepError(f"unknown backend {backend!r}; use local or ray")
+    workers = workers or max(1, (os.cpu_count() or 1))
+    from tqdm import tqdm
+
+    bar = tqdm(total=len(sweep.specs), desc=f"runs ({backend})", unit="run", disable=not progress)
+
+    def on_done(o: Outcome) -> None:
+        bar.update(1)
+        if o.error:
+            bar.write(f"run {o.spec.name} failed: {o.error.splitlines()[0]}")
+
+    try:
+        if backend == "ray":
+            from experiments.ray_backend import run_ray
+
+            return run_ray(sweep.specs, sweep.out, workers=workers, on_done=on_done)
+        return run_local(sweep.specs, sweep.out, workers=workers, on_done=on_done)
+    finally:
+        bar.close()

@@ -1,0 +1,267 @@
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import scipy.stats
+import yaml
+
+from experiments import leaderboard
+from experiments.runs import RunSpec, execute, read_result, write_json_atomic
+from experiments.sweep import SweepError, build_sweep, load_sweep, run_local
+
+TINY = {
+    "agents": ["random", "oracle", "item_cf", "ah_dqn"],
+    "envs": ["MusicGym/Preference-v0"],
+    "seeds": 2,
+    "total_timesteps": 600,
+    "eval_episodes": 6,
+    "curve_points": 2,
+    "curve_episodes": 3,
+    "hyperparams": {"ah_dqn": {"learning_starts": 100, "n_envs": 4}},
+}
+
+
+# ------------------------------------------------------------------------------------ sweep files
+def test_build_sweep_expands_the_grid_and_skips_unsupported_pairs(tmp_path):
+    doc = {**TINY, "agents": ["ppo", "cf_actor_critic", "oracle"], "envs": "all", "seeds": [0, 3],
+           "hyperparams": {"ppo": {"learning_rate": [1e-3, 3e-4], "n_steps": 64}}}
+    sweep = build_sweep(doc, out=tmp_path)
+    ppo = [s for s in sweep.specs if s.agent == "ppo"]
+    assert len(ppo) == 5 * 2 * 2  # envs x learning rates x seeds
+    assert {s.seed for s in ppo} == {0, 3}
+    assert {s.hyperparams["learning_rate"] for s in ppo} == {1e-3, 3e-4}
+    assert all(s.hyperparams["n_steps"] == 64 for s in ppo)
+    # cf_actor_critic runs on the two catalog-mode ids only; the others are listed as skipped
+    assert {s.env_id for s in sweep.specs if s.agent == "cf_actor_critic"} == {
+        "MusicGym/TasteCatalog-v0", "MusicGym/PreferenceCatalog-v0"}
+    assert ("cf_actor_critic", "MusicGym/Playlist-v0") in sweep.skipped
+    assert all(s.total_timesteps == 0 for s in sweep.specs if s.agent == "oracle")
+    assert len({s.name for s in sweep.specs}) == len(sweep.specs)
+
+
+def test_overrides_and_per_agent_steps(tmp_path):
+    doc = {**TINY, "total_timesteps": {"default": 100, "ah_dqn": 700},
+           "overrides": {"ah_dqn": {"MusicGym/Preference-v0": {"eval_episodes": 9, "hyperparams": {"gamma": 0.5}}}}}
+    sweep = build_sweep(doc, out=tmp_path)
+    ah = [s for s in sweep.specs if s.agent == "ah_dqn"]
+    assert all(s.total_timesteps == 700 and s.eval_episodes == 9 and s.hyperparams["gamma"] == 0.5 for s in ah)
+    assert all(s.total_timesteps == 100 for s in sweep.specs if s.agent == "item_cf")
+
+
+@pytest.mark.parametrize(
+    "doc, message",
+    [
+        ({**TINY, "agent": ["ppo"]}, "unknown sweep key"),
+        ({**TINY, "agents": ["nope"]}, "unknown agent 'nope'"),
+        ({**TINY, "envs": ["MusicGym/Nope-v0"]}, "unknown env"),
+        ({k: v for k, v in TINY.items() if k != "envs"}, "no `envs` list"),
+        ({**TINY, "total_timesteps": -5}, "total_timesteps must be"),
+        ({**TINY, "seeds": []}, "no seeds"),
+        ({**TINY, "overrides": {"ah_dqn": {"MusicGym/Preference-v0": {"steps": 5}}}}, "unknown key"),
+        ({**TINY, "total_timesteps": {"ah_dqn": 5}}, "no entry for agent"),
+        ([1, 2], "must be a YAML mapping"),
+    ],
+)
+def test_bad_sweep_files_name_the_problem(doc, message, tmp_path):
+    with pytest.raises(SweepError if message != "total_timesteps must be" else ValueError, match=message):
+        build_sweep(doc, out=tmp_path)
+
+
+def test_load_sweep_errors(tmp_path):
+    with pytest.raises(SweepError, match="not found"):
+        load_sweep(tmp_path / "missing.yml")
+    bad = tmp_path / "bad.yml"
+    bad.write_text("agents: [ppo\n")
+    with pytest.raises(SweepError, match="not valid YAML"):
+        load_sweep(bad)
+
+
+def test_run_names_are_stable_and_cleanrl_style():
+    a = RunSpec("ppo", "MusicGym/Taste-v0", seed=2, hyperparams={"learning_rate": 1e-3})
+    b = RunSpec("ppo", "MusicGym/Taste-v0", seed=2, hyperparams={"learning_rate": 1e-3})
+    c = RunSpec("ppo", "MusicGym/Taste-v0", seed=2, hyperparams={"learning_rate": 3e-4})
+    assert a.name == b.name != c.name
+    assert a.name.startswith("Taste-v0__ppo__2__")
+
+
+# ------------------------------------------------------------------------------------ runs
+def test_execute_writes_a_complete_run_and_skips_it_the_second_time(tmp_path):
+    spec = RunSpec("ah_dqn", "MusicGym/Preference-v0", seed=0, total_timesteps=400, eval_episodes=4,
+                   curve_points=2, curve_episodes=2, hyperparams={"learning_starts": 50, "n_envs": 4})
+    res = execute(spec, tmp_path)
+    run = tmp_path / spec.name
+    for name in ("config.json", "result.json", "curve.json", "agent", "agent.json"):
+        assert (run / name).exists(), name
+    assert any((run / "tb").rglob("events.*"))
+    assert res["env_steps"] >= 400 and len(res["episode_scores"]) == 4
+    assert [p["step"] for p in res["curve"]] == [200, 400]
+    mtime = (run / "result.json").stat().st_mtime_ns
+    assert execute(spec, tmp_path) == res and (run / "result.json").stat().st_mtime_ns == mtime
+
+    import agents
+
+    agent = agents.load(run / "agent")
+    assert agent.num_timesteps == res["env_steps"]
+
+
+def test_a_reference_policy_run_reports_offline_metrics(tmp_path):
+    res = execute(RunSpec("item_cf", "MusicGym/Taste-v0", eval_episodes=3), tmp_path)
+    assert set(res["offline"]) == {"hit@10", "ndcg@10"} and 0 <= res["offline"]["hit@10"] <= 1
+    assert res["env_steps"] == 0
+
+
+def test_baselines_define_zero_and_one(tmp_path):
+    r = execute(RunSpec("random", "MusicGym/Taste-v0", eval_episodes=5, total_timesteps=0), tmp_path)
+    o = execute(RunSpec("oracle", "MusicGym/Taste-v0", eval_episodes=5, total_timesteps=0), tmp_path)
+    assert np.mean(r["episode_scores"]) == pytest.approx(0, abs=1e-9)
+    assert np.mean(o["episode_scores"]) == pytest.approx(1, abs=1e-9)
+
+
+def test_a_corrupt_result_file_is_named(tmp_path):
+    run = tmp_path / "x"
+    run.mkdir()
+    (run / "result.json").write_text('{"name": ')
+    with pytest.raises(ValueError, match="result.json: not a valid result file"):
+        read_result(run)
+
+
+def test_atomic_json_leaves_no_temporary_files(tmp_path):
+    write_json_atomic(tmp_path / "a.json", {"x": np.float32(1.5), "y": np.arange(2)})
+    assert json.loads((tmp_path / "a.json").read_text()) == {"x": 1.5, "y": [0, 1]}
+    assert [p.name for p in tmp_path.iterdir()] == ["a.json"]
+
+
+# ------------------------------------------------------------------------------------ leaderboard
+def _fake_result(agent, env, seed, scores, curve=(), offline=None):
+    return {"name": f"{env}__{agent}__{seed}", "spec": {"agent": agent, "env_id": f"MusicGym/{env}", "seed": seed,
+                                                          "hyperparams": {}},
+            "mean_return": float(np.mean(scores)), "normalized_score": float(np.mean(scores)),
+            "episode_scores": list(scores), "env_steps": 100, "train_seconds": 1.0, "eval_seconds": 0.5,
+            "curve": list(curve), "offline": offline}
+
+
+def test_leaderboard_tables_iqm_and_files(tmp_path):
+    rng = np.random.default_rng(0)
+    results = []
+    for env in ("Taste-v0", "Preference-v0"):
+        for seed in range(3):
+            results.append(_fake_result("good", env, seed, rng.normal(0.9, 0.1, 20),
+                                        curve=[{"step": 50, "score": 0.4}, {"step": 100, "score": 0.9}]))
+            results.append(_fake_result("bad", env, seed, rng.normal(0.1, 0.1, 20),
+                                        offline={"hit@10": 0.2, "ndcg@10": 0.1}))
+    for r in results:
+        (tmp_path / r["name"]).mkdir()
+        write_json_atomic(tmp_path / r["name"] / "result.json", r)
+    (tmp_path / "unfinished").mkdir()  # a run without a result is not counted
+    md, files = leaderboard.write(tmp_path)
+    table, agg = leaderboard.build(leaderboard.collect(tmp_path))
+    good = table[(table.agent == "good") & (table.env == "Taste-v0")].iloc[0]
+    scores = np.array([r["episode_scores"] for r in results if r["spec"]["agent"] == "good"
+                       and r["spec"]["env_id"].endswith("Taste-v0")])
+    assert good.iqm == pytest.approx(scipy.stats.trim_mean(scores.ravel(), 0.25))
+    assert good.ci_low < good.iqm < good.ci_high and good.seeds == 3 and good.episodes == 20
+    assert set(agg.agent) == {"good", "bad"} and (agg.envs == 2).all()
+    assert agg.set_index("agent").loc["good", "iqm"] > agg.set_index("agent").loc["bad", "iqm"]
+    assert "| good |" in md and "## Taste-v0" in md and "0.2000" in md
+    assert {f.name for f in files} == {"leaderboard.md", "leaderboard.csv", "leaderboard.json", "scores.png",
+                                       "learning_curves.png"}
+    doc = json.loads((tmp_path / "leaderboard.json").read_text())  # strict JSON: NaN written as null
+    assert any(row["hit@10"] is None for row in doc["envs"])
+
+
+def test_leaderboard_without_runs_is_an_error(tmp_path):
+    with pytest.raises(ValueError, match="no finished runs"):
+        leaderboard.write(tmp_path)
+
+
+# ------------------------------------------------------------------------------------ kill and resume
+def _sweep_file(tmp_path: Path, doc: dict) -> Path:
+    p = tmp_path / "sweep.yml"
+    p.write_text(yaml.safe_dump({**doc, "out": str(tmp_path / "runs")}))
+    return p
+
+
+@pytest.mark.slow
+def test_a_sweep_killed_mid_way_completes_every_run_exactly_once(tmp_path):
+    doc = {**TINY, "agents": ["ah_dqn", "random"], "seeds": 3, "total_timesteps": 2000, "curve_points": 4}
+    cfg = _sweep_file(tmp_path, doc)
+    runs = tmp_path / "runs"
+    cmd = [sys.executable, "-m", "musicgym.cli", "sweep", str(cfg), "--workers", "2", "--no-progress"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + 240
+    # kill once a run has finished and another is part-way (its learning curve started, no result yet)
+    while time.time() < deadline:
+        done = list(runs.glob("*/result.json"))
+        partial = [p for p in runs.glob("*/curve.json") if not (p.parent / "result.json").exists()]
+        if done and partial:
+            break
+        assert proc.poll() is None, "the sweep ended before it could be killed"
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    before = {p.parent.name: json.loads(p.read_text())["curve"] for p in runs.glob("*/curve.json")
+              if not (p.parent / "result.json").exists()}
+    assert before, "no interrupted run to resume"
+
+    assert subprocess.run(cmd, capture_output=True).returncode == 0
+    expected = {s.name for s in load_sweep(cfg).specs}
+    results = [json.loads(p.read_text()) for p in runs.glob("*/result.json")]
+    assert sorted(r["name"] for r in results) == sorted(expected)  # each run exactly once
+    for name, curve in before.items():  # interrupted runs resumed: their first curve points were kept
+        assert json.loads((runs / name / "result.json").read_text())["curve"][: len(curve)] == curve
+    assert not list(runs.rglob("*.tmp"))
+
+
+def test_local_runs_in_worker_processes_match_in_process_runs(tmp_path):
+    doc = {**TINY, "agents": ["ah_dqn"], "seeds": 2}
+    one = run_local(build_sweep(doc, out=tmp_path / "a").specs, tmp_path / "a", workers=1)
+    two = run_local(build_sweep(doc, out=tmp_path / "b").specs, tmp_path / "b", workers=2)
+    assert not any(o.error for o in one + two)
+    a = {o.spec.name: o.result["episode_scores"] for o in one}
+    b = {o.spec.name: o.result["episode_scores"] for o in two}
+    assert a == b
+
+
+@pytest.mark.slow
+def test_ray_backend_gives_the_local_leaderboard_rows(tmp_path):
+    pytest.importorskip("ray", reason="the ray extra is not installed")
+    from experiments.sweep import run_sweep
+
+    doc = {**TINY, "seeds": 1}
+    local = build_sweep(doc, out=tmp_path / "local")
+    ray = build_sweep(doc, out=tmp_path / "ray")
+    assert not any(o.error for o in run_sweep(local, "local", workers=2, progress=False))
+    assert not any(o.error for o in run_sweep(ray, "ray", workers=2, progress=False))
+    cols = ["env", "agent", "hyperparams", "mean_return", "score", "iqm", "ci_low", "ci_high", "seeds", "env_steps"]
+    t_local = leaderboard.build(leaderboard.collect(tmp_path / "local"))[0][cols]
+    t_ray = leaderboard.build(leaderboard.collect(tmp_path / "ray"))[0][cols]
+    assert t_local.equals(t_ray)
+
+
+# ------------------------------------------------------------------------------------ the command
+def test_sweep_command_errors_are_one_line(tmp_path, capsys):
+    from musicgym.cli import main
+
+    assert main(["sweep", str(tmp_path / "nope.yml")]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "sweep file not found" in err[0]
+    assert main(["leaderboard", "--agents", "nope"]) == 1
+    assert "unknown agent 'nope'" in capsys.readouterr().err
+
+
+def test_sweep_command_prints_the_leaderboard(tmp_path, capsys):
+    from musicgym.cli import main
+
+    cfg = _sweep_file(tmp_path, {**TINY, "agents": ["random", "oracle", "item_cf"], "seeds": 1})
+    assert main(["sweep", str(cfg), "--workers", "1", "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "| item_cf |" in out and "| oracle |" in out and "leaderboard.md" in out
+    assert (tmp_path / "runs" / "leaderboard.csv").exists()
