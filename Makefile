@@ -1,6 +1,7 @@
 # Two commands for a fresh machine (see README):
-#   make demo   the main job: build the default catalog and its indexes, print a playlist
-#   make test   the test suite
+#   make leaderboard   the main job: the quick leaderboard on the embedded catalog (under 10 minutes on 2 cores)
+#   make test          the test suite (what .ci/run runs)
+# Also: make demo (a random episode on every env), make bench (speed benchmarks).
 # Each creates .venv and installs what it needs. Torch: the CPU build torch==2.13.0 is tried first
 # (on our machines it lies on disk, so nothing large is downloaded); elsewhere pip falls back to the
 # normal torch that the project's `torch>=2.2` requirement selects.
@@ -10,14 +11,17 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean
+.PHONY: leaderboard demo test lint bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet torch==2.13.0 || $(BIN)/python -m pip install --quiet "torch>=2.2"
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,ray]"
 	touch $(STAMP)
+
+leaderboard: $(STAMP)
+	$(BIN)/musicgym leaderboard --preset quick
 
 demo: $(STAMP)
 	$(BIN)/musicgym demo
@@ -30,7 +34,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check musicgym agents experiments tests
 
 bench: $(STAMP)
-	$(BIN)/python experiments/bench_index.py
+	$(BIN)/musicgym bench
 
 clean:
 	rm -rf $(VENV) .pytest_cache
