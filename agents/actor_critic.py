@@ -186,6 +186,21 @@ class ActorCriticAgent(TorchAgent):
         self.log("losses/entropy", entropy.item())
 
     # ---------------------------------------------------------------- acting
+    def action_probs(self, observation: Any, info: dict[str, Any]) -> torch.Tensor:
+        """(B, n_actions) policy probabilities (masked by ``info["action_mask"]``), with gradients."""
+        obs = torch.as_tensor(np.atleast_2d(np.asarray(observation, dtype=np.float32)))
+        mask, history = info.get("action_mask"), info.get("history")
+        aset = self._action_set(obs.numpy(), None if history is None else np.atleast_2d(history),
+                                None if mask is None else np.atleast_2d(mask))
+        return torch.softmax(self._logits(obs, aset), dim=1)
+
+    def action_scores(self, observation: Any, info: dict[str, Any]) -> tuple[str, np.ndarray] | None:
+        """The policy's probabilities of the env's actions (candidates mode)."""
+        if self.core.action_mode != "candidates":
+            return None
+        with torch.no_grad():
+            return "p", self.action_probs(observation, info)[0].numpy()
+
     def predict(
         self, observation: Any, state: Any = None, episode_start: Any = None, deterministic: bool = False, **kw: Any
     ) -> tuple[np.ndarray, Any]:

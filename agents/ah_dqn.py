@@ -196,6 +196,15 @@ class AHDQNAgent(TorchAgent):
                 self.log("losses/actor_loss", actor_loss.item())
 
     # ---------------------------------------------------------------- acting
+    def action_scores(self, observation: Any, info: dict[str, Any]) -> tuple[str, np.ndarray] | None:
+        """Q-values of the candidate slots (candidates mode)."""
+        if self.catalog_mode:
+            return None
+        heads, _ = self.split_obs(observation)
+        with torch.no_grad():
+            q = self._q_values(self.q, torch.as_tensor(heads), np.atleast_2d(info["candidates"]))
+        return "Q", q[0].numpy()
+
     def predict(
         self, observation: Any, state: Any = None, episode_start: Any = None, deterministic: bool = False, **kw: Any
     ) -> tuple[np.ndarray, Any]:

@@ -93,6 +93,13 @@ class Agent(ABC):
     ) -> tuple[Any, Any]:
         """Action(s) for `observation`, SB3-style."""
 
+    def action_scores(self, observation: Any, info: dict[str, Any]) -> tuple[str, Any] | None:
+        """How the agent rates each action of one session now, or None if it cannot say.
+
+        ``("p", probabilities)``, ``("Q", values)`` or ``("score", values)``; shown by ``musicgym play``.
+        """
+        return None
+
     @abstractmethod
     def save(self, path: str | Path) -> None:
         """Write the agent (weights, hyperparameters, env id) to `path`."""

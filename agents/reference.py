@@ -100,6 +100,15 @@ class RankingPolicy(Agent):
         value = np.where(cand >= 0, s[np.maximum(cand, 0)], -np.inf)
         return np.asarray(int(value.argmax())), state
 
+    def action_scores(self, observation: Any, info: dict[str, Any]) -> tuple[str, np.ndarray] | None:
+        """The policy's scores of the candidate slots' tracks (candidates mode)."""
+        if self.core.action_mode == "catalog":
+            return None
+        self._check_fitted()
+        cand = np.asarray(info["candidates"], dtype=np.int64)
+        s = self.scores(np.asarray(info["history"], dtype=np.int64)[None, :])[0]
+        return "score", np.where(cand >= 0, s[np.maximum(cand, 0)], -np.inf)
+
     def save(self, path: str | Path) -> None:
         """Pickle the fitted state at `path`; ``path.json`` names agent, env and hyperparameters."""
         path = Path(path)

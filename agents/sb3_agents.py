@@ -166,6 +166,23 @@ class SB3Agent(Agent):
         """SB3's predict."""
         return self.model.predict(observation, state=state, episode_start=episode_start, deterministic=deterministic)
 
+    def action_scores(self, observation: Any, info: dict[str, Any]) -> tuple[str, np.ndarray] | None:
+        """Probabilities (PPO) or Q-values (DQN) of every action, for one observation."""
+        import torch
+
+        policy = self.model.policy
+        obs, _ = policy.obs_to_tensor(np.asarray(observation, dtype=np.float32))
+        with torch.no_grad():
+            if self.algo is DQN:
+                return "Q", policy.q_net(obs)[0].cpu().numpy()
+            dist = policy.get_distribution(obs)
+            probs = dist.distribution.probs[0].cpu().numpy()
+        mask = info.get("action_mask")
+        if mask is not None and self.algo is MaskablePPO:
+            probs = np.where(mask, probs, 0.0)
+            probs = probs / probs.sum() if probs.sum() > 0 else probs
+        return "p", probs
+
     def save(self, path: str | Path) -> None:
         """SB3 zip at `path` plus ``path.json`` naming the agent, env and hyperparameters."""
         path = Path(path)

@@ -5,6 +5,9 @@ Subcommands:
     sweep FILE       run the grid a sweep file describes (locally or on Ray), then its leaderboard.
     bench            run the env, index and agent benchmarks and print their figures.
     catalog PATH     load a user's file(s) and print what was loaded, what was dropped and why.
+    play             a person listens to an agent's recommendations in the terminal (logged).
+    finetune         update a trained agent from logged interactions.
+    ope              off-policy estimates (IPS / SNIPS) of an agent's reward on logged sessions.
     demo             build the default catalog and its indexes and play a random episode on every env.
 
 Errors are one line on stderr (exit status 1); ``--debug`` shows the traceback.
@@ -117,6 +120,76 @@ def _bench(args: argparse.Namespace) -> int:
     return status
 
 
+def _player(spec: str, env_id: str, catalog: str | None):
+    """(agent, label, catalog) for ``--agent``: 'random', a registered agent name, or a saved agent."""
+    import agents
+    from musicgym.play import UniformPolicy
+
+    if spec == "random":
+        return UniformPolicy(), "random", catalog or "default"
+    if Path(spec).exists() or Path(str(spec) + ".json").exists():
+        agent = agents.load(spec)
+        if agent.env_id != env_id:
+            raise ValueError(f"agent {spec} was trained on {agent.env_id}, not {env_id}")
+        saved = agent.env_kwargs.get("catalog", "default")
+        if catalog is not None and catalog != saved:
+            raise ValueError(f"agent {spec} was trained on catalog {saved!r}; play it there (or omit --catalog)")
+        return agent, str(spec), saved
+    if spec not in agents.available():
+        names = ", ".join(["random", *agents.available()])
+        raise ValueError(f"--agent {spec!r} is neither a saved agent nor one of: {names}")
+    agent = agents.make(spec, env_id, env_kwargs={"catalog": catalog or "default"})
+    if hasattr(agent, "fit"):
+        agent.learn(0)  # a reference policy: fit on the catalog's playlists
+    return agent, spec, catalog or "default"
+
+
+def _play(args: argparse.Namespace) -> int:
+    from musicgym.interaction_log import LogWriter
+    from musicgym.play import PlaySession, make_play_env
+
+    env_id = args.env if "/" in args.env else f"MusicGym/{args.env}"
+    agent, label, catalog = _player(args.agent, env_id, args.catalog)
+    env = make_play_env(env_id, catalog)
+    with LogWriter(args.log) as log:
+        PlaySession(env, agent, label, log, explore=args.explore, seed=args.seed).run()
+    return 0
+
+
+def _finetune(args: argparse.Namespace) -> int:
+    import agents
+    from agents.finetune import finetune
+    from musicgym.interaction_log import read_log
+
+    log = read_log(*args.log)
+    for t in log.truncated:
+        print(f"warning: {t}", file=sys.stderr)
+    agent = agents.load(args.agent)
+    report = finetune(agent, log, steps=args.steps)
+    agent.save(args.out)
+    print(f"fine-tuned {agent.name} on {report['interactions']} interactions from {report['sessions']} sessions "
+          f"({report['steps']} updates) -> {args.out}")
+    for key in report["before"]:
+        print(f"  {key:32s} before {report['before'][key]:10.4f}  after {report['after'].get(key, float('nan')):10.4f}")
+    return 0
+
+
+def _ope(args: argparse.Namespace) -> int:
+    import agents
+    from musicgym.interaction_log import read_log
+    from musicgym.ope import off_policy_estimates
+
+    log = read_log(*args.log)
+    for t in log.truncated:
+        print(f"warning: {t}", file=sys.stderr)
+    agent = agents.load(args.agent)
+    log.check(agent.env_id, agent.core.catalog.fingerprint) if hasattr(agent, "core") else None
+    est = off_policy_estimates(agent, log)
+    print(f"{args.agent} on {est['n']} logged steps: logged policy {est['logged_mean_reward']:.3f} per step; "
+          f"IPS {est['ips']:.3f}, SNIPS {est['snips']:.3f} (effective sample size {est['ess']:.1f})")
+    return 0
+
+
 def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--agents", nargs="+", default=None, help="only these agents (names as in agents.available())")
     p.add_argument("--envs", nargs="+", default=None, help="only these env ids (e.g. Preference-v0)")
@@ -151,6 +224,27 @@ def build_parser() -> argparse.ArgumentParser:
     be.add_argument("--only", nargs="+", choices=["index", "envs", "agents"], default=None)
     be.add_argument("--agent-steps", type=int, default=20_000, help="training steps per agent benchmark run")
     be.set_defaults(func=_bench)
+    pl = sub.add_parser("play", help="listen to an agent's recommendations in the terminal (logged)",
+                        description="A terminal listening session (see musicgym/play.py). Answers: '75 y' "
+                        "(percentage listened, liked), 'skip', 'q'; in Preference-v0 also 'p rock=1' to edit "
+                        "preferences. Every answer is appended to the log at once.")
+    pl.add_argument("--agent", default="random", help="'random', an agent name, or a saved agent's path")
+    pl.add_argument("--env", default="MusicGym/Playlist-v0", help="Playlist-v0 or Preference-v0")
+    pl.add_argument("--catalog", default=None, help="catalog preset or path (default: the agent's, or default)")
+    pl.add_argument("--log", default="musicgym-sessions.jsonl", help="JSON Lines log to append to")
+    pl.add_argument("--explore", type=float, default=0.1, help="share of random proposals (logged propensities)")
+    pl.add_argument("--seed", type=int, default=None)
+    pl.set_defaults(func=_play)
+    ft = sub.add_parser("finetune", help="update a trained agent (ah_dqn, actor_critic) from logged interactions")
+    ft.add_argument("--log", nargs="+", required=True, help="JSON Lines logs written by musicgym play")
+    ft.add_argument("--agent", required=True, help="the saved agent to start from")
+    ft.add_argument("--out", required=True, help="where to save the fine-tuned agent")
+    ft.add_argument("--steps", type=int, default=500, help="gradient updates")
+    ft.set_defaults(func=_finetune)
+    op = sub.add_parser("ope", help="IPS / SNIPS estimates of a saved agent's reward on logged sessions")
+    op.add_argument("--log", nargs="+", required=True)
+    op.add_argument("--agent", required=True, help="the saved agent to evaluate")
+    op.set_defaults(func=_ope)
     demo = sub.add_parser("demo", help="build the default catalog and indexes, roll random policies")
     demo.add_argument("--catalog", default="default", help="catalog preset or path (default: default)")
     demo.add_argument("--seed", type=int, default=0)

@@ -71,9 +71,15 @@ class MusicEnv(gym.Env):
         return info
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
-        """Start a new session; every random draw comes from ``self.np_random``."""
+        """Start a new session; every random draw comes from ``self.np_random``.
+
+        `options` (see the env's docstring): ``start_track`` (a catalog row to start from) and, where
+        the env has them, the user's state (e.g. ``preferences`` in Preference-v0).
+        """
         super().reset(seed=seed)
         self.core.reset(self.np_random, self._rows)
+        if options:
+            self.core.apply_options(self.np_random, self._rows, dict(options))
         self._feedback = ["(start)"] * int(self.core.length[0])
         if self.render_mode == "human":
             self.render()

@@ -40,6 +40,8 @@ class Core:
     #: reward given when an action would repeat a track already in the session (the step is spent,
     #: the track is not played again and the listener state does not change)
     REPEAT_PENALTY: ClassVar[float] = -1.0
+    #: keys ``env.reset(options=...)`` accepts (see `apply_options`)
+    RESET_OPTIONS: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, catalog: Catalog | str = "default", num: int = 1, **params: Any) -> None:
         unknown = sorted(set(params) - set(self.PARAMS))
@@ -149,6 +151,28 @@ class Core:
         self._reset_rows(rng, rows)
         self._update_candidates(rng, rows)
         self.oracle_action[rows], self.oracle_reward[rows] = self.oracle(rows)
+
+    def apply_options(self, rng: np.random.Generator, rows: np.ndarray, options: dict[str, Any]) -> None:
+        """Apply ``env.reset(options=...)`` after `reset`.
+
+        ``start_track`` (a catalog row) starts sessions `rows` from that track; the subclass's
+        `_apply_user_options` sets the user's state; candidates and oracle are then recomputed.
+        """
+        unknown = sorted(set(options) - set(self.RESET_OPTIONS))
+        if unknown:
+            accepted = list(self.RESET_OPTIONS) or "none"
+            raise ValueError(f"unknown reset option(s) {unknown}; this env accepts: {accepted}")
+        if "start_track" in options:
+            t = options["start_track"]
+            if isinstance(t, bool) or not isinstance(t, (int, np.integer)) or not 0 <= t < self.n_tracks:
+                raise ValueError(f"start_track must be a catalog row in [0, {self.n_tracks}), got {t!r}")
+            self.history[rows, 0] = int(t)
+        self._apply_user_options(rows, options)
+        self._update_candidates(rng, rows)
+        self.oracle_action[rows], self.oracle_reward[rows] = self.oracle(rows)
+
+    def _apply_user_options(self, rows: np.ndarray, options: dict[str, Any]) -> None:
+        """Set the hidden user's state from reset options (subclasses that accept any)."""
 
     def played(self, rows: np.ndarray) -> np.ndarray:
         """(len(rows), H) catalog rows played in each session, -1 padded to the longest of them."""

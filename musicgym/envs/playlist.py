@@ -13,7 +13,7 @@ from threadpoolctl import threadpool_limits
 from musicgym.catalog import Catalog
 from musicgym.envs.base import MusicEnv, MusicVectorEnv
 from musicgym.envs.core import Core, best_slot, neighbour_table, shared_index, unplayed_neighbours
-from musicgym.listeners import ClusterListener
+from musicgym.listeners import ClusterListener, ReplayListener
 
 LATENT_DIM = 5
 N_SLOTS = 4
@@ -70,15 +70,23 @@ class PlaylistCore(Core):
         "proximity_weight": 0.2,
         "reward_scale": 1.0,
         "listener_seed": 0,
+        "replay_log": None,
     }
     COMPONENTS: ClassVar[tuple[str, ...]] = ("percentage_listened", "liked", "interaction_score", "proximity_score")
+    RESET_OPTIONS: ClassVar[tuple[str, ...]] = ("start_track",)
 
     def __init__(self, catalog: Catalog | str = "default", num: int = 1, **params: Any) -> None:
         super().__init__(catalog, num, **params)
         self.catalog.require_features("MusicGym/Playlist-v0")
         p = self.params
-        if p["listener"] not in ("population", "fixed"):
-            raise ValueError(f"listener must be 'population' or 'fixed', got {p['listener']!r}")
+        if p["listener"] not in ("population", "fixed", "external", "replay"):
+            raise ValueError(f"listener must be 'population', 'fixed', 'external' or 'replay', got {p['listener']!r}")
+        self.external = p["listener"] == "external"
+        self.replay = (ReplayListener.from_log(p["replay_log"], self.catalog, num=self.num)
+                       if p["listener"] == "replay" else None)
+        if p["replay_log"] is not None and self.replay is None:
+            raise ValueError("replay_log is only read with listener='replay'")
+        self._feedback: tuple[float, bool] | None = None
         if p["observation"] not in ("full", "latent"):
             raise ValueError(f"observation must be 'full' or 'latent', got {p['observation']!r}")
         if not isinstance(p["n_clusters"], (int, np.integer)) or not 1 <= p["n_clusters"] <= self.n_tracks:
@@ -108,6 +116,9 @@ class PlaylistCore(Core):
         self._w_like = w * p["interaction_weight"] * p["like_weight"]
         self._w_prox = w * p["proximity_weight"]
         self._prox_value = self._w_prox * self.world.proximity
+        self.person = self.external or self.replay is not None
+        if self.person:
+            self._cluster_value[:] = np.nan  # a person's expected answers are unknown: no oracle, no regret
         if p["listener"] == "fixed":
             fixed = ClusterListener.sample(
                 np.random.default_rng(p["listener_seed"]), 1, p["n_clusters"], p["mean_bounds"], p["sd_bounds"]
@@ -129,6 +140,9 @@ class PlaylistCore(Core):
             self._set_cluster_value(rows)
         self.last_pct[rows] = 0.0
         self.last_liked[rows] = 0.0
+        if self.replay is not None:
+            self._push(rows, self.replay.start(rng, rows))
+            return
         self._push(rows, rng.integers(0, self.n_tracks, size=len(rows)))
 
     def _update_candidates(self, rng: np.random.Generator, rows: np.ndarray) -> None:
@@ -154,13 +168,32 @@ class PlaylistCore(Core):
             obs[:, LATENT_DIM + 2 :] *= np.repeat(~empty, LATENT_DIM, axis=1)
         return obs
 
+    def give_feedback(self, percentage_listened: float, liked: bool) -> None:
+        """With ``listener="external"``: how the person answered the track the next `step` plays."""
+        if not self.external:
+            raise ValueError("give_feedback needs listener='external'")
+        pct = float(percentage_listened)
+        if not 0.0 <= pct <= 1.0:
+            raise ValueError(f"percentage_listened must be in [0, 1], got {percentage_listened!r}")
+        self._feedback = (pct, bool(liked))
+
     def _respond(self, rng: np.random.Generator, rows: np.ndarray, tracks: np.ndarray) -> dict[str, np.ndarray]:
-        pct, liked = self.listener.respond(rng, rows, self.world.cluster[tracks])
+        if self.external:
+            if self._feedback is None or len(rows) != 1:
+                raise ValueError("listener='external': call env.unwrapped.core.give_feedback(pct, liked) before step")
+            pct, liked = np.array([self._feedback[0]]), np.array([self._feedback[1]])
+            self._feedback = None
+        elif self.replay is not None:
+            pct, liked = self.replay.respond(rows, tracks)
+        else:
+            pct, liked = self.listener.respond(rng, rows, self.world.cluster[tracks])
         prox = self.world.proximity[tracks]
         p = self.params
         interaction = p["listen_weight"] * pct + p["like_weight"] * liked
         reward = self._w_listen * pct + self._w_like * liked + self._w_prox * prox
-        self.last_pct[rows] = pct
+        if self.replay is not None:  # a track the person never answered: no reward, the replay ends
+            reward = np.where(np.isnan(pct), 0.0, reward)
+        self.last_pct[rows] = np.nan_to_num(pct)
         self.last_liked[rows] = liked
         return {
             "reward": reward,
@@ -179,14 +212,16 @@ class PlaylistCore(Core):
         return self._expected(rows, tracks)
 
     def oracle(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The slot with the highest expected reward under the hidden listener."""
+        """The slot with the highest expected reward under the hidden listener (NaN for a person)."""
+        if self.person:
+            return np.zeros(len(rows), dtype=np.int64), np.full(len(rows), np.nan)
         cand = self.candidates[rows]
         return best_slot(cand, self._expected(rows, np.maximum(cand, 0)))
 
     def step_one(self, rng: np.random.Generator, action: int) -> dict[str, Any] | None:
         """Scalar `step` of session 0 (see `Core.step_one`): the same single normal draw."""
         track = int(self.candidates[0, action])
-        if track < 0:
+        if track < 0 or self.person:
             return None
         played = set(self.history[0, : int(self.length[0])].tolist())
         played.add(track)
@@ -230,6 +265,11 @@ class PlaylistCore(Core):
         obs[LATENT_DIM + 1] = self.last_liked[0]
         obs[LATENT_DIM + 2 :] = z[self.candidates[0]].ravel()
         return obs
+
+    def exhausted(self, rows: np.ndarray) -> np.ndarray:
+        """No unplayed candidate left, or (replay) the last track was one the person never answered."""
+        out = super().exhausted(rows)
+        return out | self.replay.missed[rows] if self.replay is not None else out
 
     def feedback_text(self, res: dict[str, Any]) -> str:
         """"listened 73%, liked" and the reward."""
@@ -276,7 +316,15 @@ class PlaylistEnv(MusicEnv):
     A uniformly random catalog track. With ``listener="population"`` (default) each episode draws a
     new listener: m_c ~ U(0.4, 0.85), s_c ~ U(0.05, 0.15) per cluster (the spread of the project's
     own simulated listener); ``listener="fixed"`` keeps one listener (drawn with ``listener_seed``)
-    for every episode, as the project had.
+    for every episode, as the project had. ``listener="external"``: a person answers (``musicgym
+    play``): call ``env.unwrapped.core.give_feedback(percentage_listened, liked)`` before each step;
+    the reward is computed from that answer as above, and ``oracle_reward`` / ``regret`` are NaN
+    (a person's expected answers are unknown). ``env.reset(options={"start_track": row})`` starts
+    from a chosen track. ``listener="replay"`` with ``replay_log=`` (a ``musicgym play`` log, or a
+    list of them): each episode replays one logged session (drawn with the env's RNG) from its
+    starting track; a track the person answered in that session gets that answer, and the first
+    track they never heard ends the episode (terminated, reward 0, ``percentage_listened`` NaN):
+    the replay method of off-policy evaluation. Oracle and regret are NaN here too.
 
     ## Episode End
     Truncation after 9 steps (``max_episode_steps=9`` at registration): a 10-track playlist.
@@ -292,7 +340,7 @@ class PlaylistEnv(MusicEnv):
     ``catalog`` (a `Catalog`, a path or a preset, default "default"), ``listener``, ``observation``,
     ``n_clusters``, ``mean_bounds``, ``sd_bounds``, ``like_threshold``, ``listen_weight``,
     ``like_weight``, ``interaction_weight``, ``proximity_weight``, ``reward_scale``,
-    ``listener_seed``, ``render_mode`` (``"ansi"`` or ``"human"``).
+    ``listener_seed``, ``replay_log``, ``render_mode`` (``"ansi"`` or ``"human"``).
 
     ## Version History
     * v0: initial version.

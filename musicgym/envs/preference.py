@@ -28,6 +28,7 @@ class PreferenceCore(SlateCore):
         "reward_scale": 5.0,
     }
     COMPONENTS: ClassVar[tuple[str, ...]] = ("dot_product",)
+    RESET_OPTIONS: ClassVar[tuple[str, ...]] = ("start_track", "preferences")
 
     def __init__(self, catalog: Catalog | str = "default", num: int = 1, **params: Any) -> None:
         super().__init__(catalog, num, **params)
@@ -61,6 +62,14 @@ class PreferenceCore(SlateCore):
         self.user.sample(rng, rows)
         self.last_reward[rows] = 0.0
         self._push(rows, rng.integers(0, self.n_tracks, size=len(rows)))
+
+    def _apply_user_options(self, rows: np.ndarray, options: dict[str, Any]) -> None:
+        if "preferences" in options:
+            p = np.asarray(options["preferences"], dtype=np.float64)
+            if p.shape != (N_ATTR,) or not np.isfinite(p).all() or np.abs(p).max() > 1:
+                raise ValueError(f"preferences must be {N_ATTR} numbers in [-1, 1] (one per attribute: "
+                                 f"{', '.join(ATTRIBUTE_NAMES)}), got shape {p.shape}")
+            self.user.prefs[rows] = p
 
     def _head(self, rows: np.ndarray) -> np.ndarray:
         """Preferences, or (hidden preferences) the last 5 songs' mean attributes and the last reward."""
@@ -120,6 +129,8 @@ class PreferenceEnv(MusicEnv):
 
     ## Starting State
     Preferences uniform in [-1, 1] per attribute; one random catalog song has been played.
+    ``env.reset(options={"preferences": p, "start_track": row})`` sets either instead (a person's
+    stated preferences, as in the project's online mode).
 
     ## Episode End
     Truncation after 20 steps (``max_episode_steps=20``); termination if no unplayed song is left.

@@ -2,6 +2,7 @@
 
 from musicgym.listeners.cluster import ClusterListener
 from musicgym.listeners.preference import PreferenceUser
+from musicgym.listeners.replay import ReplayListener
 from musicgym.listeners.taste import TasteUser
 
-__all__ = ["ClusterListener", "PreferenceUser", "TasteUser"]
+__all__ = ["ClusterListener", "PreferenceUser", "ReplayListener", "TasteUser"]
