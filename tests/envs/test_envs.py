@@ -211,7 +211,7 @@ def test_synthetic_preset_catalog():
         ("MusicGym/Preference-v0", {"k": 10**6}, ValueError, r"k \(candidate slots\) must be an integer from 1 to the catalog size 20000"),
         ("MusicGym/Taste-v0", {"n_random": 30}, ValueError, "n_random must be an integer from 0 to k=20"),
         ("MusicGym/Playlist-v0", {"max_episode_steps": 0}, Exception, "max_episode_steps"),
-        ("MusicGym/Playlist-v0", {"listener": "alien"}, ValueError, "listener must be 'population', 'fixed' or 'external'"),
+        ("MusicGym/Playlist-v0", {"listener": "alien"}, ValueError, "listener must be 'population', 'fixed', 'external' or 'replay'"),
         ("MusicGym/Playlist-v0", {"observation": "pixels"}, ValueError, "observation must be 'full' or 'latent'"),
         ("MusicGym/Taste-v0", {"action_mode": "slate"}, ValueError, r"action_mode must be one of \('candidates', 'catalog'\)"),
         ("MusicGym/Playlist-v0", {"temperature": 2}, TypeError, r"unknown argument\(s\) \['temperature'\]; accepted: catalog, render_mode, listener"),
