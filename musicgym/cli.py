@@ -156,15 +156,26 @@ def _play(args: argparse.Namespace) -> int:
     return 0
 
 
-def _finetune(args: argparse.Namespace) -> int:
+def _log_and_agent(args: argparse.Namespace):
+    """The logs of ``--log`` (torn last lines reported) and the saved agent of ``--agent``, checked to match."""
+    import gymnasium as gym
+
     import agents
-    from agents.finetune import finetune
     from musicgym.interaction_log import read_log
 
     log = read_log(*args.log)
     for t in log.truncated:
         print(f"warning: {t}", file=sys.stderr)
     agent = agents.load(args.agent)
+    catalog = gym.make(agent.env_id, **agent.env_kwargs).unwrapped.catalog
+    log.check(agent.env_id, catalog.fingerprint)
+    return log, agent
+
+
+def _finetune(args: argparse.Namespace) -> int:
+    from agents.finetune import finetune
+
+    log, agent = _log_and_agent(args)
     report = finetune(agent, log, steps=args.steps)
     agent.save(args.out)
     print(f"fine-tuned {agent.name} on {report['interactions']} interactions from {report['sessions']} sessions "
@@ -175,15 +186,9 @@ def _finetune(args: argparse.Namespace) -> int:
 
 
 def _ope(args: argparse.Namespace) -> int:
-    import agents
-    from musicgym.interaction_log import read_log
     from musicgym.ope import off_policy_estimates
 
-    log = read_log(*args.log)
-    for t in log.truncated:
-        print(f"warning: {t}", file=sys.stderr)
-    agent = agents.load(args.agent)
-    log.check(agent.env_id, agent.core.catalog.fingerprint) if hasattr(agent, "core") else None
+    log, agent = _log_and_agent(args)
     est = off_policy_estimates(agent, log)
     print(f"{args.agent} on {est['n']} logged steps: logged policy {est['logged_mean_reward']:.3f} per step; "
           f"IPS {est['ips']:.3f}, SNIPS {est['snips']:.3f} (effective sample size {est['ess']:.1f})")
