@@ -24,6 +24,8 @@ REGISTRY: dict[str, str] = {
     "popularity": "agents.reference:PopularityPolicy",
     "item_cf": "agents.reference:ItemCFPolicy",
     "user_cf": "agents.reference:UserCFPolicy",
+    "sasrec": "agents.sasrec:SASRecPolicy",
+    "set_transformer": "agents.set_transformer:SetTransformerPolicy",
 }
 
 

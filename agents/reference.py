@@ -17,6 +17,7 @@ from ``info`` (``uses_info = True``; `musicgym.evaluate` passes it). For offline
 from __future__ import annotations
 
 import pickle
+from functools import cached_property
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -26,7 +27,7 @@ from scipy import sparse
 
 from agents.base import Agent
 from agents.item_cf import ItemCF, binary_rows, top_unplayed
-from musicgym.catalog import Playlists
+from musicgym.catalog import Playlists, load_catalog
 
 
 def _pad(histories: list[np.ndarray]) -> np.ndarray:
@@ -44,10 +45,16 @@ class RankingPolicy(Agent):
 
     def __init__(self, env: Any, seed: int = 0, env_kwargs: dict[str, Any] | None = None, **hyperparams: Any):
         super().__init__(env, seed, env_kwargs, **hyperparams)
-        self.core = gym.make(self.env_id, **self.env_kwargs).unwrapped.core
-        self.catalog = self.core.catalog
+        # the catalog alone is enough to fit and rank (a catalog without audio features too); the
+        # env is built only when the policy acts in it
+        self.catalog = load_catalog(self.env_kwargs.get("catalog", "default"))
         self.n = len(self.catalog)
         self.fitted = False
+
+    @cached_property
+    def core(self) -> Any:
+        """The env's batched core (built on first use: only acting needs it)."""
+        return gym.make(self.env_id, **self.env_kwargs).unwrapped.core
 
     @property
     def num_timesteps(self) -> int:
@@ -70,15 +77,34 @@ class RankingPolicy(Agent):
     def _fit(self, playlists: Playlists) -> None:
         raise NotImplementedError
 
-    def scores(self, histories: np.ndarray) -> np.ndarray:
-        """(B, N) scores of every track for (B, H) histories (-1 padded)."""
+    def scores(self, histories: np.ndarray, titles: list[str] | None = None) -> np.ndarray:
+        """(B, N) scores of every track for (B, H) histories (-1 padded); title-conditioned policies read `titles`."""
         raise NotImplementedError
 
-    def rank(self, histories: list[np.ndarray], k: int) -> np.ndarray:
-        """(B, k) best tracks per history, history excluded, best first (-1 pads)."""
+    def rank(self, histories: list[np.ndarray], k: int, titles: list[str] | None = None) -> np.ndarray:
+        """(B, k) best tracks per history, history excluded, best first (-1 pads).
+
+        An empty history gets the policy's documented fallback (the popular tracks); a track id outside
+        the catalog raises a ValueError naming it.
+        """
         self._check_fitted()
+        for h in histories:
+            self._check_history(np.asarray(h))
+        if titles is not None and len(titles) != len(histories):
+            raise ValueError(f"rank: {len(histories)} histories but {len(titles)} titles")
+        return self._rank(histories, k, titles)
+
+    def _rank(self, histories: list[np.ndarray], k: int, titles: list[str] | None = None) -> np.ndarray:
         h = _pad(histories)
-        return top_unplayed(self.scores(h), h, k)[0]
+        return top_unplayed(self.scores(h, titles), h, k)[0]
+
+    def _check_history(self, history: np.ndarray) -> None:
+        bad = history[(history < 0) | (history >= self.n)]
+        if bad.size:
+            raise ValueError(
+                f"agent {self.name!r}: unknown track id(s) {bad[:5].tolist()} in the history; "
+                f"catalog rows are 0..{self.n - 1}"
+            )
 
     def _check_fitted(self) -> None:
         if not self.fitted:
@@ -93,6 +119,7 @@ class RankingPolicy(Agent):
             raise ValueError(f"agent {self.name!r} acts on the session's history: pass info=... (evaluate() does)")
         self._check_fitted()
         history = np.asarray(info["history"], dtype=np.int64)
+        self._check_history(history)
         if self.core.action_mode == "catalog":
             return np.asarray(self.rank([history], 1)[0, 0]), state
         cand = np.asarray(info["candidates"], dtype=np.int64)
@@ -121,11 +148,18 @@ class RankingPolicy(Agent):
     def load(cls, path: str | Path) -> RankingPolicy:
         """Load a policy written by `save`."""
         agent = cls.from_meta(cls.read_meta(path))
+        return agent.load_fitted(path)
+
+    def load_fitted(self, path: str | Path) -> RankingPolicy:
+        """Take the fitted state saved at `path` (by a policy of the same kind, on the same catalog)."""
+        meta = self.read_meta(path)
+        if meta["agent"] != self.name:
+            raise ValueError(f"{path} holds a fitted {meta['agent']!r}, not a {self.name!r}")
         with Path(path).open("rb") as fh:
             blob = pickle.load(fh)
-        agent._set_state(blob["state"])
-        agent.fitted = blob["fitted"]
-        return agent
+        self._set_state(blob["state"])
+        self.fitted = blob["fitted"]
+        return self
 
     def _state(self) -> Any:
         raise NotImplementedError
@@ -145,7 +179,7 @@ class PopularityPolicy(RankingPolicy):
             np.add.at(counts, np.unique(p), 1.0)
         self.counts = counts
 
-    def scores(self, histories: np.ndarray) -> np.ndarray:
+    def scores(self, histories: np.ndarray, titles: list[str] | None = None) -> np.ndarray:
         """The same popularity for every history."""
         return np.broadcast_to(self.counts, (len(histories), self.n))
 
@@ -165,7 +199,7 @@ class ItemCFPolicy(RankingPolicy):
     def _fit(self, playlists: Playlists) -> None:
         self.cf = ItemCF.from_playlists(playlists, self.n, top_k=int(self.hp["top_k"]))
 
-    def scores(self, histories: np.ndarray) -> np.ndarray:
+    def scores(self, histories: np.ndarray, titles: list[str] | None = None) -> np.ndarray:
         """CF scores plus a popularity tie-break (so an empty history gets the popular tracks)."""
         return self.cf.tie_broken_scores(histories)
 
@@ -193,7 +227,7 @@ class UserCFPolicy(RankingPolicy):
         self.playlists_normed = _row_normalise(x).tocsr()
         self.popularity = np.asarray(x.sum(axis=0)).ravel()
 
-    def scores(self, histories: np.ndarray) -> np.ndarray:
+    def scores(self, histories: np.ndarray, titles: list[str] | None = None) -> np.ndarray:
         """Similarity-weighted votes of the most similar training playlists."""
         h = _row_normalise(binary_rows([row[row >= 0] for row in histories], self.n))
         sim = np.asarray((h @ self.playlists_normed.T).todense())

@@ -27,7 +27,7 @@ class Args:
 
     catalog: str = "default"
     """Catalog preset or path (it must have playlists or sessions)."""
-    policies: list[str] = field(default_factory=lambda: ["popularity", "item_cf", "user_cf"])
+    policies: list[str] = field(default_factory=lambda: ["popularity", "item_cf", "user_cf", "sasrec", "set_transformer"])
     """Reference policies to compare."""
     k: int = 10
     """Cut-off of Hit@K and NDCG@K."""
@@ -37,19 +37,20 @@ class Args:
 
 def main(args: Args) -> None:
     """Print one row per policy."""
-    catalog = musicgym.load_catalog(args.catalog).with_features_only()
+    catalog = musicgym.load_catalog(args.catalog)
     split = split_playlists(catalog, seed=args.seed)
     kind = "sessions (next item)" if catalog.playlists.ordered else "playlists (hidden items)"
     print(f"{catalog!r}: {len(split.train)} train and {len(split.test_queries)} test {kind}")
-    print(f"{'policy':12} {f'hit@{args.k}':>8} {f'ndcg@{args.k}':>8} {'mrr':>7} {'r-prec':>7} {'coverage':>9} "
+    print(f"{'policy':16} {f'hit@{args.k}':>8} {f'ndcg@{args.k}':>8} {'mrr':>7} {'r-prec':>7} {'coverage':>9} "
           f"{'diversity':>9} {'fit s':>6}")
     for name in args.policies:
         policy = agents.make(name, "MusicGym/Taste-v0", env_kwargs={"catalog": catalog})
         t = time.perf_counter()
         policy.fit(split.train)
         fit_s = time.perf_counter() - t
-        m = evaluate_ranker(policy, split.test_queries, split.test_targets, catalog, k=args.k)
-        print(f"{name:12} {m[f'hit@{args.k}']:>8.4f} {m[f'ndcg@{args.k}']:>8.4f} {m['mrr']:>7.4f} "
+        m = evaluate_ranker(policy, split.test_queries, split.test_targets, catalog, k=args.k,
+                            titles=split.test_titles)
+        print(f"{name:16} {m[f'hit@{args.k}']:>8.4f} {m[f'ndcg@{args.k}']:>8.4f} {m['mrr']:>7.4f} "
               f"{m['r_precision']:>7.4f} {m['coverage']:>9.4f} {m['diversity']:>9.4f} {fit_s:>6.1f}")
 
 

@@ -17,6 +17,11 @@ Two processes never run the same run at once: a run holds an exclusive ``flock``
 while it works (the kernel releases it when the process dies, even by SIGKILL).
 
 ``random`` and ``oracle`` are runs too (no training): the leaderboard's 0 and 1.
+
+A reference policy's fit does not depend on the env, only on the catalog: it is fitted once per
+(policy, seed, hyperparameters, catalog) and kept in ``ROOT/_fitted/`` with its offline metrics; the
+runs of the same policy on other envs load it (a blocking ``flock`` makes concurrent runs wait for
+the one that fits).
 """
 
 from __future__ import annotations
@@ -217,9 +222,7 @@ def _run_agent(spec: RunSpec, run_dir: Path, progress_bar: bool) -> dict[str, An
     state = json.loads(curve_path.read_text()) if curve_path.exists() else {"curve": [], "train_seconds": 0.0}
     offline = None
     if ranking:
-        t = time.perf_counter()
-        offline = _fit_and_rank(agent)
-        state["train_seconds"] = time.perf_counter() - t
+        offline, state["train_seconds"] = _fit_and_rank_cached(agent, run_dir.parent / "_fitted")
     else:
         agent.learn(0)  # loads the checkpoint of an interrupted run, if any
         targets = np.linspace(0, spec.total_timesteps, spec.curve_points + 1)[1:].round().astype(int)
@@ -255,6 +258,31 @@ def _run_agent(spec: RunSpec, run_dir: Path, progress_bar: bool) -> dict[str, An
     }
 
 
+def _fit_and_rank_cached(agent: Any, cache_root: Path) -> tuple[dict[str, float] | None, float]:
+    """`_fit_and_rank`, done once per (policy, seed, hyperparameters, catalog) under `cache_root`.
+
+    Returns the offline metrics and the seconds the fit took (when it was done).
+    """
+    ident = {"agent": agent.name, "seed": agent.seed, "hyperparams": agent.hp,
+             "catalog": agent.catalog.fingerprint}
+    key = hashlib.sha1(json.dumps(ident, sort_keys=True, default=str).encode()).hexdigest()[:10]
+    cache = cache_root / f"{agent.name}__{agent.seed}__{key}"
+    cache.mkdir(parents=True, exist_ok=True)
+    with open(cache / "fit.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # blocking: wait for a concurrent fit of the same policy
+        done = cache / "fitted.json"
+        if done.exists():
+            agent.load_fitted(cache / "policy")
+            info = json.loads(done.read_text())
+            return info["offline"], float(info["fit_seconds"])
+        t = time.perf_counter()
+        offline = _fit_and_rank(agent)
+        seconds = time.perf_counter() - t
+        agent.save(cache / "policy")
+        write_json_atomic(done, {**ident, "offline": offline, "fit_seconds": seconds})
+        return offline, seconds
+
+
 def _fit_and_rank(agent: Any, k: int = 10) -> dict[str, float] | None:
     """Fit a reference policy on the train playlists and score it on the held-out ones (Hit@k, NDCG@k)."""
     from musicgym.offline import evaluate_ranker, split_playlists
@@ -264,5 +292,5 @@ def _fit_and_rank(agent: Any, k: int = 10) -> dict[str, float] | None:
         agent.learn(0)  # raises the policy's own error: nothing to fit on
     split = split_playlists(catalog, seed=0)
     agent.fit(split.train)
-    m = evaluate_ranker(agent, split.test_queries, split.test_targets, catalog, k=k)
+    m = evaluate_ranker(agent, split.test_queries, split.test_targets, catalog, k=k, titles=split.test_titles)
     return {f"hit@{k}": float(m[f"hit@{k}"]), f"ndcg@{k}": float(m[f"ndcg@{k}"])}

@@ -13,7 +13,8 @@ Metrics for one ranked list ``r`` (best first, history excluded) and target set 
 * ``mrr``: 1 / (1-based rank of the first target in ``r``), 0 if none;
 * ``r_precision``: share of targets among the first ``|T|`` tracks;
 * ``coverage``: distinct tracks in all top-k lists / catalog size;
-* ``diversity``: mean pairwise (1 - cosine similarity) of the top-k tracks' taste features.
+* ``diversity``: mean pairwise (1 - cosine similarity) of the top-k tracks' taste features (NaN for a
+  catalog whose tracks lack audio features, e.g. an MPD slice loaded without a feature file).
 """
 
 from __future__ import annotations
@@ -72,18 +73,40 @@ def split_playlists(
         (test, split.test_queries, split.test_targets, split.test_titles),
     ):
         for i in ids:
-            tracks = pls.tracks[i]
-            if pls.ordered:
-                q, t = tracks[:-1], tracks[-1:]
-            else:
-                n_hide = min(len(tracks) - 1, max(1, int(round(hide_frac * len(tracks)))))
-                hide = np.zeros(len(tracks), dtype=bool)
-                hide[rng.choice(len(tracks), n_hide, replace=False)] = True
-                q, t = tracks[~hide], tracks[hide]
+            q, t = query_and_targets(pls.tracks[i], pls.ordered, hide_frac, rng)
             queries.append(q)
-            targets.append(np.unique(t))
+            targets.append(t)
             titles.append(pls.titles[i])
     return split
+
+
+def query_and_targets(
+    tracks: np.ndarray, ordered: bool, hide_frac: float, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """One held-out playlist as (query, targets): next item if `ordered`, else a random hidden share."""
+    if ordered:
+        return tracks[:-1], np.unique(tracks[-1:])
+    n_hide = min(len(tracks) - 1, max(1, int(round(hide_frac * len(tracks)))))
+    hide = np.zeros(len(tracks), dtype=bool)
+    hide[rng.choice(len(tracks), n_hide, replace=False)] = True
+    return tracks[~hide], np.unique(tracks[hide])
+
+
+def holdout(
+    playlists: Playlists, frac: float, rng: np.random.Generator, hide_frac: float = 0.5
+) -> tuple[Playlists, list[np.ndarray], list[np.ndarray], list[str]]:
+    """Hold out `frac` of the playlists of 2+ tracks (for a policy's early stopping).
+
+    Returns the remaining playlists and the held-out ones' queries, targets and titles.
+    """
+    usable = [i for i, p in enumerate(playlists.tracks) if len(p) >= 2]
+    held = rng.permutation(usable)[: int(round(frac * len(usable)))]
+    held_set = set(held.tolist())
+    keep = [i for i in range(len(playlists)) if i not in held_set]
+    rest = Playlists([playlists.tracks[i] for i in keep], [playlists.titles[i] for i in keep], playlists.ordered,
+                     [playlists.users[i] for i in keep])
+    qt = [query_and_targets(playlists.tracks[i], playlists.ordered, hide_frac, rng) for i in held]
+    return rest, [q for q, _ in qt], [t for _, t in qt], [playlists.titles[i] for i in held]
 
 
 def hit_at_k(ranked: np.ndarray, targets: np.ndarray, k: int) -> float:
@@ -126,30 +149,39 @@ def intra_list_diversity(ids: np.ndarray, features: np.ndarray) -> float:
 class Ranker(Protocol):
     """Anything that ranks catalog tracks for listening histories."""
 
-    def rank(self, histories: list[np.ndarray], k: int) -> np.ndarray:
-        """(B, k) catalog rows per history, best first, history tracks excluded (-1 pads)."""
+    def rank(self, histories: list[np.ndarray], k: int, titles: list[str] | None = None) -> np.ndarray:
+        """(B, k) catalog rows per history, best first, history tracks excluded (-1 pads).
+
+        `titles` (one per history, or None) are read by title-conditioned rankers.
+        """
         ...
 
 
 def evaluate_ranker(
-    ranker: Ranker, queries: list[np.ndarray], targets: list[np.ndarray], catalog: Catalog, k: int = 10
+    ranker: Ranker,
+    queries: list[np.ndarray],
+    targets: list[np.ndarray],
+    catalog: Catalog,
+    k: int = 10,
+    titles: list[str] | None = None,
 ) -> dict[str, float]:
     """Mean hit@k, ndcg@k, mrr and r_precision over the queries, plus coverage and diversity.
 
-    MRR and R-precision read the ranker's list up to ``max(k, |targets|)`` tracks.
+    MRR and R-precision read the ranker's list up to ``max(k, |targets|)`` tracks. `titles` (the
+    held-out playlists' titles) are passed on to the ranker.
     """
     if not queries:
         raise ValueError("no queries to evaluate")
     depth = max(k, max(len(t) for t in targets))
-    ranked = ranker.rank(queries, depth)
-    feats = catalog.taste_features
+    ranked = ranker.rank(queries, depth) if titles is None else ranker.rank(queries, depth, titles)
+    feats = catalog.taste_features if catalog.has_features.all() else None
     rows = {"hit": [], "ndcg": [], "mrr": [], "rprec": [], "div": []}
     for r, t in zip(ranked, targets, strict=True):
         rows["hit"].append(hit_at_k(r, t, k))
         rows["ndcg"].append(ndcg_at_k(r, t, k))
         rows["mrr"].append(reciprocal_rank(r, t))
         rows["rprec"].append(r_precision(r, t))
-        rows["div"].append(intra_list_diversity(r[:k], feats))
+        rows["div"].append(np.nan if feats is None else intra_list_diversity(r[:k], feats))
     top = ranked[:, :k]
     return {
         f"hit@{k}": float(np.mean(rows["hit"])),

@@ -118,6 +118,20 @@ def test_a_reference_policy_run_reports_offline_metrics(tmp_path):
     assert res["env_steps"] == 0
 
 
+def test_a_reference_policy_is_fitted_once_per_catalog_and_seed(tmp_path):
+    """The same policy on two envs of one catalog shares one fit (and so its offline metrics)."""
+    a = execute(RunSpec("user_cf", "MusicGym/Taste-v0", eval_episodes=3), tmp_path)
+    b = execute(RunSpec("user_cf", "MusicGym/Preference-v0", eval_episodes=3), tmp_path)
+    c = execute(RunSpec("user_cf", "MusicGym/Preference-v0", seed=1, eval_episodes=3), tmp_path)
+    fits = sorted(p.name for p in (tmp_path / "_fitted").iterdir())
+    assert len(fits) == 2 and all(f.startswith("user_cf__") for f in fits)
+    assert a["offline"] == b["offline"] and a["train_seconds"] == b["train_seconds"]
+    assert json.loads((tmp_path / "_fitted" / fits[0] / "fitted.json").read_text())["offline"] in (a["offline"],
+                                                                                                   c["offline"])
+    # the leaderboard reads run directories only
+    assert len(leaderboard.collect(tmp_path)) == 3
+
+
 def test_baselines_define_zero_and_one(tmp_path):
     r = execute(RunSpec("random", "MusicGym/Taste-v0", eval_episodes=5, total_timesteps=0), tmp_path)
     o = execute(RunSpec("oracle", "MusicGym/Taste-v0", eval_episodes=5, total_timesteps=0), tmp_path)

@@ -11,6 +11,9 @@ from musicgym.catalog import Playlists
 from musicgym.registration import registered_ids
 
 CATALOG = {"catalog": "synthetic-2000"}
+NAMES = ["popularity", "item_cf", "user_cf", "sasrec", "set_transformer"]
+#: small training budgets for the neural policies, so that the tests stay quick
+FAST = {"sasrec": {"max_epochs": 2}, "set_transformer": {"max_epochs": 1}}
 
 
 def planted(agent):
@@ -42,18 +45,18 @@ def test_popularity_ranks_the_most_frequent_track_first_and_skips_played():
     assert pop.rank([np.array([3])], 1)[0, 0] in (7, 11)
 
 
-@pytest.mark.parametrize("name", ["popularity", "item_cf", "user_cf"])
+@pytest.mark.parametrize("name", NAMES)
 @pytest.mark.parametrize("env_id", registered_ids())
 def test_acts_as_a_policy_in_every_env(name, env_id):
-    policy = agents.make(name, env_id, env_kwargs=CATALOG).learn()
+    policy = agents.make(name, env_id, env_kwargs=CATALOG, **FAST.get(name, {})).learn()
     result = musicgym.evaluate(policy, env_id, n_episodes=3, seed=0, **CATALOG)
     assert np.isfinite(result.normalized_score)
     assert all(length > 0 for length in result.episode_lengths)
 
 
-@pytest.mark.parametrize("name", ["popularity", "item_cf", "user_cf"])
+@pytest.mark.parametrize("name", NAMES)
 def test_save_load_roundtrip(name, tmp_path):
-    a = agents.make(name, "MusicGym/Preference-v0", env_kwargs=CATALOG).learn()
+    a = agents.make(name, "MusicGym/Preference-v0", env_kwargs=CATALOG, **FAST.get(name, {})).learn()
     a.save(tmp_path / "p.pkl")
     b = agents.load(tmp_path / "p.pkl")
     h = [np.array([1, 2, 3]), np.array([], dtype=int)]
@@ -69,3 +72,14 @@ def test_errors_are_clear():
     a.learn()
     with pytest.raises(ValueError, match="pass info="):
         a.predict(np.zeros(9 * 21, np.float32))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_bad_histories_and_empty_histories(name):
+    a = agents.make(name, "MusicGym/Taste-v0", env_kwargs=CATALOG, **FAST.get(name, {})).learn()
+    with pytest.raises(ValueError, match=r"unknown track id\(s\) \[2000\]"):
+        a.rank([np.array([1, 2000])], 5)
+    with pytest.raises(ValueError, match="unknown track id"):
+        a.rank([np.array([-3])], 5)
+    top = a.rank([np.array([], dtype=int)], 5)  # documented fallback, never a crash
+    assert top.shape == (1, 5) and (top >= 0).all() and len(set(top[0])) == 5
