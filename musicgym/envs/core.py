@@ -69,6 +69,8 @@ class Core:
         self.oracle_action = np.zeros(self.num, dtype=np.int64)
         self.oracle_reward = np.zeros(self.num)
         self._row0 = np.zeros(1, dtype=np.int64)
+        #: session 0 as a basic slice: the same (1, ...) shapes as ``_row0`` without fancy-index copies
+        self._s0 = slice(0, 1)
 
     # ------------------------------------------------------------------ to implement
     n_actions: int
@@ -300,7 +302,7 @@ class SlateCore(Core):
         if self.action_mode == "catalog" or cand.min() < 0:
             return self.observe(self._row0)[0]
         obs = np.empty(self.observation_space.shape[0], dtype=np.float32)
-        obs[: self.head_dim] = self._head(self._row0)[0]
+        obs[: self.head_dim] = self._head(self._s0)[0]
         obs[self.head_dim :] = self.item_features[cand].ravel()
         return obs
 
@@ -335,8 +337,9 @@ class SlateCore(Core):
         self._push_one(track)
         slate = np.array([near + self._random_one(rng, played.union(near))], dtype=np.int64)
         self.candidates[0] = rng.permuted(slate, axis=1)[0]
-        best, value = best_slot(self.candidates[:1], self.expected_reward(self._row0, self.candidates[:1]))
-        self.oracle_action[0], self.oracle_reward[0] = best[0], value[0]
+        value = self.expected_reward(self._s0, self.candidates[:1])[0]  # every slot is filled here
+        best = int(value.argmax())
+        self.oracle_action[0], self.oracle_reward[0] = best, value[best]
         res.update(track=track, regret=oracle_reward - res["reward"], repeat=False, exhausted=False)
         return res
 

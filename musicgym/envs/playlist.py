@@ -116,6 +116,8 @@ class PlaylistCore(Core):
         self._w_like = w * p["interaction_weight"] * p["like_weight"]
         self._w_prox = w * p["proximity_weight"]
         self._prox_value = self._w_prox * self.world.proximity
+        self._scalars: tuple[list, list, list] | None = None  # Python lists for step_one, built on first use
+        self._obs_tracks: list[int] | None = None  # current + candidate tracks that step_one just set
         self.person = self.external or self.replay is not None
         if self.person:
             self._cluster_value[:] = np.nan  # a person's expected answers are unknown: no oracle, no regret
@@ -146,6 +148,15 @@ class PlaylistCore(Core):
         self._push(rows, rng.integers(0, self.n_tracks, size=len(rows)))
 
     def _update_candidates(self, rng: np.random.Generator, rows: np.ndarray) -> None:
+        if self.num == 1:  # one session (the single env): the neighbour table with Python lists
+            length = int(self.length[0])
+            current = int(self.history[0, length - 1])
+            played = set(self.history[0, :length].tolist())
+            near = [t for t in self.world.table[current].tolist() if t not in played][:N_SLOTS]
+            if len(near) == N_SLOTS:
+                self.candidates[0] = near
+                self._obs_tracks = [current, *near]
+                return
         current = self.history[rows, self.length[rows] - 1]
         hist = self.played(rows)
         self.candidates[rows] = unplayed_neighbours(self.index, self.world.table, current, hist, N_SLOTS)
@@ -219,29 +230,43 @@ class PlaylistCore(Core):
         return best_slot(cand, self._expected(rows, np.maximum(cand, 0)))
 
     def step_one(self, rng: np.random.Generator, action: int) -> dict[str, Any] | None:
-        """Scalar `step` of session 0 (see `Core.step_one`): the same single normal draw."""
+        """Scalar `step` of session 0 (see `Core.step_one`): the same single normal draw.
+
+        Works on Python lists (built on first use) so that a step costs a few microseconds; every
+        value is the same float64 arithmetic as the batched path.
+        """
         track = int(self.candidates[0, action])
         if track < 0 or self.person:
             return None
-        played = set(self.history[0, : int(self.length[0])].tolist())
+        length = int(self.length[0])
+        played = set(self.history[0, :length].tolist())
         played.add(track)
         near = [t for t in self.world.table[track].tolist() if t not in played][:N_SLOTS]
         if len(near) < N_SLOTS:
             return None  # the table ran out: the batched path searches the index
+        if self._scalars is None:
+            self._scalars = (self.world.cluster.tolist(), self._prox_value.tolist(), self.world.proximity.tolist())
+        cluster, prox_value, proximity = self._scalars
+        cluster_value = self._cluster_value[0].tolist()
         oracle_reward = float(self.oracle_reward[0])
-        c = int(self.world.cluster[track])
-        expected = float(self._cluster_value[0, c] + self._prox_value[track])
+        c = cluster[track]
+        expected = cluster_value[c] + prox_value[track]
         m, sd = float(self.listener.means[0, c]), float(self.listener.sds[0, c])
         pct = min(1.0, max(0.0, m + sd * rng.standard_normal()))
         liked = pct > self.listener.like_threshold
-        prox = float(self.world.proximity[track])
+        prox = proximity[track]
         p = self.params
         self.last_pct[0], self.last_liked[0] = pct, liked
-        self._push_one(track)
+        if length + 1 > self._cap:
+            self._push(self._row0, np.array([track]))
+        else:
+            self.history[0, length] = track
+            self.length[0] = length + 1
         self.candidates[0] = near
-        values = self._cluster_value[0, self.world.cluster[near]] + self._prox_value[near]
-        best = int(values.argmax())
+        values = [cluster_value[cluster[t]] + prox_value[t] for t in near]
+        best = max(range(N_SLOTS), key=values.__getitem__)  # the first best, as argmax
         self.oracle_action[0], self.oracle_reward[0] = best, values[best]
+        self._obs_tracks = [track, *near]
         return {
             "reward": self._w_listen * pct + self._w_like * liked + self._w_prox * prox,
             "percentage_listened": pct,
@@ -255,15 +280,16 @@ class PlaylistCore(Core):
         }
 
     def observe_one(self) -> np.ndarray:
-        """The observation of session 0 (fast path)."""
-        if self.params["observation"] == "latent" or self.candidates[0].min() < 0:
+        """The observation of session 0 (fast path right after `step_one`)."""
+        tracks, self._obs_tracks = self._obs_tracks, None
+        if tracks is None or self.params["observation"] == "latent":
             return self.observe(self._row0)[0]
-        z = self.world.latents
         obs = np.empty(self.observation_space.shape[0], dtype=np.float32)
-        obs[:LATENT_DIM] = z[self.history[0, self.length[0] - 1]]
+        z = self.world.latents.take(tracks, axis=0)  # take: 3x faster than fancy indexing with a list
+        obs[:LATENT_DIM] = z[0]
         obs[LATENT_DIM] = self.last_pct[0]
         obs[LATENT_DIM + 1] = self.last_liked[0]
-        obs[LATENT_DIM + 2 :] = z[self.candidates[0]].ravel()
+        obs[LATENT_DIM + 2 :] = z[1:].ravel()
         return obs
 
     def exhausted(self, rows: np.ndarray) -> np.ndarray:

@@ -79,7 +79,7 @@ class PreferenceCore(SlateCore):
 
     def _respond_one(self, rng: np.random.Generator, track: int) -> dict[str, Any]:
         a = self.attrs[track : track + 1]
-        reward = float(self.user.reward(self._row0, a)[0])  # the batched path's own function
+        reward = float(self.user.reward(self._s0, a)[0])  # the batched path's own function
         self.user.update(self._row0, a, np.array([reward]))
         self.last_reward[0] = reward
         return {"reward": reward, "dot_product": reward * self.user.scale}

@@ -54,8 +54,8 @@ class TasteCore(SlateCore):
 
     def _respond_one(self, rng: np.random.Generator, track: int) -> dict[str, Any]:
         # the batched path's own function, so that rewards agree to the last bit
-        reward = float(self.user.reward(self._row0, self.unit_taste[track : track + 1])[0])
-        self.user.listen(self._row0, self.taste[track : track + 1])
+        reward = float(self.user.reward(self._s0, self.unit_taste[track : track + 1])[0])
+        self.user.listen_one(self.taste[track])
         return {"reward": reward, "cosine": reward + 0.5}
 
     def _respond(self, rng: np.random.Generator, rows: np.ndarray, tracks: np.ndarray) -> dict[str, np.ndarray]:

@@ -45,7 +45,7 @@ class TasteUser:
         """(R, dim) mean taste vector of the window."""
         return self._state[rows]
 
-    def reward(self, rows: np.ndarray, unit_vectors: np.ndarray) -> np.ndarray:
+    def reward(self, rows: np.ndarray | slice, unit_vectors: np.ndarray) -> np.ndarray:
         """Cosine similarity with the state minus 0.5, for (R, dim) or (R, K, dim) unit-length track vectors."""
         s = self._unit_state[rows]
         if unit_vectors.ndim == 3:
@@ -58,3 +58,11 @@ class TasteUser:
         self.recent[rows, slot] = vectors
         self.count[rows] += 1
         self._refresh(rows)
+
+    def listen_one(self, vector: np.ndarray) -> None:
+        """`listen` for user 0 and one (dim,) track: the same arithmetic on views, without copies."""
+        self.recent[0, int(self.count[0]) % self.window] = vector
+        self.count[0] += 1
+        state = self.recent[0:1].mean(axis=1)
+        self._state[0:1] = state
+        self._unit_state[0:1] = unit(state)
