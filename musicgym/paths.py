@@ -5,8 +5,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-#: The repository's (or installed package's) ``assets/`` folder.
-ASSETS = Path(__file__).resolve().parents[1] / "assets"
+#: The shipped ``assets/`` folder: ``musicgym/assets`` in an installed wheel, the repository's
+#: top-level ``assets/`` in a checkout (and an editable install).
+ASSETS = next(
+    (p for p in (Path(__file__).resolve().parent / "assets", Path(__file__).resolve().parents[1] / "assets")
+     if p.is_dir()),
+    Path(__file__).resolve().parents[1] / "assets",
+)
 
 
 def cache_dir() -> Path:
