@@ -14,7 +14,7 @@ ENV_SPECS: dict[str, dict] = {
     "MusicGym/Playlist-v0": {
         "entry_point": "musicgym.envs.playlist:PlaylistEnv",
         "vector_entry_point": "musicgym.envs.playlist:PlaylistVectorEnv",
-        "max_episode_steps": 9,
+        # no time limit: the env terminates when the 10-track playlist is complete
     },
     "MusicGym/Taste-v0": {
         "entry_point": "musicgym.envs.taste:TasteEnv",

@@ -147,12 +147,17 @@ class MusicVectorEnv(VectorEnv):
         **params: Any,
     ) -> None:
         _check_render_mode(render_mode, self.metadata["render_modes"])
-        if max_episode_steps is None or not isinstance(max_episode_steps, (int, np.integer)) or max_episode_steps < 1:
-            raise ValueError(f"max_episode_steps must be a positive integer, got {max_episode_steps!r}")
+        if max_episode_steps is not None and (
+            isinstance(max_episode_steps, bool) or not isinstance(max_episode_steps, (int, np.integer))
+            or max_episode_steps < 1
+        ):
+            raise ValueError(f"max_episode_steps must be a positive integer or None, got {max_episode_steps!r}")
         self.core = self.core_cls(catalog, num=num_envs, **params)
         self.catalog = self.core.catalog
         self.num_envs = self.core.num
-        self.max_episode_steps = int(max_episode_steps)
+        #: truncation after this many steps (None: no time limit, the env terminates by itself)
+        self.max_episode_steps = None if max_episode_steps is None else int(max_episode_steps)
+        self._limit = np.iinfo(np.int64).max if max_episode_steps is None else int(max_episode_steps)
         self.render_mode = render_mode
         self.single_observation_space = self.core.observation_space
         self.single_action_space = spaces.Discrete(self.core.n_actions)
@@ -203,7 +208,7 @@ class MusicVectorEnv(VectorEnv):
             self.steps[done_rows] = 0
         terminated = np.zeros(self.num_envs, dtype=bool)
         terminated[active] = self.core.exhausted(active)
-        truncated = (self.steps >= self.max_episode_steps) & ~terminated
+        truncated = (self.steps >= self._limit) & ~terminated
         truncated[done_rows] = False
         self.prev_done = terminated | truncated
         return self.core.observe(self._all), reward, terminated, truncated, self._info(out, active)

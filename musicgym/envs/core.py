@@ -194,6 +194,8 @@ class Core:
 
     def is_repeat(self, rows: np.ndarray, tracks: np.ndarray) -> np.ndarray:
         """Whether each track is already in its session (or is an empty slot, -1)."""
+        if self.action_mode == "candidates":
+            return tracks < 0  # candidate slots never hold played tracks: only an empty slot repeats
         return rowwise_isin(tracks[:, None], self.played(rows))[:, 0] | (tracks < 0)
 
     def action_mask(self, rows: np.ndarray) -> np.ndarray:

@@ -71,6 +71,7 @@ class PlaylistCore(Core):
         "reward_scale": 1.0,
         "listener_seed": 0,
         "replay_log": None,
+        "playlist_length": 10,
     }
     COMPONENTS: ClassVar[tuple[str, ...]] = ("percentage_listened", "liked", "interaction_score", "proximity_score")
     RESET_OPTIONS: ClassVar[tuple[str, ...]] = ("start_track",)
@@ -97,6 +98,11 @@ class PlaylistCore(Core):
                 raise ValueError(f"{name} must be (low, high) with 0 <= low <= high <= 1, got {p[name]!r}")
         if self.n_tracks <= N_SLOTS:
             raise ValueError(f"Playlist-v0 needs more than {N_SLOTS} tracks, the catalog has {self.n_tracks}")
+        pl = p["playlist_length"]
+        if isinstance(pl, bool) or not isinstance(pl, (int, np.integer)) or not 2 <= pl <= self.n_tracks:
+            raise ValueError(f"playlist_length must be an integer from 2 to {self.n_tracks} (tracks in a playlist, "
+                             f"the start track included), got {pl!r}")
+        self.playlist_length = int(pl)
         self.world = playlist_world(self.catalog, int(p["n_clusters"]))
         self.index = shared_index(self.catalog, "latent")
         self.n_actions = N_SLOTS
@@ -204,7 +210,7 @@ class PlaylistCore(Core):
         reward = self._w_listen * pct + self._w_like * liked + self._w_prox * prox
         if self.replay is not None:  # a track the person never answered: no reward, the replay ends
             reward = np.where(np.isnan(pct), 0.0, reward)
-        self.last_pct[rows] = np.nan_to_num(pct)
+        self.last_pct[rows] = pct if self.replay is None else np.nan_to_num(pct)
         self.last_liked[rows] = liked
         return {
             "reward": reward,
@@ -276,7 +282,7 @@ class PlaylistCore(Core):
             "track": track,
             "regret": oracle_reward - expected,
             "repeat": False,
-            "exhausted": False,
+            "exhausted": length + 1 >= self.playlist_length,
         }
 
     def observe_one(self) -> np.ndarray:
@@ -293,8 +299,8 @@ class PlaylistCore(Core):
         return obs
 
     def exhausted(self, rows: np.ndarray) -> np.ndarray:
-        """No unplayed candidate left, or (replay) the last track was one the person never answered."""
-        out = super().exhausted(rows)
+        """The playlist is complete, no unplayed candidate is left, or (replay) the last track went unheard."""
+        out = super().exhausted(rows) | (self.length[rows] >= self.playlist_length)
         return out | self.replay.missed[rows] if self.replay is not None else out
 
     def feedback_text(self, res: dict[str, Any]) -> str:
@@ -353,8 +359,10 @@ class PlaylistEnv(MusicEnv):
     the replay method of off-policy evaluation. Oracle and regret are NaN here too.
 
     ## Episode End
-    Truncation after 9 steps (``max_episode_steps=9`` at registration): a 10-track playlist.
-    Termination only if no unplayed candidate is left.
+    Termination when the playlist is complete: ``playlist_length`` (10) tracks, the start track and 9
+    picks, as in the project. The playlist's end is part of the task, so it is a termination, not a
+    time-limit truncation (a learner must not bootstrap past it); there is no time limit (pass
+    ``max_episode_steps`` to ``gym.make`` to add one). Termination also if no unplayed candidate is left.
 
     ## Info
     ``track``, ``candidates``, ``history``, ``rewards``, ``action_mask``, ``repeat``,
@@ -366,10 +374,10 @@ class PlaylistEnv(MusicEnv):
     ``catalog`` (a `Catalog`, a path or a preset, default "default"), ``listener``, ``observation``,
     ``n_clusters``, ``mean_bounds``, ``sd_bounds``, ``like_threshold``, ``listen_weight``,
     ``like_weight``, ``interaction_weight``, ``proximity_weight``, ``reward_scale``,
-    ``listener_seed``, ``replay_log``, ``render_mode`` (``"ansi"`` or ``"human"``).
+    ``listener_seed``, ``replay_log``, ``playlist_length`` (10), ``render_mode`` (``"ansi"`` or ``"human"``).
 
     ## Version History
-    * v0: initial version.
+    * v0: initial version (the 10-track end is a termination).
     """
 
     core_cls = PlaylistCore

@@ -138,6 +138,26 @@ def test_oracle_beats_random(env_id):
     assert result.mean_regret == pytest.approx(0.0, abs=1e-9)
 
 
+def _episode_steps(env_id: str) -> int:
+    """Steps in a full episode: the time limit, or (Playlist-v0, which terminates by itself) 9 picks."""
+    return gym.spec(env_id).max_episode_steps or 9
+
+
+def test_playlist_ends_with_a_termination_after_ten_tracks():
+    env = gym.make("MusicGym/Playlist-v0")
+    assert env.spec.max_episode_steps is None
+    env.reset(seed=0)
+    for t in range(9):
+        _, _, terminated, truncated, info = env.step(0)
+        assert terminated == (t == 8) and not truncated
+    assert len(info["history"]) == 10
+    env = gym.make("MusicGym/Playlist-v0", playlist_length=4)
+    env.reset(seed=0)
+    assert [env.step(0)[2] for _ in range(3)] == [False, False, True]
+    with pytest.raises(ValueError, match="playlist_length"):
+        gym.make("MusicGym/Playlist-v0", playlist_length=1)
+
+
 @pytest.mark.parametrize("env_id", IDS)
 def test_one_session_vector_env_reproduces_single_env(env_id):
     env = gym.make(env_id)
@@ -145,7 +165,7 @@ def test_one_session_vector_env_reproduces_single_env(env_id):
     o1, _ = env.reset(seed=3)
     o2, _ = venv.reset(seed=3)
     assert np.array_equal(o1, o2[0])
-    for t in range(env.spec.max_episode_steps):
+    for t in range(_episode_steps(env_id)):
         a = int(env.unwrapped.core.oracle_action[0]) if t % 2 else 0
         o1, r1, te1, tr1, i1 = env.step(a)
         o2, r2, te2, tr2, i2 = venv.step(np.array([a]))
@@ -162,7 +182,7 @@ def test_vector_env_matches_single_env_statistics(env_id):
     obs, info = venv.reset(seed=0)
     done_prev = np.zeros(64, bool)
     total, steps, episodes = np.zeros(64), np.zeros(64), []
-    for _ in range(3 * venv.unwrapped.max_episode_steps):
+    for _ in range(3 * _episode_steps(env_id)):
         action, _ = policy.predict(obs, info={"action_mask": venv.unwrapped.action_masks()})
         obs, reward, term, trunc, info = venv.step(action)
         assert (reward[done_prev] == 0).all()  # next-step autoreset
