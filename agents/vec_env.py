@@ -37,6 +37,7 @@ class MusicGymVecEnv(VecEnv):
         self.venv = gym.make_vec(env_id, num_envs=n_envs, vectorization_mode="vector_entry_point", **env_kwargs)
         self.env_id = env_id
         self.core = self.venv.unwrapped.core
+        self.core.track_oracle = False  # learners never see the oracle; skipping it saves work on every step
         limit = self.venv.unwrapped.max_episode_steps  # None: the env terminates by itself (Playlist-v0)
         self.max_episode_steps = np.iinfo(np.int64).max if limit is None else limit
         super().__init__(n_envs, self.venv.single_observation_space, self.venv.single_action_space)

@@ -69,6 +69,9 @@ class Core:
         self.oracle_action = np.zeros(self.num, dtype=np.int64)
         self.oracle_reward = np.zeros(self.num)
         self._row0 = np.zeros(1, dtype=np.int64)
+        #: keep oracle_action / oracle_reward / regret up to date (a training adapter that never reads
+        #: them may switch this off: it saves the oracle's work on every step)
+        self.track_oracle = True
         #: session 0 as a basic slice: the same (1, ...) shapes as ``_row0`` without fancy-index copies
         self._s0 = slice(0, 1)
 
@@ -152,7 +155,8 @@ class Core:
         self.length[rows] = 0
         self._reset_rows(rng, rows)
         self._update_candidates(rng, rows)
-        self.oracle_action[rows], self.oracle_reward[rows] = self.oracle(rows)
+        if self.track_oracle:
+            self.oracle_action[rows], self.oracle_reward[rows] = self.oracle(rows)
 
     def apply_options(self, rng: np.random.Generator, rows: np.ndarray, options: dict[str, Any]) -> None:
         """Apply ``env.reset(options=...)`` after `reset`.
@@ -218,8 +222,11 @@ class Core:
                 + (" (a candidate slot)" if self.action_mode == "candidates" else " (a catalog row)")
             )
         tracks = self.tracks_of(rows, actions)
-        oracle_reward = self.oracle_reward[rows]
-        expected = self.expected_reward(rows, np.maximum(tracks, 0))
+        if self.track_oracle:
+            oracle_reward = self.oracle_reward[rows]
+            expected = self.expected_reward(rows, np.maximum(tracks, 0))
+        else:
+            oracle_reward = expected = np.full(len(rows), np.nan)
         repeat = self.is_repeat(rows, tracks)
         out: dict[str, np.ndarray] = {}
         fresh = ~repeat
@@ -240,7 +247,8 @@ class Core:
                 self._push(rows[fresh], tracks[fresh])
             expected = np.where(repeat, self.REPEAT_PENALTY, expected)
         self._update_candidates(rng, rows)
-        self.oracle_action[rows], self.oracle_reward[rows] = self.oracle(rows)
+        if self.track_oracle:
+            self.oracle_action[rows], self.oracle_reward[rows] = self.oracle(rows)
         out["repeat"] = repeat
         out["track"] = np.where(repeat, -1, tracks)
         out["regret"] = oracle_reward - expected
