@@ -155,6 +155,7 @@ class PlaylistCore(Core):
 
     def _update_candidates(self, rng: np.random.Generator, rows: np.ndarray) -> None:
         if self.num == 1:  # one session (the single env): the neighbour table with Python lists
+            self._obs_tracks = None  # set again below only if the fast path fills every slot
             length = int(self.length[0])
             current = int(self.history[0, length - 1])
             played = set(self.history[0, :length].tolist())

@@ -271,3 +271,23 @@ def test_catalog_without_features_is_refused(tmp_path):
     for env_id in IDS:
         with pytest.raises(musicgym.CatalogError, match="needs audio features for every track"):
             gym.make(env_id, catalog=str(path))
+
+
+def test_single_playlist_env_matches_vector_env_when_the_neighbour_table_runs_out():
+    """A long playlist on a tiny catalog exhausts the neighbour table: the fast path hands over to the batched one."""
+    kw = {"catalog": "synthetic-300", "playlist_length": 250}
+    env = gym.make("MusicGym/Playlist-v0", **kw)
+    venv = gym.make_vec("MusicGym/Playlist-v0", num_envs=1, vectorization_mode="vector_entry_point", **kw)
+    o1, _ = env.reset(seed=1)
+    o2, _ = venv.reset(seed=1)
+    for t in range(249):
+        a = t % 4
+        if not env.unwrapped.action_masks()[a]:
+            a = int(np.flatnonzero(env.unwrapped.action_masks())[0])
+        o1, r1, te1, _, i1 = env.step(a)
+        o2, r2, te2, _, i2 = venv.step(np.array([a]))
+        assert np.array_equal(o1, o2[0]) and r1 == r2[0] and te1 == te2[0], t
+        assert np.array_equal(i1["candidates"], i2["candidates"][0]), t
+        if te1:
+            break
+    assert t > 100  # well past the 16-neighbour table
