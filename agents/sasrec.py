@@ -97,6 +97,9 @@ class SASRecPolicy(RankingPolicy):
         hp = self.hp
         if int(hp["dim"]) % int(hp["heads"]):
             raise ValueError(f"agent 'sasrec': dim ({hp['dim']}) must be divisible by heads ({hp['heads']})")
+        for key in ("max_len", "batch_size", "max_epochs", "patience", "layers"):
+            if int(hp[key]) < 1:
+                raise ValueError(f"agent 'sasrec': {key} must be >= 1, got {hp[key]}")
         return SASRecNet(self.n, int(hp["max_len"]), int(hp["dim"]), int(hp["heads"]), int(hp["layers"]),
                          float(hp["dropout"]))
 

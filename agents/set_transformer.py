@@ -175,7 +175,7 @@ class SetTransformerPolicy(RankingPolicy):
             raise ValueError(
                 f"agent 'set_transformer': need 0 < hide_min <= hide_max < 1, got {hp['hide_min']}, {hp['hide_max']}"
             )
-        for key in ("vocab_size", "negatives", "batch_size", "max_len"):
+        for key in ("vocab_size", "negatives", "batch_size", "max_len", "max_epochs", "patience"):
             if int(hp[key]) < 1:
                 raise ValueError(f"agent 'set_transformer': {key} must be >= 1, got {hp[key]}")
 
