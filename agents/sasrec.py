@@ -15,13 +15,13 @@ empty history has no sequence to read: it gets the popularity ranking (documente
 
 from __future__ import annotations
 
-import time
 from typing import Any, ClassVar
 
 import numpy as np
 import torch
 from torch import nn
 
+from agents.early_stopping import train_with_early_stopping
 from agents.reference import RankingPolicy
 from musicgym.catalog import Playlists
 
@@ -104,7 +104,7 @@ class SASRecPolicy(RankingPolicy):
                          float(hp["dropout"]))
 
     def _fit(self, playlists: Playlists) -> None:
-        from musicgym.offline import holdout, ndcg_at_k
+        from musicgym.offline import holdout
 
         hp = self.hp
         torch.set_num_threads(int(hp["torch_threads"]))
@@ -122,14 +122,13 @@ class SASRecPolicy(RankingPolicy):
         pos = torch.from_numpy(left_pad([s[1:] for s in train], max_len))
         opt = torch.optim.Adam(self.net.parameters(), lr=float(hp["lr"]), betas=(0.9, 0.98))
         bce = nn.BCEWithLogitsLoss(reduction="none")
-        best, best_state, stale, t0 = -1.0, None, 0, time.perf_counter()
-        self.history: list[dict[str, float]] = []
-        for epoch in range(int(hp["max_epochs"])):
-            self.net.train()
+        bs = int(hp["batch_size"])
+
+        def run_epoch() -> float:
             order = torch.from_numpy(rng.permutation(len(train)))
             total = 0.0
-            for start in range(0, len(train), int(hp["batch_size"])):
-                idx = order[start : start + int(hp["batch_size"])]
+            for start in range(0, len(train), bs):
+                idx = order[start : start + bs]
                 xb, pb = x[idx], pos[idx]
                 nb = torch.from_numpy(rng.integers(1, self.n + 1, size=tuple(pb.shape)))
                 h = self.net(xb)
@@ -142,20 +141,9 @@ class SASRecPolicy(RankingPolicy):
                 loss.backward()
                 opt.step()
                 total += float(loss.detach()) * len(idx)
-            score = float("nan")
-            if val_q:
-                ranked = self._rank(val_q, 10)
-                score = float(np.mean([ndcg_at_k(r, t, 10) for r, t in zip(ranked, val_t, strict=True)]))
-            self.history.append({"epoch": epoch + 1, "loss": total / len(train), "val_ndcg@10": score})
-            if not val_q or score > best:
-                best, stale = score, 0
-                best_state = {k: v.detach().clone() for k, v in self.net.state_dict().items()}
-            else:
-                stale += 1
-            if stale >= int(hp["patience"]) or time.perf_counter() - t0 > float(hp["max_seconds"]):
-                break
-        self.net.load_state_dict(best_state)
-        self.net.eval()
+            return total / len(train)
+
+        self.history = train_with_early_stopping(self, self.net, run_epoch, val_q, val_t)
 
     @torch.no_grad()
     def scores(self, histories: np.ndarray, titles: list[str] | None = None) -> np.ndarray:

@@ -32,7 +32,6 @@ nucleus sampling, one track at a time, as the project's ``predict.py``).
 
 from __future__ import annotations
 
-import time
 from typing import Any, ClassVar
 
 import numpy as np
@@ -40,6 +39,7 @@ import torch
 from sklearn.feature_extraction.text import HashingVectorizer
 from torch import nn
 
+from agents.early_stopping import train_with_early_stopping
 from agents.reference import RankingPolicy, _pad
 from musicgym.catalog import Playlists
 from musicgym.catalog.model import FEATURES_11
@@ -195,7 +195,7 @@ class SetTransformerPolicy(RankingPolicy):
                                  int(hp["n_sab"]), float(hp["dropout"]))
 
     def _fit(self, playlists: Playlists) -> None:
-        from musicgym.offline import holdout, ndcg_at_k
+        from musicgym.offline import holdout
 
         self._check()
         hp = self.hp
@@ -205,7 +205,6 @@ class SetTransformerPolicy(RankingPolicy):
         rest, val_q, val_t, val_titles = holdout(playlists, float(hp["val_frac"]), rng)
         counts = np.bincount(np.concatenate([np.unique(p) for p in rest.tracks if len(p)] or [np.zeros(0, int)]),
                              minlength=self.n)
-        self.popularity = counts.astype(np.float64)
         top = np.argsort(-counts, kind="stable")[: int(hp["vocab_size"])]
         top = top[counts[top] > 0]
         vocab_of = np.zeros(self.n, dtype=np.int64)
@@ -217,10 +216,8 @@ class SetTransformerPolicy(RankingPolicy):
             raise ValueError("agent 'set_transformer' needs playlists of 2 or more tracks to fit on")
         titles = encode_titles([t for _, t in train])
         opt = torch.optim.Adam(self.net.parameters(), lr=float(hp["lr"]))
-        best, best_state, stale, t0 = -1.0, None, 0, time.perf_counter()
-        self.history: list[dict[str, float]] = []
-        for epoch in range(int(hp["max_epochs"])):
-            self.net.train()
+
+        def run_epoch() -> float:
             total = 0.0
             for batch in self._buckets([len(p) for p, _ in train], rng):
                 loss = self._batch_loss([train[i][0] for i in batch], titles[batch], rng)
@@ -228,20 +225,9 @@ class SetTransformerPolicy(RankingPolicy):
                 loss.backward()
                 opt.step()
                 total += float(loss.detach()) * len(batch)
-            score = float("nan")
-            if val_q:
-                ranked = self._rank(val_q, 10, val_titles)
-                score = float(np.mean([ndcg_at_k(r, t, 10) for r, t in zip(ranked, val_t, strict=True)]))
-            self.history.append({"epoch": epoch + 1, "loss": total / len(train), "val_ndcg@10": score})
-            if not val_q or score > best:
-                best, stale = score, 0
-                best_state = {k: v.detach().clone() for k, v in self.net.state_dict().items()}
-            else:
-                stale += 1
-            if stale >= int(hp["patience"]) or time.perf_counter() - t0 > float(hp["max_seconds"]):
-                break
-        self.net.load_state_dict(best_state)
-        self.net.eval()
+            return total / len(train)
+
+        self.history = train_with_early_stopping(self, self.net, run_epoch, val_q, val_t, val_titles)
 
     def _buckets(self, lengths: list[int], rng: np.random.Generator) -> list[np.ndarray]:
         """Batches of up to `batch_size` playlists of similar length, in a shuffled order."""
@@ -323,15 +309,13 @@ class SetTransformerPolicy(RankingPolicy):
         return np.asarray(out, dtype=np.int64)
 
     def _state(self) -> Any:
-        return {"net": self.net.state_dict(), "vocab_of": self.vocab_of, "popularity": self.popularity,
-                "history": self.history}
+        return {"net": self.net.state_dict(), "vocab_of": self.vocab_of, "history": self.history}
 
     def _set_state(self, state: Any) -> None:
         self.vocab_of = state["vocab_of"]
         self.net = self._build_net(self.vocab_of)
         self.net.load_state_dict(state["net"])
         self.net.eval()
-        self.popularity = state["popularity"]
         self.history = state["history"]
 
 
