@@ -62,12 +62,7 @@ def split_playlists(
     val, test = order[:n_val], order[n_val : n_val + n_test]
     held = set(val.tolist()) | set(test.tolist())
     train_idx = [i for i in range(len(pls)) if i not in held]
-    split = Split(
-        train=Playlists(
-            [pls.tracks[i] for i in train_idx], [pls.titles[i] for i in train_idx], pls.ordered,
-            [pls.users[i] for i in train_idx],
-        )
-    )  # fmt: skip
+    split = Split(train=pls.subset(train_idx))
     for ids, queries, targets, titles in (
         (val, split.val_queries, split.val_targets, split.val_titles),
         (test, split.test_queries, split.test_targets, split.test_titles),
@@ -103,8 +98,7 @@ def holdout(
     held = rng.permutation(usable)[: int(round(frac * len(usable)))]
     held_set = set(held.tolist())
     keep = [i for i in range(len(playlists)) if i not in held_set]
-    rest = Playlists([playlists.tracks[i] for i in keep], [playlists.titles[i] for i in keep], playlists.ordered,
-                     [playlists.users[i] for i in keep])
+    rest = playlists.subset(keep)
     qt = [query_and_targets(playlists.tracks[i], playlists.ordered, hide_frac, rng) for i in held]
     return rest, [q for q, _ in qt], [t for _, t in qt], [playlists.titles[i] for i in held]
 

@@ -64,6 +64,11 @@ class Playlists:
     def __len__(self) -> int:
         return len(self.tracks)
 
+    def subset(self, indices: list[int]) -> Playlists:
+        """The playlists at `indices` (tracks, titles and users kept together)."""
+        return Playlists([self.tracks[i] for i in indices], [self.titles[i] for i in indices], self.ordered,
+                         [self.users[i] for i in indices])
+
 
 class Catalog:
     """A music catalog: one row per track, aligned across metadata, audio features and views.
