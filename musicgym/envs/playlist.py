@@ -158,8 +158,7 @@ class PlaylistCore(Core):
             self._obs_tracks = None  # set again below only if the fast path fills every slot
             length = int(self.length[0])
             current = int(self.history[0, length - 1])
-            played = set(self.history[0, :length].tolist())
-            near = [t for t in self.world.table[current].tolist() if t not in played][:N_SLOTS]
+            near = self._unplayed_near_one(current, set(self.history[0, :length].tolist()))
             if len(near) == N_SLOTS:
                 self.candidates[0] = near
                 self._obs_tracks = [current, *near]
@@ -236,6 +235,10 @@ class PlaylistCore(Core):
         cand = self.candidates[rows]
         return best_slot(cand, self._expected(rows, np.maximum(cand, 0)))
 
+    def _unplayed_near_one(self, current: int, played: set[int]) -> list[int]:
+        """Up to 4 nearest unplayed neighbours of `current` from the neighbour table, as a list."""
+        return [t for t in self.world.table[current].tolist() if t not in played][:N_SLOTS]
+
     def step_one(self, rng: np.random.Generator, action: int) -> dict[str, Any] | None:
         """Scalar `step` of session 0 (see `Core.step_one`): the same single normal draw.
 
@@ -248,7 +251,7 @@ class PlaylistCore(Core):
         length = int(self.length[0])
         played = set(self.history[0, :length].tolist())
         played.add(track)
-        near = [t for t in self.world.table[track].tolist() if t not in played][:N_SLOTS]
+        near = self._unplayed_near_one(track, played)
         if len(near) < N_SLOTS:
             return None  # the table ran out: the batched path searches the index
         if self._scalars is None:
@@ -264,11 +267,7 @@ class PlaylistCore(Core):
         prox = proximity[track]
         p = self.params
         self.last_pct[0], self.last_liked[0] = pct, liked
-        if length + 1 > self._cap:
-            self._push(self._row0, np.array([track]))
-        else:
-            self.history[0, length] = track
-            self.length[0] = length + 1
+        self._push_one(track)
         self.candidates[0] = near
         values = [cluster_value[cluster[t]] + prox_value[t] for t in near]
         best = max(range(N_SLOTS), key=values.__getitem__)  # the first best, as argmax
