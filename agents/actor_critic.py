@@ -7,6 +7,11 @@ Adam with learning rate 1e-4, gamma 0.95, and the project's advantage ``A_t = R_
 discounted returns-to-go R_t (set ``gae_lambda`` for GAE instead). Invalid actions (repeats, empty
 slots) are masked out of the softmax. In catalog mode the softmax runs over the whole catalog.
 
+``policy_net="slots"`` (candidates mode; the per-env configs use it) goes further than the project:
+the same policy network ``(state, one candidate's features) -> 128 -> 128 -> 1`` scores every slot
+and the softmax runs over those scores, so the policy is permutation-equivariant and learns one
+scoring function instead of one per slot position (the Action-Head DQN's idea, in a policy).
+
 Subclasses can change what the actions are: `_action_set` returns, per session, the candidate rows
 the policy chooses among and `_logits` scores them (see ``cf_actor_critic``).
 """
@@ -50,6 +55,7 @@ class ActorCriticAgent(TorchAgent):
         "max_grad_norm": 0.5,
         "normalize_advantage": True,
         "reward_scale": 1.0,
+        "policy_net": "mlp",
     }
 
     def _build(self) -> None:
@@ -58,7 +64,14 @@ class ActorCriticAgent(TorchAgent):
             raise ValueError(f"agent {self.name!r}: clip_range must be in (0, 1), got {hp['clip_range']!r}")
         if hp["gae_lambda"] is not None and not 0 <= hp["gae_lambda"] <= 1:
             raise ValueError(f"agent {self.name!r}: gae_lambda must be None or in [0, 1], got {hp['gae_lambda']!r}")
+        if hp["policy_net"] not in ("mlp", "slots"):
+            raise ValueError(f"agent {self.name!r}: policy_net must be 'mlp' or 'slots', got {hp['policy_net']!r}")
+        if hp["policy_net"] == "slots" and self.core.action_mode != "candidates":
+            raise ValueError(f"agent {self.name!r}: policy_net='slots' needs a candidates-mode env, not {self.env_id}")
         obs_dim = self.vec_env.observation_space.shape[0]
+        if hp["policy_net"] == "slots" and obs_dim != self.core.head_dim + self.core.n_actions * self.core.item_features.shape[1]:
+            raise ValueError(f"agent {self.name!r}: policy_net='slots' needs the candidates' features in the observation "
+                             f"(e.g. Playlist-v0's observation='full')")
         self.policy = self._policy_net(obs_dim)
         self.value = value_net(obs_dim, hp["hidden"])
         # separate networks, separate optimisers (as the project): the value loss, whose scale follows
@@ -68,7 +81,10 @@ class ActorCriticAgent(TorchAgent):
         self.modules = {"policy": self.policy, "value": self.value, "pi_opt": self.pi_opt, "v_opt": self.v_opt}
 
     def _policy_net(self, obs_dim: int) -> nn.Module:
-        return mlp([obs_dim, self.hp["hidden"], self.hp["hidden"], self.core.n_actions])
+        h = self.hp["hidden"]
+        if self.hp["policy_net"] == "slots":
+            return mlp([self.core.head_dim + self.core.item_features.shape[1], h, h, 1])
+        return mlp([obs_dim, h, h, self.core.n_actions])
 
     # ---------------------------------------------------------------- action sets
     def _action_set(self, obs: np.ndarray, history: np.ndarray | None, mask: np.ndarray | None) -> dict[str, Any]:
@@ -78,7 +94,13 @@ class ActorCriticAgent(TorchAgent):
         return {"mask": np.asarray(mask, dtype=bool)}
 
     def _logits(self, obs: torch.Tensor, aset: dict[str, Any]) -> torch.Tensor:
-        logits = self.policy(obs)
+        if self.hp["policy_net"] == "slots":
+            k, head = self.core.n_actions, self.core.head_dim
+            slots = obs[:, head:].reshape(len(obs), k, -1)
+            pairs = torch.cat([obs[:, None, :head].expand(-1, k, -1), slots], dim=2)
+            logits = self.policy(pairs).squeeze(-1)
+        else:
+            logits = self.policy(obs)
         return logits.masked_fill(~torch.as_tensor(aset["mask"]), -1e9)
 
     def _to_env_action(self, choice: np.ndarray, aset: dict[str, Any]) -> np.ndarray:

@@ -21,7 +21,7 @@ from stable_baselines3.common.callbacks import BaseCallback, CallbackList
 from stable_baselines3.common.vec_env import VecMonitor, VecNormalize
 
 from agents.base import Agent
-from agents.slot_policy import SlotScorer
+from agents.slot_policy import MaskableSlotActorCriticPolicy, SlotActorCriticPolicy, SlotScorer
 from agents.vec_env import MusicGymVecEnv
 
 _RESERVED = {"self", "policy", "env", "seed", "_init_setup_model", "verbose", "device"}
@@ -110,9 +110,12 @@ class SB3Agent(Agent):
             self.vec_env = VecNormalize(self.vec_env, norm_obs=False, norm_reward=True, gamma=gamma)
         if self.hp["slot_scorer"]:
             algo_kwargs = self._slot_scorer_kwargs(algo_kwargs)
+        policy = self.hp["policy"]
+        if self.hp["slot_scorer"] and policy == "MlpPolicy" and self.algo is not DQN:
+            policy = MaskableSlotActorCriticPolicy if self.algo is MaskablePPO else SlotActorCriticPolicy
         try:
             self.model = self.algo(
-                self.hp["policy"], self.vec_env, seed=self.seed, verbose=0,
+                policy, self.vec_env, seed=self.seed, verbose=0,
                 tensorboard_log=self.hp["tensorboard_log"], **algo_kwargs,
             )  # fmt: skip
         except (TypeError, ValueError, AssertionError) as e:
@@ -131,6 +134,9 @@ class SB3Agent(Agent):
             pk.setdefault("net_arch", [])
         else:
             pk.setdefault("net_arch", {"pi": [], "vf": [64, 64]})
+            # the value loss must not shape the scores that are the policy's logits (with one shared
+            # scorer PPO drifted to worse than random on some seeds of Playlist-v0)
+            pk.setdefault("share_features_extractor", False)
         return {**algo_kwargs, "policy_kwargs": pk}
 
     @property

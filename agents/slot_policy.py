@@ -3,15 +3,19 @@
 MusicGym's slot observations are ``[head | slot 1 features | ... | slot k features]`` with the slots
 in random order. A plain MLP must learn the same scoring separately for each slot position; this
 extractor applies one MLP to every (head, slot) pair, like the Action-Head DQN, and hands SB3
-``[score of slot 1, ..., score of slot k, head embedding]``. With ``net_arch={"pi": [], ...}`` the
-policy's action logits are a learned linear map of the k scores (initialised by SB3), and the value
-network reads the head embedding as well.
+``[score of slot 1, ..., score of slot k, head embedding]``.
+
+`SlotActorCriticPolicy` (PPO) and `MaskableSlotActorCriticPolicy` (sb3-contrib MaskablePPO) use the
+k scores themselves as the action logits, so the policy is permutation-equivariant: the same track
+gets the same logit in any slot. Their value network reads the scores and the head embedding.
 """
 
 from __future__ import annotations
 
 import gymnasium as gym
 import torch
+from sb3_contrib.common.maskable.policies import MaskableActorCriticPolicy
+from stable_baselines3.common.policies import ActorCriticPolicy
 from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
 from torch import nn
 
@@ -49,3 +53,38 @@ class SlotScorer(BaseFeaturesExtractor):
         pairs = torch.cat([head[:, None, :].expand(-1, self.n_slots, -1), slots], dim=2)
         scores = self.scorer(pairs).squeeze(-1)
         return torch.cat([scores, self.head(head)], dim=1)
+
+
+class SlotLogits(nn.Module):
+    """The first `n` features (the slot scores) as action logits."""
+
+    def __init__(self, n: int) -> None:
+        super().__init__()
+        self.n = n
+
+    def forward(self, latent: torch.Tensor) -> torch.Tensor:
+        """latent[:, :n]."""
+        return latent[:, : self.n]
+
+
+class _SlotLogitsMixin:
+    """After SB3 builds the networks: logits = slot scores, scorer output scaled to a near-uniform start."""
+
+    def _build(self, lr_schedule) -> None:  # noqa: ANN001 (SB3's Schedule)
+        super()._build(lr_schedule)
+        extractor = self.pi_features_extractor
+        if not isinstance(extractor, SlotScorer) or self.mlp_extractor.latent_dim_pi != extractor.features_dim:
+            raise ValueError("slot policies need features_extractor_class=SlotScorer and net_arch={'pi': [], ...}")
+        self.action_net = SlotLogits(extractor.n_slots)
+        last = extractor.scorer[-1]
+        nn.init.orthogonal_(last.weight, gain=0.01)  # SB3's gain for action outputs
+        nn.init.zeros_(last.bias)
+        self.optimizer = self.optimizer_class(self.parameters(), lr=lr_schedule(1), **self.optimizer_kwargs)
+
+
+class SlotActorCriticPolicy(_SlotLogitsMixin, ActorCriticPolicy):
+    """SB3 PPO policy whose action logits are the `SlotScorer`'s per-slot scores."""
+
+
+class MaskableSlotActorCriticPolicy(_SlotLogitsMixin, MaskableActorCriticPolicy):
+    """sb3-contrib MaskablePPO policy whose action logits are the `SlotScorer`'s per-slot scores."""

@@ -13,6 +13,12 @@ to the same directory):
 * ``result.json``: written last, atomically. A run whose ``result.json`` exists is done and is
   never run again; one without it is resumed from its checkpoint.
 
+The spec holds what the user set; what it leaves to defaults (the agent's YAML hyperparameters for
+the env, the env's own parameters) is recorded in ``config.json`` and ``result.json`` as
+``defaults``. If those defaults have changed since (a config was edited, a default changed in a new
+version), the old run is stale: it is moved, whole, to ``ROOT/_stale/<name>.<time>/`` (nothing is
+deleted) and the run starts afresh. Runs recorded without ``defaults`` are trusted as they are.
+
 Two processes never run the same run at once: a run holds an exclusive ``flock`` on ``run.lock``
 while it works (the kernel releases it when the process dies, even by SIGKILL).
 
@@ -31,6 +37,7 @@ import hashlib
 import json
 import os
 import time
+import warnings
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -138,28 +145,67 @@ def run_lock(run_dir: Path):
         fh.close()
 
 
+def resolved_defaults(spec: RunSpec) -> dict[str, Any]:
+    """What `spec` leaves to defaults: the agent's YAML hyperparameters and the env's parameters (as JSON)."""
+    import importlib
+
+    import gymnasium as gym
+
+    import musicgym  # noqa: F401 (registers the ids)
+    from agents.base import load_hyperparams
+
+    entry = gym.spec(spec.env_id)
+    module, name = entry.entry_point.split(":")
+    env_params = {**getattr(importlib.import_module(module), name).core_cls.PARAMS, **entry.kwargs}
+    hyperparams = {} if spec.is_baseline else load_hyperparams(spec.agent, spec.env_id)
+    return json.loads(json.dumps({"env": env_params, "hyperparams": hyperparams}, sort_keys=True, default=str))
+
+
+def _stale(run_dir: Path, defaults: dict[str, Any]) -> bool:
+    """The run was started under other defaults than `defaults` (see module docstring)."""
+    path = run_dir / "config.json"
+    if not path.exists():
+        return False
+    try:
+        recorded = json.loads(path.read_text()).get("defaults")
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{path}: not a valid run config ({e})") from e
+    return recorded is not None and recorded != defaults
+
+
 def execute(spec: RunSpec, root: str | Path, progress_bar: bool = False) -> dict[str, Any]:
     """Run `spec` under `root` (or return its result if it is done) and return the result.
 
-    Resumes an interrupted run from its checkpoint. Every run uses one torch thread, so that the
-    same spec gives the same numbers in any process (a local worker, a Ray trial).
+    Resumes an interrupted run from its checkpoint; a stale run (see module docstring) is moved to
+    ``ROOT/_stale/`` and started afresh. Every run uses one torch thread, so that the same spec gives
+    the same numbers in any process (a local worker, a Ray trial).
     """
     run_dir = Path(root) / spec.name
+    defaults = resolved_defaults(spec)
     done = read_result(run_dir)
-    if done is not None:
+    if done is not None and not _stale(run_dir, defaults):
         return done
     with run_lock(run_dir):
-        done = read_result(run_dir)  # finished by another process while we waited for nothing
-        if done is not None:
-            return done
-        import torch
+        if _stale(run_dir, defaults):
+            archive = Path(root) / "_stale" / f"{spec.name}.{time.strftime('%Y%m%d-%H%M%S')}.{os.getpid()}"
+            archive.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(run_dir, archive)  # under the lock: no other process is inside this run
+            warnings.warn(f"run {spec.name}: its defaults changed since it ran; the old run is kept in {archive}",
+                          stacklevel=2)
+        else:
+            done = read_result(run_dir)  # finished by another process while we waited for nothing
+            if done is not None:
+                return done
+            import torch
 
-        torch.set_num_threads(1)
-        write_json_atomic(run_dir / "config.json", {"name": spec.name, **spec.to_dict()})
-        result = _run_baseline(spec) if spec.is_baseline else _run_agent(spec, run_dir, progress_bar)
-        result = {"name": spec.name, "spec": spec.to_dict(), **result, "finished": time.time()}
-        write_json_atomic(run_dir / "result.json", result)
-        return result
+            torch.set_num_threads(1)
+            write_json_atomic(run_dir / "config.json", {"name": spec.name, **spec.to_dict(), "defaults": defaults})
+            result = _run_baseline(spec) if spec.is_baseline else _run_agent(spec, run_dir, progress_bar)
+            result = {"name": spec.name, "spec": spec.to_dict(), **result, "defaults": defaults,
+                      "finished": time.time()}
+            write_json_atomic(run_dir / "result.json", result)
+            return result
+    return execute(spec, root, progress_bar)  # afresh, in a new directory under a new lock
 
 
 def _eval_seed(spec: RunSpec, base: int) -> int:

@@ -112,6 +112,39 @@ def test_execute_writes_a_complete_run_and_skips_it_the_second_time(tmp_path):
     assert agent.num_timesteps == res["env_steps"]
 
 
+def test_a_run_whose_defaults_changed_is_kept_aside_and_run_again(tmp_path, monkeypatch):
+    from experiments import runs
+
+    spec = RunSpec("random", "MusicGym/Taste-v0", eval_episodes=3, total_timesteps=0)
+    first = execute(spec, tmp_path)
+    assert first["defaults"]["env"]["k"] == 20 and first["defaults"]["hyperparams"] == {}
+    assert execute(spec, tmp_path)["finished"] == first["finished"]  # same defaults: done
+
+    real = runs.resolved_defaults
+    monkeypatch.setattr(runs, "resolved_defaults", lambda s: {**real(s), "hyperparams": {"edited": 1}})
+    with pytest.warns(UserWarning, match="its defaults changed since it ran; the old run is kept in"):
+        second = execute(spec, tmp_path)
+    assert second["finished"] > first["finished"] and second["defaults"]["hyperparams"] == {"edited": 1}
+    (kept,) = (tmp_path / "_stale").iterdir()
+    assert kept.name.startswith(spec.name) and read_result(kept) == first  # nothing lost
+    assert [r["name"] for r in leaderboard.collect(tmp_path)] == [spec.name]  # the stale copy is not collected
+
+    # a run recorded before defaults were kept is trusted as it is
+    cfg = tmp_path / spec.name / "config.json"
+    write_json_atomic(cfg, {k: v for k, v in json.loads(cfg.read_text()).items() if k != "defaults"})
+    monkeypatch.setattr(runs, "resolved_defaults", real)
+    assert execute(spec, tmp_path)["finished"] == second["finished"]
+
+
+def test_resolved_defaults_follow_the_yaml_configs_and_the_env():
+    from agents.base import load_hyperparams
+    from experiments.runs import resolved_defaults
+
+    d = resolved_defaults(RunSpec("ppo", "MusicGym/TasteCatalog-v0"))
+    assert d["env"]["action_mode"] == "catalog" and d["hyperparams"] == load_hyperparams("ppo", "MusicGym/TasteCatalog-v0")
+    assert resolved_defaults(RunSpec("actor_critic", "MusicGym/Playlist-v0"))["env"]["listener"] == "fixed"
+
+
 def test_a_reference_policy_run_reports_offline_metrics(tmp_path):
     res = execute(RunSpec("item_cf", "MusicGym/Taste-v0", eval_episodes=3), tmp_path)
     assert set(res["offline"]) == {"hit@10", "ndcg@10"} and 0 <= res["offline"]["hit@10"] <= 1

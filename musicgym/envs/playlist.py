@@ -58,7 +58,7 @@ class PlaylistCore(Core):
     """Batched dynamics of Playlist-v0 (see `PlaylistEnv` for the specification)."""
 
     PARAMS: ClassVar[dict[str, Any]] = {
-        "listener": "population",
+        "listener": "fixed",
         "observation": "full",
         "n_clusters": 20,
         "mean_bounds": (0.4, 0.85),
@@ -345,10 +345,13 @@ class PlaylistEnv(MusicEnv):
     ``info["rewards"]`` holds the four components.
 
     ## Starting State
-    A uniformly random catalog track. With ``listener="population"`` (default) each episode draws a
-    new listener: m_c ~ U(0.4, 0.85), s_c ~ U(0.05, 0.15) per cluster (the spread of the project's
-    own simulated listener); ``listener="fixed"`` keeps one listener (drawn with ``listener_seed``)
-    for every episode, as the project had. ``listener="external"``: a person answers (``musicgym
+    A uniformly random catalog track. With ``listener="fixed"`` (default, as the project had) one
+    simulated listener, drawn once with ``listener_seed`` (m_c ~ U(0.4, 0.85), s_c ~ U(0.05, 0.15)
+    per cluster, the spread of the project's own), hears every episode: the agent can learn its
+    taste across episodes. ``listener="population"`` goes further: each episode draws a new listener
+    from the same distribution, so a policy must infer the taste within one playlist from the
+    feedback in the observation (a harder POMDP: ``experiments/playlist_ceiling.py`` shows what a
+    Bayesian posterior-greedy policy reaches). ``listener="external"``: a person answers (``musicgym
     play``): call ``env.unwrapped.core.give_feedback(percentage_listened, liked)`` before each step;
     the reward is computed from that answer as above, and ``oracle_reward`` / ``regret`` are NaN
     (a person's expected answers are unknown). ``env.reset(options={"start_track": row})`` starts
@@ -377,7 +380,7 @@ class PlaylistEnv(MusicEnv):
     ``listener_seed``, ``replay_log``, ``playlist_length`` (10), ``render_mode`` (``"ansi"`` or ``"human"``).
 
     ## Version History
-    * v0: initial version (the 10-track end is a termination).
+    * v0: initial version (the 10-track end is a termination; the project's fixed listener is the default).
     """
 
     core_cls = PlaylistCore

@@ -65,6 +65,7 @@ def test_unknown_agent_lists_available():
         ("actor_critic", {"clip_range": 1.5}, r"clip_range must be in \(0, 1\)"),
         ("actor_critic", {"n_envs": 0}, "n_envs must be a positive integer"),
         ("ppo", {"n_steps": "many"}, "bad hyperparameters"),
+        ("actor_critic", {"policy_net": "cnn"}, "policy_net must be 'mlp' or 'slots'"),
     ],
 )
 def test_bad_hyperparameters(name, hp, match):
@@ -151,6 +152,44 @@ def test_slot_scorer_plugin_is_permutation_equivariant():
         assert torch.allclose(ext(obs)[:, :20][:, perm], ext(permuted)[:, :20], atol=1e-6)
     with pytest.raises(ValueError, match="slot_scorer needs a candidates-mode env"):
         agents.make("ppo", "MusicGym/TasteCatalog-v0", env_kwargs=CATALOG, slot_scorer=True)
+
+
+def _permuted(obs: np.ndarray, head: int, k: int, perm: np.ndarray) -> np.ndarray:
+    slots = obs[:, head:].reshape(len(obs), k, -1)[:, perm]
+    return np.concatenate([obs[:, :head], slots.reshape(len(obs), -1)], axis=1)
+
+
+@pytest.mark.parametrize("name", ["ppo", "maskable_ppo", "actor_critic"])
+def test_slot_policies_give_a_track_the_same_probability_in_any_slot(name):
+    """With the configs' slot policies, permuting the candidate slots permutes the action probabilities."""
+    import torch
+
+    a = agents.make(name, "MusicGym/Preference-v0", env_kwargs=CATALOG, **FAST[name])
+    assert a.hp["slot_scorer" if name != "actor_critic" else "policy_net"] in (True, "slots")  # from the YAML config
+    a.learn(300)
+    venv = gym.make_vec("MusicGym/Preference-v0", num_envs=3, vectorization_mode="vector_entry_point", **CATALOG)
+    obs, _ = venv.reset(seed=0)
+    core = venv.unwrapped.core if hasattr(venv.unwrapped, "core") else venv.core
+    perm = np.random.default_rng(0).permutation(core.n_actions)
+    other = _permuted(obs, core.head_dim, core.n_actions, perm)
+    with torch.no_grad():
+        if name == "actor_critic":
+            p, q = (a.action_probs(o, {}).numpy() for o in (obs, other))
+        else:
+            policy = a.model.policy
+            p, q = (policy.get_distribution(policy.obs_to_tensor(o)[0]).distribution.probs.numpy() for o in (obs, other))
+    assert not np.allclose(p, 1 / core.n_actions, atol=1e-4)  # trained: not uniform
+    np.testing.assert_allclose(p[:, perm], q, atol=1e-6)
+
+
+def test_actor_critic_slots_needs_slot_observations():
+    with pytest.raises(ValueError, match="policy_net='slots' needs a candidates-mode env"):
+        agents.make("actor_critic", "MusicGym/TasteCatalog-v0", env_kwargs=CATALOG, policy_net="slots")
+    with pytest.raises(ValueError, match="policy_net='slots' needs the candidates' features"):
+        agents.make("actor_critic", "MusicGym/Playlist-v0", env_kwargs={**CATALOG, "observation": "latent"},
+                    policy_net="slots")
+    plain = agents.make("actor_critic", "MusicGym/Playlist-v0", env_kwargs=CATALOG, policy_net="mlp")
+    assert plain.policy[0].in_features == 27  # the project's network over the whole observation
 
 
 @pytest.mark.parametrize("name", ["ppo", "ah_dqn"])
