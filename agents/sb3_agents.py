@@ -128,7 +128,8 @@ class SB3Agent(Agent):
         pk = dict(algo_kwargs.get("policy_kwargs") or {})
         pk.update(
             features_extractor_class=SlotScorer,
-            features_extractor_kwargs={"head_dim": core.head_dim, "item_dim": core.item_features.shape[1]},
+            features_extractor_kwargs={"head_dim": core.head_dim, "item_dim": core.item_features.shape[1],
+                                       **(pk.get("features_extractor_kwargs") or {})},  # e.g. {"hidden": 128}
         )
         if self.algo is DQN:
             pk.setdefault("net_arch", [])

@@ -30,7 +30,7 @@ class SlotScorer(BaseFeaturesExtractor):
         hidden: width of the shared scorer and of the head embedding.
     """
 
-    def __init__(self, observation_space: gym.spaces.Box, head_dim: int, item_dim: int, hidden: int = 64) -> None:
+    def __init__(self, observation_space: gym.spaces.Box, head_dim: int, item_dim: int, hidden: int = 128) -> None:
         n_slots = (observation_space.shape[0] - head_dim) // item_dim
         if n_slots < 1 or head_dim + n_slots * item_dim != observation_space.shape[0]:
             raise ValueError(

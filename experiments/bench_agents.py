@@ -63,7 +63,8 @@ def overhead(chunk: int = 4096, rounds: int = 20) -> None:
 
     torch.set_num_threads(1)  # both sides alike; on 2 cores one thread is also the faster for these small nets
     settings = {"n_steps": 256, "batch_size": 256, "n_epochs": 10}
-    music = agents.make("ppo", "MusicGym/Playlist-v0", n_envs=8, **settings)
+    # the same network on both sides: SB3's MlpPolicy (the Playlist-v0 config's slot policy is not the question here)
+    music = agents.make("ppo", "MusicGym/Playlist-v0", n_envs=8, slot_scorer=False, **settings)
     cart = PPO("MlpPolicy", make_vec_env("CartPole-v1", n_envs=8, seed=0), seed=0, verbose=0, **settings)
     music.learn(2048)
     cart.learn(2048)
