@@ -11,6 +11,9 @@ slots) are masked out of the softmax. In catalog mode the softmax runs over the 
 the same policy network ``(state, one candidate's features) -> 128 -> 128 -> 1`` scores every slot
 and the softmax runs over those scores, so the policy is permutation-equivariant and learns one
 scoring function instead of one per slot position (the Action-Head DQN's idea, in a policy).
+``policy_net="tracks"`` does the same in catalog mode at the catalog's scale: a state network
+``observation -> 128 -> 128 -> 64`` and a track network ``features -> 128 -> 64`` (run once over the
+catalog per forward pass), logit of a track = a learned scale times their cosine, played tracks masked.
 
 Subclasses can change what the actions are: `_action_set` returns, per session, the candidate rows
 the policy chooses among and `_logits` scores them (see ``cf_actor_critic``).
@@ -34,6 +37,23 @@ def value_net(inp: int, hidden: int) -> nn.Sequential:
         nn.Linear(hidden, hidden), nn.LeakyReLU(), nn.LayerNorm(hidden),
         nn.Linear(hidden, 1),
     )  # fmt: skip
+
+
+class TrackScorer(nn.Module):
+    """Logits over a whole catalog: state embedding . track embedding (policy_net="tracks")."""
+
+    def __init__(self, obs_dim: int, item_features: np.ndarray, hidden: int, dim: int = 64) -> None:
+        super().__init__()
+        self.register_buffer("items", torch.as_tensor(np.asarray(item_features, dtype=np.float32)), persistent=False)
+        self.state = mlp([obs_dim, hidden, hidden, dim])
+        self.track = mlp([self.items.shape[1], hidden, dim])
+        self.log_scale = nn.Parameter(torch.tensor(1.0))
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        """(B, n_tracks) logits: a learned scale times the cosine of the two embeddings."""
+        s = nn.functional.normalize(self.state(obs), dim=1)
+        t = nn.functional.normalize(self.track(self.items), dim=1)
+        return self.log_scale.exp() * (s @ t.T)
 
 
 class ActorCriticAgent(TorchAgent):
@@ -64,10 +84,12 @@ class ActorCriticAgent(TorchAgent):
             raise ValueError(f"agent {self.name!r}: clip_range must be in (0, 1), got {hp['clip_range']!r}")
         if hp["gae_lambda"] is not None and not 0 <= hp["gae_lambda"] <= 1:
             raise ValueError(f"agent {self.name!r}: gae_lambda must be None or in [0, 1], got {hp['gae_lambda']!r}")
-        if hp["policy_net"] not in ("mlp", "slots"):
-            raise ValueError(f"agent {self.name!r}: policy_net must be 'mlp' or 'slots', got {hp['policy_net']!r}")
+        if hp["policy_net"] not in ("mlp", "slots", "tracks"):
+            raise ValueError(f"agent {self.name!r}: policy_net must be 'mlp', 'slots' or 'tracks', got {hp['policy_net']!r}")
         if hp["policy_net"] == "slots" and self.core.action_mode != "candidates":
             raise ValueError(f"agent {self.name!r}: policy_net='slots' needs a candidates-mode env, not {self.env_id}")
+        if hp["policy_net"] == "tracks" and self.core.action_mode != "catalog":
+            raise ValueError(f"agent {self.name!r}: policy_net='tracks' needs a catalog-mode env, not {self.env_id}")
         obs_dim = self.vec_env.observation_space.shape[0]
         if hp["policy_net"] == "slots" and obs_dim != self.core.head_dim + self.core.n_actions * self.core.item_features.shape[1]:
             raise ValueError(f"agent {self.name!r}: policy_net='slots' needs the candidates' features in the observation "
@@ -84,6 +106,8 @@ class ActorCriticAgent(TorchAgent):
         h = self.hp["hidden"]
         if self.hp["policy_net"] == "slots":
             return mlp([self.core.head_dim + self.core.item_features.shape[1], h, h, 1])
+        if self.hp["policy_net"] == "tracks":
+            return TrackScorer(obs_dim, self.core.item_features, h)
         return mlp([obs_dim, h, h, self.core.n_actions])
 
     # ---------------------------------------------------------------- action sets

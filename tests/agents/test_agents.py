@@ -65,7 +65,7 @@ def test_unknown_agent_lists_available():
         ("actor_critic", {"clip_range": 1.5}, r"clip_range must be in \(0, 1\)"),
         ("actor_critic", {"n_envs": 0}, "n_envs must be a positive integer"),
         ("ppo", {"n_steps": "many"}, "bad hyperparameters"),
-        ("actor_critic", {"policy_net": "cnn"}, "policy_net must be 'mlp' or 'slots'"),
+        ("actor_critic", {"policy_net": "cnn"}, "policy_net must be 'mlp', 'slots' or 'tracks'"),
     ],
 )
 def test_bad_hyperparameters(name, hp, match):
@@ -183,11 +183,17 @@ def test_slot_policies_give_a_track_the_same_probability_in_any_slot(name):
 
 
 def test_actor_critic_slots_needs_slot_observations():
+    import torch
+
     with pytest.raises(ValueError, match="policy_net='slots' needs a candidates-mode env"):
         agents.make("actor_critic", "MusicGym/TasteCatalog-v0", env_kwargs=CATALOG, policy_net="slots")
     with pytest.raises(ValueError, match="policy_net='slots' needs the candidates' features"):
         agents.make("actor_critic", "MusicGym/Playlist-v0", env_kwargs={**CATALOG, "observation": "latent"},
                     policy_net="slots")
+    with pytest.raises(ValueError, match="policy_net='tracks' needs a catalog-mode env"):
+        agents.make("actor_critic", "MusicGym/Taste-v0", env_kwargs=CATALOG, policy_net="tracks")
+    tracks = agents.make("actor_critic", "MusicGym/TasteCatalog-v0", env_kwargs=CATALOG)  # the YAML config's
+    assert tracks.hp["policy_net"] == "tracks" and tracks.policy(torch.zeros(2, 9)).shape == (2, 2000)
     plain = agents.make("actor_critic", "MusicGym/Playlist-v0", env_kwargs=CATALOG, policy_net="mlp")
     assert plain.policy[0].in_features == 27  # the project's network over the whole observation
 
