@@ -7,7 +7,8 @@ extractor applies one MLP to every (head, slot) pair, like the Action-Head DQN, 
 
 `SlotActorCriticPolicy` (PPO) and `MaskableSlotActorCriticPolicy` (sb3-contrib MaskablePPO) use the
 k scores themselves as the action logits, so the policy is permutation-equivariant: the same track
-gets the same logit in any slot. Their value network reads the scores and the head embedding.
+gets the same logit in any slot. The value network reads the output of its own `SlotScorer`
+(``share_features_extractor=False``, set by the agents): the value loss must not shape the logits.
 """
 
 from __future__ import annotations
