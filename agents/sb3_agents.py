@@ -21,7 +21,7 @@ from stable_baselines3.common.callbacks import BaseCallback, CallbackList
 from stable_baselines3.common.vec_env import VecMonitor, VecNormalize
 
 from agents.base import Agent
-from agents.slot_policy import MaskableSlotActorCriticPolicy, SlotActorCriticPolicy, SlotScorer
+from agents.slot_policy import MaskableSlotActorCriticPolicy, SlotActorCriticPolicy, SlotDQNPolicy, SlotScorer
 from agents.vec_env import MusicGymVecEnv
 
 _RESERVED = {"self", "policy", "env", "seed", "_init_setup_model", "verbose", "device"}
@@ -111,8 +111,8 @@ class SB3Agent(Agent):
         if self.hp["slot_scorer"]:
             algo_kwargs = self._slot_scorer_kwargs(algo_kwargs)
         policy = self.hp["policy"]
-        if self.hp["slot_scorer"] and policy == "MlpPolicy" and self.algo is not DQN:
-            policy = MaskableSlotActorCriticPolicy if self.algo is MaskablePPO else SlotActorCriticPolicy
+        if self.hp["slot_scorer"] and policy == "MlpPolicy":
+            policy = {DQN: SlotDQNPolicy, MaskablePPO: MaskableSlotActorCriticPolicy}.get(self.algo, SlotActorCriticPolicy)
         try:
             self.model = self.algo(
                 policy, self.vec_env, seed=self.seed, verbose=0,
@@ -132,7 +132,7 @@ class SB3Agent(Agent):
                                        **(pk.get("features_extractor_kwargs") or {})},  # e.g. {"hidden": 128}
         )
         if self.algo is DQN:
-            pk.setdefault("net_arch", [])
+            pk["net_arch"] = []  # the scores are the Q-values (a config's net_arch is for the plain MLP)
         else:
             pk.setdefault("net_arch", {"pi": [], "vf": [64, 64]})
             # the value loss must not shape the scores that are the policy's logits (with one shared

@@ -7,7 +7,7 @@ extractor applies one MLP to every (head, slot) pair, like the Action-Head DQN, 
 
 `SlotActorCriticPolicy` (PPO) and `MaskableSlotActorCriticPolicy` (sb3-contrib MaskablePPO) use the
 k scores themselves as the action logits, so the policy is permutation-equivariant: the same track
-gets the same logit in any slot. The value network reads the output of its own `SlotScorer`
+gets the same logit in any slot; `SlotDQNPolicy` (DQN) uses them as the Q-values. The value network reads the output of its own `SlotScorer`
 (``share_features_extractor=False``, set by the agents): the value loss must not shape the logits.
 """
 
@@ -18,6 +18,7 @@ import torch
 from sb3_contrib.common.maskable.policies import MaskableActorCriticPolicy
 from stable_baselines3.common.policies import ActorCriticPolicy
 from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
+from stable_baselines3.dqn.policies import DQNPolicy, QNetwork
 from torch import nn
 
 
@@ -89,3 +90,15 @@ class SlotActorCriticPolicy(_SlotLogitsMixin, ActorCriticPolicy):
 
 class MaskableSlotActorCriticPolicy(_SlotLogitsMixin, MaskableActorCriticPolicy):
     """sb3-contrib MaskablePPO policy whose action logits are the `SlotScorer`'s per-slot scores."""
+
+
+class SlotDQNPolicy(DQNPolicy):
+    """SB3 DQN policy whose Q-values are the `SlotScorer`'s per-slot scores (online and target nets)."""
+
+    def make_q_net(self) -> QNetwork:
+        """SB3's QNetwork with the slot scores as its output layer."""
+        q = super().make_q_net()
+        if not isinstance(q.features_extractor, SlotScorer):
+            raise ValueError("SlotDQNPolicy needs features_extractor_class=SlotScorer")
+        q.q_net = SlotLogits(q.features_extractor.n_slots)
+        return q

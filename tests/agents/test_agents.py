@@ -159,9 +159,9 @@ def _permuted(obs: np.ndarray, head: int, k: int, perm: np.ndarray) -> np.ndarra
     return np.concatenate([obs[:, :head], slots.reshape(len(obs), -1)], axis=1)
 
 
-@pytest.mark.parametrize("name", ["ppo", "maskable_ppo", "actor_critic"])
+@pytest.mark.parametrize("name", ["ppo", "maskable_ppo", "dqn", "actor_critic"])
 def test_slot_policies_give_a_track_the_same_probability_in_any_slot(name):
-    """With the configs' slot policies, permuting the candidate slots permutes the action probabilities."""
+    """With the configs' slot policies, permuting the candidate slots permutes the action probabilities (Q-values)."""
     import torch
 
     a = agents.make(name, "MusicGym/Preference-v0", env_kwargs=CATALOG, **FAST[name])
@@ -175,6 +175,9 @@ def test_slot_policies_give_a_track_the_same_probability_in_any_slot(name):
     with torch.no_grad():
         if name == "actor_critic":
             p, q = (a.action_probs(o, {}).numpy() for o in (obs, other))
+        elif name == "dqn":
+            q_net = a.model.policy.q_net
+            p, q = (torch.softmax(q_net(a.model.policy.obs_to_tensor(o)[0]), 1).numpy() for o in (obs, other))
         else:
             policy = a.model.policy
             p, q = (policy.get_distribution(policy.obs_to_tensor(o)[0]).distribution.probs.numpy() for o in (obs, other))
