@@ -48,12 +48,21 @@ class TrackScorer(nn.Module):
         self.state = mlp([obs_dim, hidden, hidden, dim])
         self.track = mlp([self.items.shape[1], hidden, dim])
         self.log_scale = nn.Parameter(torch.tensor(1.0))
+        self._cache: tuple[tuple[int, ...], torch.Tensor] | None = None
+
+    def _tracks(self) -> torch.Tensor:
+        """Unit track embeddings; without gradients reused until an optimiser step changes the weights."""
+        if torch.is_grad_enabled():
+            return nn.functional.normalize(self.track(self.items), dim=1)
+        version = tuple(p._version for p in self.track.parameters())  # bumped by every in-place update
+        if self._cache is None or self._cache[0] != version:
+            self._cache = (version, nn.functional.normalize(self.track(self.items), dim=1))
+        return self._cache[1]
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         """(B, n_tracks) logits: a learned scale times the cosine of the two embeddings."""
         s = nn.functional.normalize(self.state(obs), dim=1)
-        t = nn.functional.normalize(self.track(self.items), dim=1)
-        return self.log_scale.exp() * (s @ t.T)
+        return self.log_scale.exp() * (s @ self._tracks().T)
 
 
 class ActorCriticAgent(TorchAgent):

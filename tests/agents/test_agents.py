@@ -208,3 +208,26 @@ def test_progress_bar(name, capsys):
     assert agent.num_timesteps >= 256
     if name == "ah_dqn":  # tqdm writes to stderr (SB3's rich bar writes to its own console)
         assert "256/256" in capsys.readouterr().err
+
+
+def test_track_scorer_reuses_track_embeddings_only_until_the_weights_change():
+    import torch
+
+    from agents.actor_critic import TrackScorer
+
+    m = TrackScorer(9, np.random.default_rng(0).random((500, 9)), 32)
+    x = torch.rand(3, 9)
+
+    def fresh() -> torch.Tensor:
+        unit = torch.nn.functional.normalize
+        return m.log_scale.exp() * (unit(m.state(x), dim=1) @ unit(m.track(m.items), dim=1).T)
+
+    with torch.no_grad():
+        before = m(x)
+        assert torch.equal(m(x), before) and torch.allclose(before, fresh())
+    opt = torch.optim.Adam(m.parameters(), lr=1e-2)
+    m(x).sum().backward()  # with gradients: computed afresh
+    opt.step()
+    with torch.no_grad():
+        after = m(x)
+        assert not torch.allclose(after, before) and torch.allclose(after, fresh())
