@@ -94,15 +94,18 @@ class ActorCriticAgent(TorchAgent):
         if hp["gae_lambda"] is not None and not 0 <= hp["gae_lambda"] <= 1:
             raise ValueError(f"agent {self.name!r}: gae_lambda must be None or in [0, 1], got {hp['gae_lambda']!r}")
         if hp["policy_net"] not in ("mlp", "slots", "tracks"):
-            raise ValueError(f"agent {self.name!r}: policy_net must be 'mlp', 'slots' or 'tracks', got {hp['policy_net']!r}")
+            raise ValueError(
+                f"agent {self.name!r}: policy_net must be 'mlp', 'slots' or 'tracks', got {hp['policy_net']!r}"
+            )
         if hp["policy_net"] == "slots" and self.core.action_mode != "candidates":
             raise ValueError(f"agent {self.name!r}: policy_net='slots' needs a candidates-mode env, not {self.env_id}")
         if hp["policy_net"] == "tracks" and self.core.action_mode != "catalog":
             raise ValueError(f"agent {self.name!r}: policy_net='tracks' needs a catalog-mode env, not {self.env_id}")
         obs_dim = self.vec_env.observation_space.shape[0]
-        if hp["policy_net"] == "slots" and obs_dim != self.core.head_dim + self.core.n_actions * self.core.item_features.shape[1]:
-            raise ValueError(f"agent {self.name!r}: policy_net='slots' needs the candidates' features in the observation "
-                             f"(e.g. Playlist-v0's observation='full')")
+        slots_dim = self.core.head_dim + self.core.n_actions * self.core.item_features.shape[1]
+        if hp["policy_net"] == "slots" and obs_dim != slots_dim:
+            raise ValueError(f"agent {self.name!r}: policy_net='slots' needs the candidates' features in the "
+                             f"observation (e.g. Playlist-v0's observation='full')")
         self.policy = self._policy_net(obs_dim)
         self.value = value_net(obs_dim, hp["hidden"])
         # separate networks, separate optimisers (as the project): the value loss, whose scale follows

@@ -112,7 +112,8 @@ class SB3Agent(Agent):
             algo_kwargs = self._slot_scorer_kwargs(algo_kwargs)
         policy = self.hp["policy"]
         if self.hp["slot_scorer"] and policy == "MlpPolicy":
-            policy = {DQN: SlotDQNPolicy, MaskablePPO: MaskableSlotActorCriticPolicy}.get(self.algo, SlotActorCriticPolicy)
+            slot_policies = {DQN: SlotDQNPolicy, MaskablePPO: MaskableSlotActorCriticPolicy}
+            policy = slot_policies.get(self.algo, SlotActorCriticPolicy)
         try:
             self.model = self.algo(
                 policy, self.vec_env, seed=self.seed, verbose=0,

@@ -7,8 +7,9 @@ extractor applies one MLP to every (head, slot) pair, like the Action-Head DQN, 
 
 `SlotActorCriticPolicy` (PPO) and `MaskableSlotActorCriticPolicy` (sb3-contrib MaskablePPO) use the
 k scores themselves as the action logits, so the policy is permutation-equivariant: the same track
-gets the same logit in any slot; `SlotDQNPolicy` (DQN) uses them as the Q-values. The value network reads the output of its own `SlotScorer`
-(``share_features_extractor=False``, set by the agents): the value loss must not shape the logits.
+gets the same logit in any slot; `SlotDQNPolicy` (DQN) uses them as the Q-values. The value network
+reads the output of its own `SlotScorer` (``share_features_extractor=False``, set by the agents):
+the value loss must not shape the logits.
 """
 
 from __future__ import annotations
