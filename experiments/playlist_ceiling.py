@@ -1,8 +1,8 @@
 """How much of Playlist-v0's oracle gap can a policy close without seeing the hidden listener?
 
 The question matters most for ``listener="population"`` (a new listener every episode); the
-default fixed listener is printed beside it. The oracle knows the listener's per-cluster listening means; a learner sees only the tracks'
-latents and this episode's feedback. This script scores two hand-written policies that are given
+default fixed listener is printed beside it. The oracle knows the listener's per-cluster listening
+means; a learner sees only the tracks' latents and this episode's feedback. This script scores two hand-written policies that are given
 what a learner could at best work out (each candidate's cluster and proximity score, which are
 fixed functions of its latent) and prints how often a step offers a choice between clusters at all:
 

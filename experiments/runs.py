@@ -16,7 +16,7 @@ to the same directory):
 The spec holds what the user set; what it leaves to defaults (the agent's YAML hyperparameters for
 the env, the env's own parameters) is recorded in ``config.json`` and ``result.json`` as
 ``defaults``. If those defaults have changed since (a config was edited, a default changed in a new
-version), the old run is stale: it is moved, whole, to ``ROOT/_stale/<name>.<time>/`` (nothing is
+version), the old run is stale: it is moved, whole, to ``ROOT/_stale/<name>.<time>.<pid>/`` (nothing is
 deleted) and the run starts afresh. Runs recorded without ``defaults`` are trusted as they are.
 
 Two processes never run the same run at once: a run holds an exclusive ``flock`` on ``run.lock``
