@@ -195,9 +195,11 @@ def test_finetuning_moves_ah_dqn_choices_toward_the_persons_likes(tmp_path):
 
 
 def test_finetuning_the_actor_critic_raises_the_probability_of_liked_tracks(tmp_path):
-    # the project's actor scores slot positions, not tracks: on a few hundred logged steps its
-    # greedy choices barely move (see the closing note), but the update goes the person's way
-    agent = agents.make("actor_critic", "MusicGym/Playlist-v0", seed=0, n_envs=1, learning_rate=1e-3)
+    # the project's actor (policy_net="mlp", not the config's slot policy) scores slot positions, not
+    # tracks: on a few hundred logged steps its greedy choices barely move, but the update goes the
+    # person's way
+    agent = agents.make("actor_critic", "MusicGym/Playlist-v0", seed=0, n_envs=1, learning_rate=1e-3,
+                        policy_net="mlp", gae_lambda=None, reward_scale=0.01)
     env = make_play_env("Playlist-v0", "default")
     _run_sessions(env, agent, tmp_path / "log.jsonl", n=30, explore=0.5)
     report = finetune(agent, read_log(tmp_path / "log.jsonl"), steps=300)
