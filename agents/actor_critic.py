@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from agents.torch_agent import COMMON_HYPERPARAMS, EpisodeTracker, TorchAgent, mlp
+from agents.torch_agent import COMMON_HYPERPARAMS, EpisodeTracker, TorchAgent, mlp, with_head
 
 
 def value_net(inp: int, hidden: int) -> nn.Sequential:
@@ -132,9 +132,7 @@ class ActorCriticAgent(TorchAgent):
     def _logits(self, obs: torch.Tensor, aset: dict[str, Any]) -> torch.Tensor:
         if self.hp["policy_net"] == "slots":
             k, head = self.core.n_actions, self.core.head_dim
-            slots = obs[:, head:].reshape(len(obs), k, -1)
-            pairs = torch.cat([obs[:, None, :head].expand(-1, k, -1), slots], dim=2)
-            logits = self.policy(pairs).squeeze(-1)
+            logits = self.policy(with_head(obs[:, :head], obs[:, head:].reshape(len(obs), k, -1))).squeeze(-1)
         else:
             logits = self.policy(obs)
         return logits.masked_fill(~torch.as_tensor(aset["mask"]), -1e9)

@@ -23,7 +23,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from agents.torch_agent import COMMON_HYPERPARAMS, EpisodeTracker, TorchAgent, mlp
+from agents.torch_agent import COMMON_HYPERPARAMS, EpisodeTracker, TorchAgent, mlp, with_head
 
 
 class ReplayBuffer:
@@ -103,10 +103,8 @@ class AHDQNAgent(TorchAgent):
     # ---------------------------------------------------------------- scoring
     def _q_values(self, net: nn.Module, heads: torch.Tensor, cand: np.ndarray) -> torch.Tensor:
         """(B, K) Q-values of candidate rows `cand` (-inf for empty slots)."""
-        b, k = cand.shape
         feats = self.items[np.maximum(cand, 0)]
-        x = torch.cat([heads[:, None, :].expand(b, k, heads.shape[1]), feats], dim=2)
-        q = net(x).squeeze(-1)
+        q = net(with_head(heads, feats)).squeeze(-1)
         return q.masked_fill(torch.as_tensor(cand < 0), float("-inf"))
 
     def _proto(self, heads: torch.Tensor) -> torch.Tensor:
@@ -221,8 +219,7 @@ class AHDQNAgent(TorchAgent):
             # no info: score the slot features the observation carries (rows unknown, so use them directly)
             with torch.no_grad():
                 h = torch.as_tensor(heads)
-                x = torch.cat([h[:, None, :].expand(-1, slots.shape[1], -1), torch.as_tensor(slots)], dim=2)
-                act = self.q(x).squeeze(-1).argmax(1).numpy()
+                act = self.q(with_head(h, torch.as_tensor(slots))).squeeze(-1).argmax(1).numpy()
             return (act[0] if single else act), state
         else:
             raise ValueError("ah_dqn needs info['candidates'] (pass info=...) with observation='latent'")

@@ -18,7 +18,7 @@ from torch import nn
 
 from agents.actor_critic import ActorCriticAgent
 from agents.item_cf import ItemCF
-from agents.torch_agent import mlp
+from agents.torch_agent import mlp, with_head
 
 
 class CFActorCriticAgent(ActorCriticAgent):
@@ -57,11 +57,9 @@ class CFActorCriticAgent(ActorCriticAgent):
 
     def _logits(self, obs: torch.Tensor, aset: dict[str, Any]) -> torch.Tensor:
         ids = aset["ids"]
-        b, m = ids.shape
         feats = self.items[np.maximum(ids, 0)]
         cf = torch.as_tensor(aset["cf"])[:, :, None]
-        x = torch.cat([obs[:, None, :].expand(b, m, obs.shape[1]), feats, cf], dim=2)
-        logits = self.policy(x).squeeze(-1)
+        logits = self.policy(with_head(obs, torch.cat([feats, cf], dim=2))).squeeze(-1)
         return logits.masked_fill(torch.as_tensor(ids < 0), -1e9)
 
     def _to_env_action(self, choice: np.ndarray, aset: dict[str, Any]) -> np.ndarray:

@@ -108,12 +108,9 @@ class SB3Agent(Agent):
         if self.hp["normalize_reward"]:
             gamma = algo_kwargs.get("gamma", 0.99)
             self.vec_env = VecNormalize(self.vec_env, norm_obs=False, norm_reward=True, gamma=gamma)
-        if self.hp["slot_scorer"]:
-            algo_kwargs = self._slot_scorer_kwargs(algo_kwargs)
         policy = self.hp["policy"]
-        if self.hp["slot_scorer"] and policy == "MlpPolicy":
-            slot_policies = {DQN: SlotDQNPolicy, MaskablePPO: MaskableSlotActorCriticPolicy}
-            policy = slot_policies.get(self.algo, SlotActorCriticPolicy)
+        if self.hp["slot_scorer"]:
+            policy, algo_kwargs = self._slot_policy(policy, algo_kwargs)
         try:
             self.model = self.algo(
                 policy, self.vec_env, seed=self.seed, verbose=0,
@@ -122,7 +119,8 @@ class SB3Agent(Agent):
         except (TypeError, ValueError, AssertionError) as e:
             raise ValueError(f"agent {self.name!r}: bad hyperparameters {algo_kwargs}: {e}") from e
 
-    def _slot_scorer_kwargs(self, algo_kwargs: dict[str, Any]) -> dict[str, Any]:
+    def _slot_policy(self, policy: Any, algo_kwargs: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+        """The slot policy class (for SB3's ``MlpPolicy``) and `algo_kwargs` with the `SlotScorer` in them."""
         core = self.music_env.core
         if core.action_mode != "candidates":
             raise ValueError(f"agent {self.name!r}: slot_scorer needs a candidates-mode env, not {self.env_id}")
@@ -139,7 +137,10 @@ class SB3Agent(Agent):
             # the value loss must not shape the scores that are the policy's logits (with one shared
             # scorer PPO drifted to worse than random on some seeds of Playlist-v0)
             pk.setdefault("share_features_extractor", False)
-        return {**algo_kwargs, "policy_kwargs": pk}
+        if policy == "MlpPolicy":
+            slot_policies = {DQN: SlotDQNPolicy, MaskablePPO: MaskableSlotActorCriticPolicy}
+            policy = slot_policies.get(self.algo, SlotActorCriticPolicy)
+        return policy, {**algo_kwargs, "policy_kwargs": pk}
 
     @property
     def num_timesteps(self) -> int:

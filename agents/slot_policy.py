@@ -22,6 +22,8 @@ from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
 from stable_baselines3.dqn.policies import DQNPolicy, QNetwork
 from torch import nn
 
+from agents.torch_agent import with_head
+
 
 class SlotScorer(BaseFeaturesExtractor):
     """Per-slot shared MLP scores plus a head embedding (see module docstring).
@@ -53,8 +55,7 @@ class SlotScorer(BaseFeaturesExtractor):
         """[k slot scores | head embedding]."""
         head = obs[:, : self.head_dim]
         slots = obs[:, self.head_dim :].reshape(len(obs), self.n_slots, self.item_dim)
-        pairs = torch.cat([head[:, None, :].expand(-1, self.n_slots, -1), slots], dim=2)
-        scores = self.scorer(pairs).squeeze(-1)
+        scores = self.scorer(with_head(head, slots)).squeeze(-1)
         return torch.cat([scores, self.head(head)], dim=1)
 
 

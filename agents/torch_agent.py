@@ -179,6 +179,11 @@ class TorchAgent(Agent):
         return obs[:, :h], slots
 
 
+def with_head(heads: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
+    """(B, K, h + d): each session's (B, h) head beside each of its (B, K, d) items, for one shared scorer."""
+    return torch.cat([heads[:, None, :].expand(-1, items.shape[1], -1), items], dim=2)
+
+
 def mlp(sizes: list[int], act: type[nn.Module] = nn.ReLU, out_act: nn.Module | None = None) -> nn.Sequential:
     """Linear layers with `act` between them (and `out_act` after the last, if given)."""
     layers: list[nn.Module] = []
