@@ -27,6 +27,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from agents.slot_policy import TrackScorer
 from agents.torch_agent import COMMON_HYPERPARAMS, EpisodeTracker, TorchAgent, mlp, with_head
 
 
@@ -37,32 +38,6 @@ def value_net(inp: int, hidden: int) -> nn.Sequential:
         nn.Linear(hidden, hidden), nn.LeakyReLU(), nn.LayerNorm(hidden),
         nn.Linear(hidden, 1),
     )  # fmt: skip
-
-
-class TrackScorer(nn.Module):
-    """Logits over a whole catalog: state embedding . track embedding (policy_net="tracks")."""
-
-    def __init__(self, obs_dim: int, item_features: np.ndarray, hidden: int, dim: int = 64) -> None:
-        super().__init__()
-        self.register_buffer("items", torch.as_tensor(np.asarray(item_features, dtype=np.float32)), persistent=False)
-        self.state = mlp([obs_dim, hidden, hidden, dim])
-        self.track = mlp([self.items.shape[1], hidden, dim])
-        self.log_scale = nn.Parameter(torch.tensor(1.0))
-        self._cache: tuple[tuple[int, ...], torch.Tensor] | None = None
-
-    def _tracks(self) -> torch.Tensor:
-        """Unit track embeddings; without gradients reused until an optimiser step changes the weights."""
-        if torch.is_grad_enabled():
-            return nn.functional.normalize(self.track(self.items), dim=1)
-        version = tuple(p._version for p in self.track.parameters())  # bumped by every in-place update
-        if self._cache is None or self._cache[0] != version:
-            self._cache = (version, nn.functional.normalize(self.track(self.items), dim=1))
-        return self._cache[1]
-
-    def forward(self, obs: torch.Tensor) -> torch.Tensor:
-        """(B, n_tracks) logits: a learned scale times the cosine of the two embeddings."""
-        s = nn.functional.normalize(self.state(obs), dim=1)
-        return self.log_scale.exp() * (s @ self._tracks().T)
 
 
 class ActorCriticAgent(TorchAgent):

@@ -4,6 +4,17 @@ They train on the env's native vector version through `MusicGymVecEnv` (``n_envs
 process), take every keyword argument of their SB3 class as a hyperparameter, and log TensorBoard
 scalars under MusicGym's fixed names (``charts/episodic_return``, ``charts/SPS``, ``losses/*``)
 beside SB3's own.
+
+Policies (``agents.slot_policy``): ``slot_scorer`` (candidates mode) scores every slot with one shared
+network, ``track_scorer`` (catalog mode) scores every catalog track from an embedding of the state and
+one of the track's features; the per-env configs switch them on.
+
+Repeats: SB3's PPO and DQN have no action masks, so they train without one (a repeat costs the env's
+penalty and changes nothing). When `predict` is given the env's ``info`` (as `musicgym.evaluate` does),
+``ppo`` and ``dqn`` choose among the actions that ``info["action_mask"]`` allows: a recommender's
+usual filter of what was already played, applied when serving; a deterministic policy without it
+replays the same track to the end of the episode in catalog mode. ``maskable_ppo`` masks in training
+too.
 """
 
 from __future__ import annotations
@@ -21,7 +32,15 @@ from stable_baselines3.common.callbacks import BaseCallback, CallbackList
 from stable_baselines3.common.vec_env import VecMonitor, VecNormalize
 
 from agents.base import Agent
-from agents.slot_policy import MaskableSlotActorCriticPolicy, SlotActorCriticPolicy, SlotDQNPolicy, SlotScorer
+from agents.slot_policy import (
+    MaskableSlotActorCriticPolicy,
+    MaskableTrackActorCriticPolicy,
+    SlotActorCriticPolicy,
+    SlotDQNPolicy,
+    SlotScorer,
+    TrackActorCriticPolicy,
+    TrackDQNPolicy,
+)
 from agents.vec_env import MusicGymVecEnv
 
 _RESERVED = {"self", "policy", "env", "seed", "_init_setup_model", "verbose", "device"}
@@ -83,7 +102,10 @@ class SB3Agent(Agent):
         "reward_scale": 1.0,
         # score every candidate slot with one shared network (agents.slot_policy.SlotScorer)
         "slot_scorer": False,
+        # catalog mode: score every track by state and track embeddings (agents.slot_policy.TrackScorer)
+        "track_scorer": False,
     }
+    uses_info = True
 
     def __init__(self, env: Any, seed: int = 0, env_kwargs: dict[str, Any] | None = None, **hyperparams: Any):
         accepted = set(inspect.signature(self.algo.__init__).parameters) - _RESERVED
@@ -111,6 +133,9 @@ class SB3Agent(Agent):
         policy = self.hp["policy"]
         if self.hp["slot_scorer"]:
             policy, algo_kwargs = self._slot_policy(policy, algo_kwargs)
+        if self.hp["track_scorer"]:  # never both: each raises outside its own action mode
+            policy, algo_kwargs = self._track_policy(policy, algo_kwargs)
+        self._rng = np.random.default_rng(self.seed)
         try:
             self.model = self.algo(
                 policy, self.vec_env, seed=self.seed, verbose=0,
@@ -140,6 +165,19 @@ class SB3Agent(Agent):
         if policy == "MlpPolicy":
             slot_policies = {DQN: SlotDQNPolicy, MaskablePPO: MaskableSlotActorCriticPolicy}
             policy = slot_policies.get(self.algo, SlotActorCriticPolicy)
+        return policy, {**algo_kwargs, "policy_kwargs": pk}
+
+    def _track_policy(self, policy: Any, algo_kwargs: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+        """The track policy class (for SB3's ``MlpPolicy``) and `algo_kwargs` with the catalog's features."""
+        core = self.music_env.core
+        if core.action_mode != "catalog":
+            raise ValueError(f"agent {self.name!r}: track_scorer needs a catalog-mode env, not {self.env_id}")
+        pk = {**(algo_kwargs.get("policy_kwargs") or {}), "item_features": core.item_features}  # + hidden, dim
+        if self.algo is DQN:
+            pk["net_arch"] = []  # TrackQ is the whole network (a config's net_arch is for the plain MLP)
+        if policy == "MlpPolicy":
+            track_policies = {DQN: TrackDQNPolicy, MaskablePPO: MaskableTrackActorCriticPolicy}
+            policy = track_policies.get(self.algo, TrackActorCriticPolicy)
         return policy, {**algo_kwargs, "policy_kwargs": pk}
 
     @property
@@ -172,8 +210,49 @@ class SB3Agent(Agent):
     def predict(
         self, observation: Any, state: Any = None, episode_start: Any = None, deterministic: bool = False, **kw: Any
     ) -> tuple[np.ndarray, Any]:
-        """SB3's predict."""
-        return self.model.predict(observation, state=state, episode_start=episode_start, deterministic=deterministic)
+        """SB3's predict; with ``info=`` the best (or a sampled) action among those ``info["action_mask"]`` allows."""
+        info = kw.get("info")
+        mask = None if info is None else info.get("action_mask")
+        if mask is None:
+            return self.model.predict(
+                observation, state=state, episode_start=episode_start, deterministic=deterministic
+            )  # fmt: skip
+        return self._allowed_action(observation, np.asarray(mask, dtype=bool), deterministic), state
+
+    def _allowed_action(self, observation: Any, mask: np.ndarray, deterministic: bool) -> np.ndarray:
+        """The action `predict` returns under a mask.
+
+        PPO: the most probable allowed action (or a sample of the policy renormalised over the allowed
+        ones); DQN: the allowed action of highest Q (or, at SB3's exploration rate, a random allowed one).
+        """
+        import torch
+
+        obs_arr = np.asarray(observation, dtype=np.float32)
+        policy = self.model.policy
+        obs, vectorized = policy.obs_to_tensor(obs_arr)
+        allowed = np.atleast_2d(mask)
+        if allowed.shape != (len(obs), self.music_env.action_space.n):
+            raise ValueError(
+                f"agent {self.name!r}: info['action_mask'] has shape {mask.shape}, expected "
+                f"({self.music_env.action_space.n},) per observation"
+            )
+        with torch.no_grad():
+            if self.algo is DQN:
+                scores = policy.q_net(obs)
+            else:
+                scores = policy.get_distribution(obs).distribution.logits
+            scores = scores.masked_fill(~torch.as_tensor(allowed), -torch.inf)
+            if deterministic:
+                action = scores.argmax(dim=1).cpu().numpy()
+            elif self.algo is DQN:
+                action = scores.argmax(dim=1).cpu().numpy()
+                explore = self._rng.random(len(action)) < self.model.exploration_rate
+                for i in np.flatnonzero(explore):
+                    choices = np.flatnonzero(allowed[i])
+                    action[i] = self._rng.choice(choices) if len(choices) else action[i]
+            else:
+                action = torch.distributions.Categorical(logits=scores).sample().cpu().numpy()
+        return action if vectorized else action[0]
 
     def action_scores(self, observation: Any, info: dict[str, Any]) -> tuple[str, np.ndarray] | None:
         """Probabilities (PPO) or Q-values (DQN) of every action, for one observation."""
@@ -230,7 +309,6 @@ class MaskablePPOAgent(SB3Agent):
 
     name = "maskable_ppo"
     algo = MaskablePPO
-    uses_info = True
 
     def predict(
         self, observation: Any, state: Any = None, episode_start: Any = None, deterministic: bool = False, **kw: Any

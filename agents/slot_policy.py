@@ -1,20 +1,29 @@
-"""A Stable-Baselines3 features extractor that scores candidate slots with one shared network.
+"""Stable-Baselines3 policies that score every action with one shared network.
 
-MusicGym's slot observations are ``[head | slot 1 features | ... | slot k features]`` with the slots
-in random order. A plain MLP must learn the same scoring separately for each slot position; this
-extractor applies one MLP to every (head, slot) pair, like the Action-Head DQN, and hands SB3
-``[score of slot 1, ..., score of slot k, head embedding]``.
+Candidates mode: MusicGym's slot observations are ``[head | slot 1 features | ... | slot k features]``
+with the slots in random order. A plain MLP must learn the same scoring separately for each slot
+position; `SlotScorer` applies one MLP to every (head, slot) pair, like the Action-Head DQN, and hands
+SB3 ``[score of slot 1, ..., score of slot k, head embedding]``. `SlotActorCriticPolicy` (PPO) and
+`MaskableSlotActorCriticPolicy` (sb3-contrib MaskablePPO) use the k scores themselves as the action
+logits, so the policy is permutation-equivariant: the same track gets the same logit in any slot;
+`SlotDQNPolicy` (DQN) uses them as the Q-values. The value network reads the output of its own
+`SlotScorer` (``share_features_extractor=False``, set by the agents): the value loss must not shape
+the logits.
 
-`SlotActorCriticPolicy` (PPO) and `MaskableSlotActorCriticPolicy` (sb3-contrib MaskablePPO) use the
-k scores themselves as the action logits, so the policy is permutation-equivariant: the same track
-gets the same logit in any slot; `SlotDQNPolicy` (DQN) uses them as the Q-values. The value network
-reads the output of its own `SlotScorer` (``share_features_extractor=False``, set by the agents):
-the value loss must not shape the logits.
+Catalog mode (an action is any of the catalog's N tracks): a ``Linear(hidden, N)`` output layer must
+learn each track's weights from the steps that played it. `TrackScorer` instead embeds the
+observation and every track's features and scores a track by the cosine of the two (a learned
+scale); `TrackActorCriticPolicy` / `MaskableTrackActorCriticPolicy` use these N scores as the logits
+(beside a separate value MLP), `TrackDQNPolicy` adds a state-value term and uses them as Q-values.
+The track features come with the policy kwargs (``item_features``).
 """
 
 from __future__ import annotations
 
+from functools import partial
+
 import gymnasium as gym
+import numpy as np
 import torch
 from sb3_contrib.common.maskable.policies import MaskableActorCriticPolicy
 from stable_baselines3.common.policies import ActorCriticPolicy
@@ -22,7 +31,7 @@ from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
 from stable_baselines3.dqn.policies import DQNPolicy, QNetwork
 from torch import nn
 
-from agents.torch_agent import with_head
+from agents.torch_agent import mlp, with_head
 
 
 class SlotScorer(BaseFeaturesExtractor):
@@ -103,4 +112,138 @@ class SlotDQNPolicy(DQNPolicy):
         if not isinstance(q.features_extractor, SlotScorer):
             raise ValueError("SlotDQNPolicy needs features_extractor_class=SlotScorer")
         q.q_net = SlotLogits(q.features_extractor.n_slots)
+        return q
+
+
+class TrackScorer(nn.Module):
+    """Logits over a whole catalog: state embedding . track embedding (policy_net="tracks")."""
+
+    def __init__(self, obs_dim: int, item_features: np.ndarray, hidden: int, dim: int = 64) -> None:
+        super().__init__()
+        self.register_buffer("items", torch.as_tensor(np.asarray(item_features, dtype=np.float32)), persistent=False)
+        self.state = mlp([obs_dim, hidden, hidden, dim])
+        self.track = mlp([self.items.shape[1], hidden, dim])
+        self.log_scale = nn.Parameter(torch.tensor(1.0))
+        self._cache: tuple[tuple[int, ...], torch.Tensor] | None = None
+
+    def _tracks(self) -> torch.Tensor:
+        """Unit track embeddings; without gradients reused until an optimiser step changes the weights."""
+        if torch.is_grad_enabled():
+            return nn.functional.normalize(self.track(self.items), dim=1)
+        version = tuple(p._version for p in self.track.parameters())  # bumped by every in-place update
+        if self._cache is None or self._cache[0] != version:
+            self._cache = (version, nn.functional.normalize(self.track(self.items), dim=1))
+        return self._cache[1]
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        """(B, n_tracks) logits: a learned scale times the cosine of the two embeddings."""
+        s = nn.functional.normalize(self.state(obs), dim=1)
+        return self.log_scale.exp() * (s @ self._tracks().T)
+
+
+class TrackExtractor(nn.Module):
+    """SB3 ``mlp_extractor`` for catalog mode: actor latent = `TrackScorer` logits, critic latent = a Tanh MLP."""
+
+    def __init__(self, obs_dim: int, item_features: np.ndarray, hidden: int, dim: int, vf_arch: list[int]) -> None:
+        super().__init__()
+        self.scorer = TrackScorer(obs_dim, item_features, hidden, dim)
+        self.value = mlp([obs_dim, *vf_arch], act=nn.Tanh, out_act=nn.Tanh()) if vf_arch else nn.Identity()
+        self.latent_dim_pi = len(self.scorer.items)
+        self.latent_dim_vf = vf_arch[-1] if vf_arch else obs_dim
+
+    def forward(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(logits, value latent)."""
+        return self.forward_actor(features), self.forward_critic(features)
+
+    def forward_actor(self, features: torch.Tensor) -> torch.Tensor:
+        """(B, n_tracks) logits."""
+        return self.scorer(features)
+
+    def forward_critic(self, features: torch.Tensor) -> torch.Tensor:
+        """The value network's last hidden layer."""
+        return self.value(features)
+
+
+class _TrackLogitsMixin:
+    """Builds `TrackExtractor` in place of SB3's MLP extractor; the logits are its track scores.
+
+    SB3's own ``_build`` would add a ``Linear(N, N)`` action layer (N = catalog size); this one does
+    what it does without it: value head, orthogonal init of the value part, optimiser.
+    """
+
+    def __init__(self, *args, item_features: np.ndarray, hidden: int = 128, dim: int = 64, **kwargs) -> None:  # noqa: ANN002,ANN003
+        self.item_features = np.asarray(item_features, dtype=np.float32)
+        self.scorer_hidden, self.scorer_dim = int(hidden), int(dim)
+        super().__init__(*args, **kwargs)
+
+    def _get_constructor_parameters(self) -> dict:
+        data = super()._get_constructor_parameters()
+        data.update(item_features=self.item_features, hidden=self.scorer_hidden, dim=self.scorer_dim)
+        return data
+
+    def _build_mlp_extractor(self) -> None:
+        if not isinstance(self.action_space, gym.spaces.Discrete) or self.action_space.n != len(self.item_features):
+            raise ValueError(
+                f"track policies need Discrete({len(self.item_features)}) actions (one per catalog track), "
+                f"got {self.action_space}"
+            )
+        arch = self.net_arch
+        vf_arch = list(arch.get("vf", [64, 64])) if isinstance(arch, dict) else list(arch)
+        self.mlp_extractor = TrackExtractor(
+            self.features_dim, self.item_features, self.scorer_hidden, self.scorer_dim, vf_arch
+        ).to(self.device)
+
+    def _build(self, lr_schedule) -> None:  # noqa: ANN001 (SB3's Schedule)
+        self._build_mlp_extractor()
+        self.action_net = nn.Identity()
+        self.value_net = nn.Linear(self.mlp_extractor.latent_dim_vf, 1)
+        if self.ortho_init:
+            self.mlp_extractor.value.apply(partial(self.init_weights, gain=np.sqrt(2)))
+            self.value_net.apply(partial(self.init_weights, gain=1))
+        self.optimizer = self.optimizer_class(self.parameters(), lr=lr_schedule(1), **self.optimizer_kwargs)
+
+
+class TrackActorCriticPolicy(_TrackLogitsMixin, ActorCriticPolicy):
+    """SB3 PPO policy over a whole catalog whose logits are `TrackScorer` scores."""
+
+
+class MaskableTrackActorCriticPolicy(_TrackLogitsMixin, MaskableActorCriticPolicy):
+    """sb3-contrib MaskablePPO policy over a whole catalog whose logits are `TrackScorer` scores."""
+
+
+class TrackQ(nn.Module):
+    """Q(s, track) = V(s) + `TrackScorer`(s)[track]: a state level plus the track's scaled cosine."""
+
+    def __init__(self, obs_dim: int, item_features: np.ndarray, hidden: int, dim: int) -> None:
+        super().__init__()
+        self.scorer = TrackScorer(obs_dim, item_features, hidden, dim)
+        self.level = mlp([obs_dim, hidden, 1])
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        """(B, n_tracks) Q-values."""
+        return self.level(features) + self.scorer(features)
+
+
+class TrackDQNPolicy(DQNPolicy):
+    """SB3 DQN policy over a whole catalog whose Q-values are `TrackQ`'s (online and target nets)."""
+
+    def __init__(self, *args, item_features: np.ndarray, hidden: int = 128, dim: int = 64, **kwargs) -> None:  # noqa: ANN002,ANN003
+        self.item_features = np.asarray(item_features, dtype=np.float32)
+        self.scorer_hidden, self.scorer_dim = int(hidden), int(dim)
+        super().__init__(*args, **kwargs)
+
+    def _get_constructor_parameters(self) -> dict:
+        data = super()._get_constructor_parameters()
+        data.update(item_features=self.item_features, hidden=self.scorer_hidden, dim=self.scorer_dim)
+        return data
+
+    def make_q_net(self) -> QNetwork:
+        """SB3's QNetwork with `TrackQ` as its network after the features extractor."""
+        if not isinstance(self.action_space, gym.spaces.Discrete) or self.action_space.n != len(self.item_features):
+            raise ValueError(
+                f"TrackDQNPolicy needs Discrete({len(self.item_features)}) actions (one per catalog track), "
+                f"got {self.action_space}"
+            )
+        q = super().make_q_net()
+        q.q_net = TrackQ(q.features_dim, self.item_features, self.scorer_hidden, self.scorer_dim).to(self.device)
         return q

@@ -213,7 +213,7 @@ def test_progress_bar(name, capsys):
 def test_track_scorer_reuses_track_embeddings_only_until_the_weights_change():
     import torch
 
-    from agents.actor_critic import TrackScorer
+    from agents.slot_policy import TrackScorer
 
     m = TrackScorer(9, np.random.default_rng(0).random((500, 9)), 32)
     x = torch.rand(3, 9)
@@ -231,3 +231,57 @@ def test_track_scorer_reuses_track_embeddings_only_until_the_weights_change():
     with torch.no_grad():
         after = m(x)
         assert not torch.allclose(after, before) and torch.allclose(after, fresh())
+
+
+@pytest.mark.parametrize("name", ["ppo", "maskable_ppo", "dqn"])
+def test_track_policies_score_the_catalog_without_an_n_by_n_layer(name):
+    import torch
+
+    from agents.slot_policy import TrackScorer
+
+    a = agents.make(name, "MusicGym/PreferenceCatalog-v0", env_kwargs=CATALOG, **FAST[name])
+    assert a.hp["track_scorer"] is True  # from the YAML config
+    a.learn(300)
+    policy = a.model.policy
+    scorers = [m for m in policy.modules() if isinstance(m, TrackScorer)]
+    assert scorers and all(len(m.items) == 2000 for m in scorers)
+    assert sum(p.numel() for p in policy.parameters()) < 2000 * 100  # no (hidden x 2000) or (2000 x 2000) layer
+    obs = policy.obs_to_tensor(np.random.default_rng(0).uniform(-1, 1, (3, 21)).astype(np.float32))[0]
+    with torch.no_grad():
+        scores = policy.q_net(obs) if name == "dqn" else policy.get_distribution(obs).distribution.logits
+    assert scores.shape == (3, 2000) and torch.isfinite(scores).all()
+
+
+def test_track_scorer_errors():
+    with pytest.raises(ValueError, match="track_scorer needs a catalog-mode env"):
+        agents.make("ppo", "MusicGym/Taste-v0", env_kwargs=CATALOG, track_scorer=True)
+    with pytest.raises(ValueError, match="slot_scorer needs a candidates-mode env"):
+        agents.make("dqn", "MusicGym/TasteCatalog-v0", env_kwargs=CATALOG, slot_scorer=True)  # YAML: track_scorer
+
+
+@pytest.mark.parametrize("name", ["ppo", "dqn"])
+@pytest.mark.parametrize("deterministic", [True, False])
+def test_sb3_predict_keeps_to_the_action_mask(name, deterministic):
+    """Plain PPO / DQN train without masks; given ``info`` they never choose a masked (played) track."""
+    a = agents.make(name, "MusicGym/TasteCatalog-v0", env_kwargs=CATALOG, **FAST[name])
+    env = gym.make("MusicGym/TasteCatalog-v0", **CATALOG)
+    obs, info = env.reset(seed=3)
+    free, _ = a.predict(obs, deterministic=True)  # without info: SB3's own choice
+    only = (int(free) + 7) % 2000
+    mask = np.zeros(2000, dtype=bool)
+    mask[only] = True
+    for _ in range(20):
+        action, _ = a.predict(obs, deterministic=deterministic, info={**info, "action_mask": mask})
+        assert int(action) == only
+    batch, _ = a.predict(np.stack([obs, obs]), deterministic=deterministic, info={"action_mask": np.stack([mask, mask])})
+    assert batch.tolist() == [only, only]
+    with pytest.raises(ValueError, match="action_mask'\\] has shape"):
+        a.predict(obs, info={"action_mask": mask[:10]})
+    played = []
+    for _ in range(30):  # a whole episode with the env's own masks: no repeat
+        action, _ = a.predict(obs, deterministic=True, info=info)
+        played.append(int(action))
+        obs, _, term, trunc, info = env.step(int(action))
+        if term or trunc:
+            break
+    assert len(set(played)) == len(played)
