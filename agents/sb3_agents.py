@@ -230,12 +230,13 @@ class SB3Agent(Agent):
         obs_arr = np.asarray(observation, dtype=np.float32)
         policy = self.model.policy
         obs, vectorized = policy.obs_to_tensor(obs_arr)
-        allowed = np.atleast_2d(mask)
+        allowed = np.atleast_2d(mask).copy()
         if allowed.shape != (len(obs), self.music_env.action_space.n):
             raise ValueError(
                 f"agent {self.name!r}: info['action_mask'] has shape {mask.shape}, expected "
                 f"({self.music_env.action_space.n},) per observation"
             )
+        allowed[~allowed.any(axis=1)] = True  # nothing left to play (the episode has ended): no filter
         with torch.no_grad():
             if self.algo is DQN:
                 scores = policy.q_net(obs)
@@ -266,7 +267,7 @@ class SB3Agent(Agent):
             dist = policy.get_distribution(obs)
             probs = dist.distribution.probs[0].cpu().numpy()
         mask = info.get("action_mask")
-        if mask is not None and self.algo is MaskablePPO:
+        if mask is not None:  # predict keeps to the mask (module docstring)
             probs = np.where(mask, probs, 0.0)
             probs = probs / probs.sum() if probs.sum() > 0 else probs
         return "p", probs

@@ -275,6 +275,8 @@ def test_sb3_predict_keeps_to_the_action_mask(name, deterministic):
         assert int(action) == only
     batch, _ = a.predict(np.stack([obs, obs]), deterministic=deterministic, info={"action_mask": np.stack([mask, mask])})
     assert batch.tolist() == [only, only]
+    nothing, _ = a.predict(obs, deterministic=deterministic, info={"action_mask": np.zeros(2000, dtype=bool)})
+    assert 0 <= int(nothing) < 2000  # nothing allowed (the episode is over): no error, no filter
     with pytest.raises(ValueError, match="action_mask'\\] has shape"):
         a.predict(obs, info={"action_mask": mask[:10]})
     played = []
