@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -31,13 +32,20 @@ from experiments.runs import read_result
 REPS = 2000
 
 
-def collect(root: str | Path) -> list[dict[str, Any]]:
-    """Every finished run's result under `root` (ValueError naming a file that is not a valid result)."""
+def collect(root: str | Path, names: Collection[str] | None = None) -> list[dict[str, Any]]:
+    """Every finished run's result under `root`, or only those of the run directories `names`.
+
+    A sweep passes its runs' names: the same folder may hold runs of an earlier version of the sweep
+    (another budget, other seeds), which must not be averaged in. ValueError names a file that is
+    not a valid result.
+    """
     root = Path(root)
     if not root.is_dir():
         raise FileNotFoundError(f"no runs directory at {root}")
     out = []
     for run_dir in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(("_", "."))):
+        if names is not None and run_dir.name not in names:
+            continue
         res = read_result(run_dir)
         if res is not None:
             out.append(res)
@@ -190,9 +198,15 @@ def plot(results: list[dict[str, Any]], table: pd.DataFrame, out: Path) -> list[
     return paths
 
 
-def write(root: str | Path, out: str | Path | None = None, title: str = "MusicGym leaderboard") -> tuple[str, list[Path]]:
-    """Build the leaderboard of the runs under `root`; write it to `out` (default `root`); return (Markdown, files)."""
-    results = collect(root)
+def write(
+    root: str | Path, out: str | Path | None = None, title: str = "MusicGym leaderboard",
+    names: Collection[str] | None = None,
+) -> tuple[str, list[Path]]:
+    """Build the leaderboard of the runs under `root`; write it to `out` (default `root`); return (Markdown, files).
+
+    With `names`, only those run directories (see `collect`).
+    """
+    results = collect(root, names)
     if not results:
         raise ValueError(f"no finished runs under {root}")
     out = Path(out or root)

@@ -82,7 +82,12 @@ def _run_and_publish(sweep, args: argparse.Namespace, title: str) -> int:
     t0 = time.perf_counter()
     outcomes = run_sweep(sweep, backend=args.backend, workers=args.workers, progress=not args.no_progress)
     failed = [o for o in outcomes if o.error]
-    md, files = leaderboard.write(sweep.out, args.out, title=title)
+    names = {s.name for s in sweep.specs}
+    md, files = leaderboard.write(sweep.out, args.out, title=title, names=names)
+    runs = [p.name for p in sweep.out.iterdir() if p.is_dir() and not p.name.startswith(("_", "."))]
+    others = [n for n in runs if n not in names]
+    if others:
+        print(f"({len(others)} other run directories under {sweep.out} are not in this sweep and not in the table)")
     print()
     print(md)
     print(f"written: {', '.join(str(f) for f in files)}")

@@ -312,3 +312,19 @@ def test_sweep_command_prints_the_leaderboard(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "| item_cf |" in out and "| oracle |" in out and "leaderboard.md" in out
     assert (tmp_path / "runs" / "leaderboard.csv").exists()
+
+
+def test_a_sweep_tables_only_its_own_runs(tmp_path, capsys):
+    """Runs of an earlier version of a sweep in the same folder (another budget) are not averaged in."""
+    from musicgym.cli import main
+
+    doc = {**TINY, "agents": ["random", "ah_dqn"], "seeds": 1, "total_timesteps": 300}
+    assert main(["sweep", str(_sweep_file(tmp_path, doc)), "--workers", "1", "--no-progress"]) == 0
+    doc["total_timesteps"] = 400
+    assert main(["sweep", str(_sweep_file(tmp_path, doc)), "--workers", "1", "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "(1 other run directories under" in out
+    table = json.loads((tmp_path / "runs" / "leaderboard.json").read_text())["envs"]
+    row = next(r for r in table if r["agent"] == "ah_dqn")
+    assert row["seeds"] == 1 and row["env_steps"] >= 400, row
+    assert len(leaderboard.collect(tmp_path / "runs")) == 3  # without names: every finished run
