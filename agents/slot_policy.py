@@ -164,11 +164,10 @@ class TrackExtractor(nn.Module):
         return self.value(features)
 
 
-class _TrackLogitsMixin:
-    """Builds `TrackExtractor` in place of SB3's MLP extractor; the logits are its track scores.
+class _TrackFeaturesMixin:
+    """The catalog's track features as a policy kwarg (``item_features``, with the scorer's ``hidden`` and ``dim``).
 
-    SB3's own ``_build`` would add a ``Linear(N, N)`` action layer (N = catalog size); this one does
-    what it does without it: value head, orthogonal init of the value part, optimiser.
+    They are kept in the constructor parameters, so that SB3's save/load rebuilds the policy.
     """
 
     def __init__(self, *args, item_features: np.ndarray, hidden: int = 128, dim: int = 64, **kwargs) -> None:  # noqa: ANN002,ANN003
@@ -181,12 +180,23 @@ class _TrackLogitsMixin:
         data.update(item_features=self.item_features, hidden=self.scorer_hidden, dim=self.scorer_dim)
         return data
 
-    def _build_mlp_extractor(self) -> None:
+    def _check_actions(self) -> None:
         if not isinstance(self.action_space, gym.spaces.Discrete) or self.action_space.n != len(self.item_features):
             raise ValueError(
-                f"track policies need Discrete({len(self.item_features)}) actions (one per catalog track), "
-                f"got {self.action_space}"
+                f"{type(self).__name__} needs Discrete({len(self.item_features)}) actions (one per catalog "
+                f"track), got {self.action_space}"
             )
+
+
+class _TrackLogitsMixin(_TrackFeaturesMixin):
+    """Builds `TrackExtractor` in place of SB3's MLP extractor; the logits are its track scores.
+
+    SB3's own ``_build`` would add a ``Linear(N, N)`` action layer (N = catalog size); this one does
+    what it does without it: value head, orthogonal init of the value part, optimiser.
+    """
+
+    def _build_mlp_extractor(self) -> None:
+        self._check_actions()
         arch = self.net_arch
         vf_arch = list(arch.get("vf", [64, 64])) if isinstance(arch, dict) else list(arch)
         self.mlp_extractor = TrackExtractor(
@@ -224,26 +234,12 @@ class TrackQ(nn.Module):
         return self.level(features) + self.scorer(features)
 
 
-class TrackDQNPolicy(DQNPolicy):
+class TrackDQNPolicy(_TrackFeaturesMixin, DQNPolicy):
     """SB3 DQN policy over a whole catalog whose Q-values are `TrackQ`'s (online and target nets)."""
-
-    def __init__(self, *args, item_features: np.ndarray, hidden: int = 128, dim: int = 64, **kwargs) -> None:  # noqa: ANN002,ANN003
-        self.item_features = np.asarray(item_features, dtype=np.float32)
-        self.scorer_hidden, self.scorer_dim = int(hidden), int(dim)
-        super().__init__(*args, **kwargs)
-
-    def _get_constructor_parameters(self) -> dict:
-        data = super()._get_constructor_parameters()
-        data.update(item_features=self.item_features, hidden=self.scorer_hidden, dim=self.scorer_dim)
-        return data
 
     def make_q_net(self) -> QNetwork:
         """SB3's QNetwork with `TrackQ` as its network after the features extractor."""
-        if not isinstance(self.action_space, gym.spaces.Discrete) or self.action_space.n != len(self.item_features):
-            raise ValueError(
-                f"TrackDQNPolicy needs Discrete({len(self.item_features)}) actions (one per catalog track), "
-                f"got {self.action_space}"
-            )
+        self._check_actions()
         q = super().make_q_net()
         q.q_net = TrackQ(q.features_dim, self.item_features, self.scorer_hidden, self.scorer_dim).to(self.device)
         return q
