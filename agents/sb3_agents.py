@@ -248,9 +248,8 @@ class SB3Agent(Agent):
             elif self.algo is DQN:
                 action = scores.argmax(dim=1).cpu().numpy()
                 explore = self._rng.random(len(action)) < self.model.exploration_rate
-                for i in np.flatnonzero(explore):
-                    choices = np.flatnonzero(allowed[i])
-                    action[i] = self._rng.choice(choices) if len(choices) else action[i]
+                for i in np.flatnonzero(explore):  # every row allows at least one action (above)
+                    action[i] = self._rng.choice(np.flatnonzero(allowed[i]))
             else:
                 action = torch.distributions.Categorical(logits=scores).sample().cpu().numpy()
         return action if vectorized else action[0]

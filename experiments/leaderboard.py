@@ -32,6 +32,14 @@ from experiments.runs import read_result
 REPS = 2000
 
 
+def run_dirs(root: str | Path) -> list[Path]:
+    """The run directories under `root`, sorted (``_stale/`` and hidden folders are not runs)."""
+    root = Path(root)
+    if not root.is_dir():
+        raise FileNotFoundError(f"no runs directory at {root}")
+    return sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(("_", ".")))
+
+
 def collect(root: str | Path, names: Collection[str] | None = None) -> list[dict[str, Any]]:
     """Every finished run's result under `root`, or only those of the run directories `names`.
 
@@ -39,11 +47,8 @@ def collect(root: str | Path, names: Collection[str] | None = None) -> list[dict
     (another budget, other seeds), which must not be averaged in. ValueError names a file that is
     not a valid result.
     """
-    root = Path(root)
-    if not root.is_dir():
-        raise FileNotFoundError(f"no runs directory at {root}")
     out = []
-    for run_dir in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(("_", "."))):
+    for run_dir in run_dirs(root):
         if names is not None and run_dir.name not in names:
             continue
         res = read_result(run_dir)

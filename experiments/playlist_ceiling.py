@@ -2,9 +2,10 @@
 
 The question matters most for ``listener="population"`` (a new listener every episode); the
 default fixed listener is printed beside it. The oracle knows the listener's per-cluster listening
-means; a learner sees only the tracks' latents and this episode's feedback. This script scores two hand-written policies that are given
-what a learner could at best work out (each candidate's cluster and proximity score, which are
-fixed functions of its latent) and prints how often a step offers a choice between clusters at all:
+means; a learner sees only the tracks' latents and this episode's feedback. This script scores two
+hand-written policies that are given what a learner could at best work out (each candidate's
+cluster and proximity score, which are fixed functions of its latent) and prints how often a step
+offers a choice between clusters at all:
 
 * ``posterior_greedy``: keeps, per cluster, the Bayesian posterior mean of the listener's mean
   from the percentages listened so far in this episode (prior U(mean_bounds), noise sd 0.1), and

@@ -84,8 +84,7 @@ def _run_and_publish(sweep, args: argparse.Namespace, title: str) -> int:
     failed = [o for o in outcomes if o.error]
     names = {s.name for s in sweep.specs}
     md, files = leaderboard.write(sweep.out, args.out, title=title, names=names)
-    runs = [p.name for p in sweep.out.iterdir() if p.is_dir() and not p.name.startswith(("_", "."))]
-    others = [n for n in runs if n not in names]
+    others = [p for p in leaderboard.run_dirs(sweep.out) if p.name not in names]
     if others:
         print(f"({len(others)} other run directories under {sweep.out} are not in this sweep and not in the table)")
     print()
