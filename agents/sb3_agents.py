@@ -9,12 +9,13 @@ Policies (``agents.slot_policy``): ``slot_scorer`` (candidates mode) scores ever
 network, ``track_scorer`` (catalog mode) scores every catalog track from an embedding of the state and
 one of the track's features; the per-env configs switch them on.
 
-Repeats: SB3's PPO and DQN have no action masks, so they train without one (a repeat costs the env's
-penalty and changes nothing). When `predict` is given the env's ``info`` (as `musicgym.evaluate` does),
+Repeats: SB3's PPO and DQN have no action masks, so ``ppo`` trains without one (a repeat costs the
+env's penalty and changes nothing). When `predict` is given the env's ``info`` (as `musicgym.evaluate` does),
 ``ppo`` and ``dqn`` choose among the actions that ``info["action_mask"]`` allows: a recommender's
 usual filter of what was already played, applied when serving; a deterministic policy without it
 replays the same track to the end of the episode in catalog mode. ``maskable_ppo`` masks in training
-too.
+too, and so does ``dqn`` with ``mask_rollouts`` (its catalog-mode configs; `agents.masked_dqn`): its
+rollouts act among the allowed actions, its TD target stays SB3's.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from stable_baselines3.common.callbacks import BaseCallback, CallbackList
 from stable_baselines3.common.vec_env import VecMonitor, VecNormalize
 
 from agents.base import Agent
+from agents.masked_dqn import MaskedRolloutDQN
 from agents.slot_policy import (
     MaskableSlotActorCriticPolicy,
     MaskableTrackActorCriticPolicy,
@@ -155,7 +157,7 @@ class SB3Agent(Agent):
             features_extractor_kwargs={"head_dim": core.head_dim, "item_dim": core.item_features.shape[1],
                                        **(pk.get("features_extractor_kwargs") or {})},  # e.g. {"hidden": 128}
         )
-        if self.algo is DQN:
+        if issubclass(self.algo, DQN):
             pk["net_arch"] = []  # the scores are the Q-values (a config's net_arch is for the plain MLP)
         else:
             pk.setdefault("net_arch", {"pi": [], "vf": [64, 64]})
@@ -163,7 +165,7 @@ class SB3Agent(Agent):
             # scorer PPO drifted to worse than random on some seeds of Playlist-v0)
             pk.setdefault("share_features_extractor", False)
         if policy == "MlpPolicy":
-            slot_policies = {DQN: SlotDQNPolicy, MaskablePPO: MaskableSlotActorCriticPolicy}
+            slot_policies = {MaskedRolloutDQN: SlotDQNPolicy, MaskablePPO: MaskableSlotActorCriticPolicy}
             policy = slot_policies.get(self.algo, SlotActorCriticPolicy)
         return policy, {**algo_kwargs, "policy_kwargs": pk}
 
@@ -173,10 +175,10 @@ class SB3Agent(Agent):
         if core.action_mode != "catalog":
             raise ValueError(f"agent {self.name!r}: track_scorer needs a catalog-mode env, not {self.env_id}")
         pk = {**(algo_kwargs.get("policy_kwargs") or {}), "item_features": core.item_features}  # + hidden, dim
-        if self.algo is DQN:
+        if issubclass(self.algo, DQN):
             pk["net_arch"] = []  # TrackQ is the whole network (a config's net_arch is for the plain MLP)
         if policy == "MlpPolicy":
-            track_policies = {DQN: TrackDQNPolicy, MaskablePPO: MaskableTrackActorCriticPolicy}
+            track_policies = {MaskedRolloutDQN: TrackDQNPolicy, MaskablePPO: MaskableTrackActorCriticPolicy}
             policy = track_policies.get(self.algo, TrackActorCriticPolicy)
         return policy, {**algo_kwargs, "policy_kwargs": pk}
 
@@ -238,14 +240,14 @@ class SB3Agent(Agent):
             )
         allowed[~allowed.any(axis=1)] = True  # nothing left to play (the episode has ended): no filter
         with torch.no_grad():
-            if self.algo is DQN:
+            if issubclass(self.algo, DQN):
                 scores = policy.q_net(obs)
             else:
                 scores = policy.get_distribution(obs).distribution.logits
             scores = scores.masked_fill(~torch.as_tensor(allowed), -torch.inf)
             if deterministic:
                 action = scores.argmax(dim=1).cpu().numpy()
-            elif self.algo is DQN:
+            elif issubclass(self.algo, DQN):
                 action = scores.argmax(dim=1).cpu().numpy()
                 explore = self._rng.random(len(action)) < self.model.exploration_rate
                 for i in np.flatnonzero(explore):  # every row allows at least one action (above)
@@ -261,7 +263,7 @@ class SB3Agent(Agent):
         policy = self.model.policy
         obs, _ = policy.obs_to_tensor(np.asarray(observation, dtype=np.float32))
         with torch.no_grad():
-            if self.algo is DQN:
+            if issubclass(self.algo, DQN):
                 return "Q", policy.q_net(obs)[0].cpu().numpy()
             dist = policy.get_distribution(obs)
             probs = dist.distribution.probs[0].cpu().numpy()
@@ -298,10 +300,15 @@ class PPOAgent(SB3Agent):
 
 
 class DQNAgent(SB3Agent):
-    """SB3 DQN."""
+    """SB3 DQN; ``mask_rollouts`` keeps its rollouts to the env's action masks (`agents.masked_dqn`)."""
 
     name = "dqn"
-    algo = DQN
+    algo = MaskedRolloutDQN
+    HYPERPARAMS: ClassVar[dict[str, Any]] = {**SB3Agent.HYPERPARAMS, "mask_rollouts": False}
+
+    def __init__(self, env: Any, seed: int = 0, env_kwargs: dict[str, Any] | None = None, **hyperparams: Any):
+        super().__init__(env, seed, env_kwargs, **hyperparams)
+        self.model.mask_rollouts = bool(self.hp["mask_rollouts"])
 
 
 class MaskablePPOAgent(SB3Agent):

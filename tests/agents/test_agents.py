@@ -287,3 +287,37 @@ def test_sb3_predict_keeps_to_the_action_mask(name, deterministic):
         if term or trunc:
             break
     assert len(set(played)) == len(played)
+
+
+@pytest.mark.parametrize("mask_rollouts", [True, False])
+def test_dqn_mask_rollouts_keeps_training_to_unplayed_tracks(mask_rollouts, tmp_path):
+    """With ``mask_rollouts`` (the catalog configs) DQN's own rollouts never replay a track in an episode."""
+    from stable_baselines3.common.callbacks import BaseCallback
+
+    class CountRepeats(BaseCallback):
+        def _on_training_start(self) -> None:
+            self.played = [set() for _ in range(self.training_env.num_envs)]
+            self.repeats = 0
+
+        def _on_step(self) -> bool:
+            for i, (action, done) in enumerate(zip(self.locals["actions"], self.locals["dones"], strict=True)):
+                self.repeats += int(action) in self.played[i]
+                self.played[i] = set() if done else self.played[i] | {int(action)}
+            return True
+
+    hp = {**FAST["dqn"], "exploration_fraction": 0.01, "exploration_final_eps": 0.0}  # greedy after warm-up
+    a = agents.make("dqn", "MusicGym/TasteCatalog-v0", env_kwargs=CATALOG, mask_rollouts=mask_rollouts, **hp)
+    counter = CountRepeats()
+    a.learn(400, callback=counter)
+    if mask_rollouts:
+        assert counter.repeats == 0
+    else:  # SB3's greedy rollouts replay the best-rated track
+        assert counter.repeats > 20, counter.repeats
+    a.save(tmp_path / "dqn.zip")
+    assert agents.load(tmp_path / "dqn.zip").model.mask_rollouts is mask_rollouts
+
+
+def test_dqn_catalog_configs_mask_rollouts():
+    for env_id in ("MusicGym/TasteCatalog-v0", "MusicGym/PreferenceCatalog-v0"):
+        assert agents.make("dqn", env_id, env_kwargs=CATALOG).model.mask_rollouts is True
+    assert agents.make("dqn", "MusicGym/Taste-v0", env_kwargs=CATALOG).model.mask_rollouts is False

@@ -1,0 +1,55 @@
+"""SB3 DQN whose rollouts choose among the actions the env's action mask allows.
+
+SB3's DQN has no action masks (sb3-contrib masks PPO only). In catalog mode a repeat costs -1 and
+the observation does not show which tracks the session has played, so an unmasked greedy rollout
+replays its best track: the replay buffer fills with -1 for exactly the tracks the Q-network rates
+highest, and regressing on them pulls the best tracks' values below the rest.
+
+`MaskedRolloutDQN` with ``mask_rollouts=True`` collects experience as a masked recommender serves:
+each session acts epsilon-greedily (its own draw, like most DQN implementations; SB3 draws once for
+all sessions) over the actions ``env.action_masks()`` allows, and the warm-up steps are uniform
+over the allowed actions. The TD target is SB3's, unmasked: the replay buffer stores no masks (one
+per transition would be N booleans), so max_a' Q(s', a') may count the track just played. With
+``mask_rollouts=False`` (the default) it is SB3's DQN unchanged.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from sb3_contrib.common.maskable.utils import get_action_masks
+from stable_baselines3 import DQN
+from stable_baselines3.common.noise import ActionNoise
+
+
+class MaskedRolloutDQN(DQN):
+    """SB3 DQN; with ``mask_rollouts=True`` its rollouts keep to the env's action masks (module docstring)."""
+
+    mask_rollouts: bool = False  # set on the instance (saved with it)
+
+    def _setup_model(self) -> None:
+        super()._setup_model()
+        self._mask_rng = np.random.default_rng(self.seed)
+
+    def _excluded_save_params(self) -> list[str]:
+        return [*super()._excluded_save_params(), "_mask_rng"]  # re-seeded by _setup_model on load
+
+    def _sample_action(
+        self, learning_starts: int, action_noise: ActionNoise | None = None, n_envs: int = 1
+    ) -> tuple[np.ndarray, np.ndarray]:
+        if not self.mask_rollouts:
+            return super()._sample_action(learning_starts, action_noise, n_envs)
+        allowed = get_action_masks(self.env).astype(bool)
+        allowed[~allowed.any(axis=1)] = True  # nothing left to play: no filter
+        if self.num_timesteps < learning_starts:
+            explore = np.ones(n_envs, dtype=bool)
+            action = np.zeros(n_envs, dtype=np.int64)
+        else:
+            explore = self._mask_rng.random(n_envs) < self.exploration_rate
+            obs, _ = self.policy.obs_to_tensor(self._last_obs)
+            with torch.no_grad():
+                q = self.policy.q_net(obs).masked_fill(~torch.as_tensor(allowed, device=self.device), -torch.inf)
+            action = q.argmax(dim=1).cpu().numpy()
+        for i in np.flatnonzero(explore):
+            action[i] = self._mask_rng.choice(np.flatnonzero(allowed[i]))
+        return action, action
