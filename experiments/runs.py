@@ -16,8 +16,9 @@ to the same directory):
 The spec holds what the user set; what it leaves to defaults (the agent's YAML hyperparameters for
 the env, the env's own parameters) is recorded in ``config.json`` and ``result.json`` as
 ``defaults``. If those defaults have changed since (a config was edited, a default changed in a new
-version), the old run is stale: it is moved, whole, to ``ROOT/_stale/<name>.<time>.<pid>/`` (nothing is
-deleted) and the run starts afresh. Runs recorded without ``defaults`` are trusted as they are.
+version), the old run is stale: it is moved, whole, to ``ROOT/_stale/<name>.<time>.<pid>[~n]/`` (nothing is
+deleted) and the run starts afresh. So is a run recorded without ``defaults`` (by a MusicGym that did
+not record them): what it ran under is unknown.
 
 Two processes never run the same run at once: a run holds an exclusive ``flock`` on ``run.lock``
 while it works (the kernel releases it when the process dies, even by SIGKILL).
@@ -34,6 +35,7 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import itertools
 import json
 import os
 import time
@@ -161,16 +163,18 @@ def resolved_defaults(spec: RunSpec) -> dict[str, Any]:
     return json.loads(json.dumps({"env": env_params, "hyperparams": hyperparams}, sort_keys=True, default=str))
 
 
-def _stale(run_dir: Path, defaults: dict[str, Any]) -> bool:
-    """The run was started under other defaults than `defaults` (see module docstring)."""
+def _stale(run_dir: Path, defaults: dict[str, Any]) -> str | None:
+    """Why the run cannot be trusted under `defaults` (see module docstring), or None."""
     path = run_dir / "config.json"
     if not path.exists():
-        return False
+        return None
     try:
-        recorded = json.loads(path.read_text()).get("defaults")
+        config = json.loads(path.read_text())
     except json.JSONDecodeError as e:
         raise ValueError(f"{path}: not a valid run config ({e})") from e
-    return recorded is not None and recorded != defaults
+    if "defaults" not in config:
+        return "it recorded no defaults (an older MusicGym), so what it ran under is unknown"
+    return "its defaults changed since it ran" if config["defaults"] != defaults else None
 
 
 def execute(spec: RunSpec, root: str | Path, progress_bar: bool = False) -> dict[str, Any]:
@@ -186,12 +190,16 @@ def execute(spec: RunSpec, root: str | Path, progress_bar: bool = False) -> dict
     if done is not None and not _stale(run_dir, defaults):
         return done
     with run_lock(run_dir):
-        if _stale(run_dir, defaults):
+        reason = _stale(run_dir, defaults)
+        if reason:
             archive = Path(root) / "_stale" / f"{spec.name}.{time.strftime('%Y%m%d-%H%M%S')}.{os.getpid()}"
             archive.parent.mkdir(parents=True, exist_ok=True)
+            for i in itertools.count(1):  # this process may have kept this run aside in this second already
+                if not archive.exists():
+                    break
+                archive = archive.with_name(f"{archive.name.rsplit('~', 1)[0]}~{i}")
             os.replace(run_dir, archive)  # under the lock: no other process is inside this run
-            warnings.warn(f"run {spec.name}: its defaults changed since it ran; the old run is kept in {archive}",
-                          stacklevel=2)
+            warnings.warn(f"run {spec.name}: {reason}; the old run is kept in {archive}", stacklevel=2)
         else:
             done = read_result(run_dir)  # finished by another process while we waited for nothing
             if done is not None:

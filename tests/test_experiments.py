@@ -129,11 +129,15 @@ def test_a_run_whose_defaults_changed_is_kept_aside_and_run_again(tmp_path, monk
     assert kept.name.startswith(spec.name) and read_result(kept) == first  # nothing lost
     assert [r["name"] for r in leaderboard.collect(tmp_path)] == [spec.name]  # the stale copy is not collected
 
-    # a run recorded before defaults were kept is trusted as it is
+    # a run recorded before defaults were kept: what it ran under is unknown, so it runs again too
     cfg = tmp_path / spec.name / "config.json"
     write_json_atomic(cfg, {k: v for k, v in json.loads(cfg.read_text()).items() if k != "defaults"})
     monkeypatch.setattr(runs, "resolved_defaults", real)
-    assert execute(spec, tmp_path)["finished"] == second["finished"]
+    with pytest.warns(UserWarning, match="it recorded no defaults .* the old run is kept in"):
+        third = execute(spec, tmp_path)
+    assert third["finished"] > second["finished"] and third["defaults"] == first["defaults"]
+    assert len(list((tmp_path / "_stale").iterdir())) == 2
+    assert execute(spec, tmp_path)["finished"] == third["finished"]  # recorded now: done
 
 
 def test_resolved_defaults_follow_the_yaml_configs_and_the_env():
