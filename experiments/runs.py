@@ -192,12 +192,12 @@ def execute(spec: RunSpec, root: str | Path, progress_bar: bool = False) -> dict
     with run_lock(run_dir):
         reason = _stale(run_dir, defaults)
         if reason:
-            archive = Path(root) / "_stale" / f"{spec.name}.{time.strftime('%Y%m%d-%H%M%S')}.{os.getpid()}"
+            archive = base = Path(root) / "_stale" / f"{spec.name}.{time.strftime('%Y%m%d-%H%M%S')}.{os.getpid()}"
             archive.parent.mkdir(parents=True, exist_ok=True)
             for i in itertools.count(1):  # this process may have kept this run aside in this second already
                 if not archive.exists():
                     break
-                archive = archive.with_name(f"{archive.name.rsplit('~', 1)[0]}~{i}")
+                archive = base.with_name(f"{base.name}~{i}")
             os.replace(run_dir, archive)  # under the lock: no other process is inside this run
             warnings.warn(f"run {spec.name}: {reason}; the old run is kept in {archive}", stacklevel=2)
         else:
