@@ -22,6 +22,23 @@ from stable_baselines3 import DQN
 from stable_baselines3.common.noise import ActionNoise
 
 
+def masked_epsilon_greedy(
+    q_net: torch.nn.Module, obs: torch.Tensor, allowed: np.ndarray, explore: np.ndarray, rng: np.random.Generator
+) -> np.ndarray:
+    """Per row: a uniform choice among the `allowed` actions where `explore`, else the allowed action of highest Q.
+
+    Every row of `allowed` must allow at least one action.
+    """
+    action = np.zeros(len(allowed), dtype=np.int64)
+    if not explore.all():
+        with torch.no_grad():
+            q = q_net(obs).masked_fill(~torch.as_tensor(allowed, device=obs.device), -torch.inf)
+        action = q.argmax(dim=1).cpu().numpy()
+    for i in np.flatnonzero(explore):
+        action[i] = rng.choice(np.flatnonzero(allowed[i]))
+    return action
+
+
 class MaskedRolloutDQN(DQN):
     """SB3 DQN; with ``mask_rollouts=True`` its rollouts keep to the env's action masks (module docstring)."""
 
@@ -43,13 +60,8 @@ class MaskedRolloutDQN(DQN):
         allowed[~allowed.any(axis=1)] = True  # nothing left to play: no filter
         if self.num_timesteps < learning_starts:
             explore = np.ones(n_envs, dtype=bool)
-            action = np.zeros(n_envs, dtype=np.int64)
         else:
             explore = self._mask_rng.random(n_envs) < self.exploration_rate
-            obs, _ = self.policy.obs_to_tensor(self._last_obs)
-            with torch.no_grad():
-                q = self.policy.q_net(obs).masked_fill(~torch.as_tensor(allowed, device=self.device), -torch.inf)
-            action = q.argmax(dim=1).cpu().numpy()
-        for i in np.flatnonzero(explore):
-            action[i] = self._mask_rng.choice(np.flatnonzero(allowed[i]))
+        obs, _ = self.policy.obs_to_tensor(self._last_obs)
+        action = masked_epsilon_greedy(self.policy.q_net, obs, allowed, explore, self._mask_rng)
         return action, action

@@ -33,7 +33,7 @@ from stable_baselines3.common.callbacks import BaseCallback, CallbackList
 from stable_baselines3.common.vec_env import VecMonitor, VecNormalize
 
 from agents.base import Agent
-from agents.masked_dqn import MaskedRolloutDQN
+from agents.masked_dqn import MaskedRolloutDQN, masked_epsilon_greedy
 from agents.slot_policy import (
     MaskableSlotActorCriticPolicy,
     MaskableTrackActorCriticPolicy,
@@ -239,21 +239,19 @@ class SB3Agent(Agent):
                 f"({self.music_env.action_space.n},) per observation"
             )
         allowed[~allowed.any(axis=1)] = True  # nothing left to play (the episode has ended): no filter
+        if issubclass(self.algo, DQN):
+            explore = np.zeros(len(obs), dtype=bool)
+            if not deterministic:
+                explore = self._rng.random(len(obs)) < self.model.exploration_rate
+            action = masked_epsilon_greedy(policy.q_net, obs, allowed, explore, self._rng)
+            return action if vectorized else action[0]
         with torch.no_grad():
-            if issubclass(self.algo, DQN):
-                scores = policy.q_net(obs)
-            else:
-                scores = policy.get_distribution(obs).distribution.logits
-            scores = scores.masked_fill(~torch.as_tensor(allowed), -torch.inf)
+            logits = policy.get_distribution(obs).distribution.logits
+            logits = logits.masked_fill(~torch.as_tensor(allowed), -torch.inf)
             if deterministic:
-                action = scores.argmax(dim=1).cpu().numpy()
-            elif issubclass(self.algo, DQN):
-                action = scores.argmax(dim=1).cpu().numpy()
-                explore = self._rng.random(len(action)) < self.model.exploration_rate
-                for i in np.flatnonzero(explore):  # every row allows at least one action (above)
-                    action[i] = self._rng.choice(np.flatnonzero(allowed[i]))
+                action = logits.argmax(dim=1).cpu().numpy()
             else:
-                action = torch.distributions.Categorical(logits=scores).sample().cpu().numpy()
+                action = torch.distributions.Categorical(logits=logits).sample().cpu().numpy()
         return action if vectorized else action[0]
 
     def action_scores(self, observation: Any, info: dict[str, Any]) -> tuple[str, np.ndarray] | None:
