@@ -50,6 +50,8 @@ class PreferenceCore(SlateCore):
 
     def _recent_attrs(self, rows: np.ndarray) -> np.ndarray:
         """Mean attributes of each session's last 5 tracks (observed when preferences are hidden)."""
+        if isinstance(rows, slice):
+            rows = np.arange(self.num)[rows]
         length = self.length[rows]
         lo = np.maximum(length - RECENT, 0)
         cols = lo[:, None] + np.arange(RECENT)[None, :]
