@@ -1,7 +1,7 @@
 """MusicGym agents: RL agents and supervised reference policies behind one registry.
 
 ``agents.available()`` lists the names; ``agents.make(name, env_id_or_env, **hyperparams)`` builds
-one with its YAML defaults (``experiments/configs/<name>.yml``) overlaid by `hyperparams`;
+one with its YAML defaults (``agents/configs/<name>.yml``) overlaid by `hyperparams`;
 ``agents.load(path)`` restores any saved agent.
 """
 
@@ -11,21 +11,21 @@ import importlib
 from pathlib import Path
 from typing import Any
 
-from agents.base import Agent, load_hyperparams, resolve_env
+from musicgym.agents.base import Agent, load_hyperparams, resolve_env
 
 #: name -> "module:Class"; modules are imported on first use.
 REGISTRY: dict[str, str] = {
-    "ppo": "agents.sb3_agents:PPOAgent",
-    "dqn": "agents.sb3_agents:DQNAgent",
-    "maskable_ppo": "agents.sb3_agents:MaskablePPOAgent",
-    "ah_dqn": "agents.ah_dqn:AHDQNAgent",
-    "actor_critic": "agents.actor_critic:ActorCriticAgent",
-    "cf_actor_critic": "agents.cf_actor_critic:CFActorCriticAgent",
-    "popularity": "agents.reference:PopularityPolicy",
-    "item_cf": "agents.reference:ItemCFPolicy",
-    "user_cf": "agents.reference:UserCFPolicy",
-    "sasrec": "agents.sasrec:SASRecPolicy",
-    "set_transformer": "agents.set_transformer:SetTransformerPolicy",
+    "ppo": "musicgym.agents.sb3_agents:PPOAgent",
+    "dqn": "musicgym.agents.sb3_agents:DQNAgent",
+    "maskable_ppo": "musicgym.agents.sb3_agents:MaskablePPOAgent",
+    "ah_dqn": "musicgym.agents.ah_dqn:AHDQNAgent",
+    "actor_critic": "musicgym.agents.actor_critic:ActorCriticAgent",
+    "cf_actor_critic": "musicgym.agents.cf_actor_critic:CFActorCriticAgent",
+    "popularity": "musicgym.agents.reference:PopularityPolicy",
+    "item_cf": "musicgym.agents.reference:ItemCFPolicy",
+    "user_cf": "musicgym.agents.reference:UserCFPolicy",
+    "sasrec": "musicgym.agents.sasrec:SASRecPolicy",
+    "set_transformer": "musicgym.agents.set_transformer:SetTransformerPolicy",
 }
 
 

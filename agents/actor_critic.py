@@ -25,10 +25,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 import torch
+from musicgym.agents.slot_policy import TrackScorer
+from musicgym.agents.torch_agent import COMMON_HYPERPARAMS, EpisodeTracker, TorchAgent, mlp, with_head
 from torch import nn
-
-from agents.slot_policy import TrackScorer
-from agents.torch_agent import COMMON_HYPERPARAMS, EpisodeTracker, TorchAgent, mlp, with_head
 
 
 def value_net(inp: int, hidden: int) -> nn.Sequential:

@@ -20,10 +20,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 import torch
+from musicgym.agents.torch_agent import COMMON_HYPERPARAMS, EpisodeTracker, TorchAgent, mlp, with_head
 from torch import nn
 from torch.nn import functional as F
-
-from agents.torch_agent import COMMON_HYPERPARAMS, EpisodeTracker, TorchAgent, mlp, with_head
 
 
 class ReplayBuffer:

@@ -5,27 +5,30 @@ An agent has SB3's interface: ``learn(total_timesteps, callback=None, progress_b
 ``load(path)``. Agents that read the env's ``info`` (action masks, history) set ``uses_info = True``
 and accept ``predict(..., info=info)``; `musicgym.evaluate` passes it.
 
-Default hyperparameters live in ``experiments/configs/<agent>.yml``, keyed by env id with a
-``default`` entry, in the manner of the RL Zoo; keyword arguments to `agents.make` override them.
+Default hyperparameters live in ``agents/configs/<agent>.yml`` (package data of ``musicgym.agents``),
+keyed by env id with a ``default`` entry, in the manner of the RL Zoo; keyword arguments to
+`agents.make` override them.
 """
 
 from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
+from importlib import resources
 from pathlib import Path
 from typing import Any, ClassVar
 
 import gymnasium as gym
 import yaml
 
-CONFIG_DIR = Path(__file__).resolve().parents[1] / "experiments" / "configs"
+#: the per-agent YAML files, read with importlib.resources (a folder in a checkout, package data in a wheel)
+CONFIG_DIR = resources.files("musicgym.agents") / "configs"
 
 
 def load_hyperparams(agent: str, env_id: str) -> dict[str, Any]:
     """The YAML defaults of `agent` for `env_id` (its ``default`` entry overlaid by the env's own)."""
     path = CONFIG_DIR / f"{agent}.yml"
-    if not path.exists():
+    if not path.is_file():
         return {}
     doc = yaml.safe_load(path.read_text()) or {}
     if not isinstance(doc, dict):

@@ -14,11 +14,10 @@ from typing import Any, ClassVar
 
 import numpy as np
 import torch
+from musicgym.agents.actor_critic import ActorCriticAgent
+from musicgym.agents.item_cf import ItemCF
+from musicgym.agents.torch_agent import mlp, with_head
 from torch import nn
-
-from agents.actor_critic import ActorCriticAgent
-from agents.item_cf import ItemCF
-from agents.torch_agent import mlp, with_head
 
 
 class CFActorCriticAgent(ActorCriticAgent):

@@ -86,7 +86,7 @@ def finetune(agent: Any, log: Log, steps: int = 500) -> dict[str, Any]:
 
 
 def _finetune_ah_dqn(agent: Any, log: Log, steps: int) -> None:
-    from agents.ah_dqn import ReplayBuffer
+    from musicgym.agents.ah_dqn import ReplayBuffer
 
     h = agent.core.head_dim
     sessions = log.sessions()

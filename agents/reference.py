@@ -23,10 +23,10 @@ from typing import Any, ClassVar
 
 import gymnasium as gym
 import numpy as np
+from musicgym.agents.base import Agent
+from musicgym.agents.item_cf import ItemCF, binary_rows, top_unplayed
 from scipy import sparse
 
-from agents.base import Agent
-from agents.item_cf import ItemCF, binary_rows, top_unplayed
 from musicgym.catalog import Playlists, load_catalog
 
 

@@ -19,10 +19,10 @@ from typing import Any, ClassVar
 
 import numpy as np
 import torch
+from musicgym.agents.early_stopping import train_with_early_stopping
+from musicgym.agents.reference import RankingPolicy
 from torch import nn
 
-from agents.early_stopping import train_with_early_stopping
-from agents.reference import RankingPolicy
 from musicgym.catalog import Playlists
 
 

@@ -26,15 +26,9 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
-from sb3_contrib import MaskablePPO
-from stable_baselines3 import DQN, PPO
-from stable_baselines3.common.base_class import BaseAlgorithm
-from stable_baselines3.common.callbacks import BaseCallback, CallbackList
-from stable_baselines3.common.vec_env import VecMonitor, VecNormalize
-
-from agents.base import Agent
-from agents.masked_dqn import MaskedRolloutDQN, masked_epsilon_greedy
-from agents.slot_policy import (
+from musicgym.agents.base import Agent
+from musicgym.agents.masked_dqn import MaskedRolloutDQN, masked_epsilon_greedy
+from musicgym.agents.slot_policy import (
     MaskableSlotActorCriticPolicy,
     MaskableTrackActorCriticPolicy,
     SlotActorCriticPolicy,
@@ -43,7 +37,12 @@ from agents.slot_policy import (
     TrackActorCriticPolicy,
     TrackDQNPolicy,
 )
-from agents.vec_env import MusicGymVecEnv
+from musicgym.agents.vec_env import MusicGymVecEnv
+from sb3_contrib import MaskablePPO
+from stable_baselines3 import DQN, PPO
+from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.callbacks import BaseCallback, CallbackList
+from stable_baselines3.common.vec_env import VecMonitor, VecNormalize
 
 _RESERVED = {"self", "policy", "env", "seed", "_init_setup_model", "verbose", "device"}
 

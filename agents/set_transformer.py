@@ -36,11 +36,11 @@ from typing import Any, ClassVar
 
 import numpy as np
 import torch
+from musicgym.agents.early_stopping import train_with_early_stopping
+from musicgym.agents.reference import RankingPolicy, _pad
 from sklearn.feature_extraction.text import HashingVectorizer
 from torch import nn
 
-from agents.early_stopping import train_with_early_stopping
-from agents.reference import RankingPolicy, _pad
 from musicgym.catalog import Playlists
 from musicgym.catalog.model import FEATURES_11
 

@@ -25,13 +25,12 @@ from functools import partial
 import gymnasium as gym
 import numpy as np
 import torch
+from musicgym.agents.torch_agent import mlp, with_head
 from sb3_contrib.common.maskable.policies import MaskableActorCriticPolicy
 from stable_baselines3.common.policies import ActorCriticPolicy
 from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
 from stable_baselines3.dqn.policies import DQNPolicy, QNetwork
 from torch import nn
-
-from agents.torch_agent import mlp, with_head
 
 
 class SlotScorer(BaseFeaturesExtractor):

@@ -15,11 +15,10 @@ from typing import Any, ClassVar
 
 import numpy as np
 import torch
+from musicgym.agents.base import Agent
+from musicgym.agents.vec_env import MusicGymVecEnv
 from torch import nn
 from tqdm.auto import tqdm
-
-from agents.base import Agent
-from agents.vec_env import MusicGymVecEnv
 
 COMMON_HYPERPARAMS: dict[str, Any] = {
     "n_envs": 8,

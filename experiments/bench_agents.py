@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-import agents
 import musicgym
+from musicgym import agents
 from musicgym.registration import registered_ids
 
 

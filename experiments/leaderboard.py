@@ -25,8 +25,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-
-from experiments.runs import read_result
+from musicgym.experiments.runs import read_result
 
 #: bootstrap replications of every confidence interval
 REPS = 2000

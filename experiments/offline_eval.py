@@ -16,8 +16,8 @@ import argparse
 import time
 from dataclasses import dataclass, field
 
-import agents
 import musicgym
+from musicgym import agents
 from musicgym.offline import evaluate_ranker, split_playlists
 
 

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from experiments.runs import RunSpec, execute
+from musicgym.experiments.runs import RunSpec, execute
 
 
 def _trainable(config: dict[str, Any]) -> dict[str, Any]:
@@ -33,7 +33,7 @@ def run_ray(specs: list[RunSpec], root: Path, workers: int = 1,
         from ray import tune
     except ImportError as e:
         raise RuntimeError('the ray backend needs Ray: pip install "musicgym[ray]"') from e
-    from experiments.sweep import Outcome
+    from musicgym.experiments.sweep import Outcome
 
     root = Path(root).resolve()
     root.mkdir(parents=True, exist_ok=True)
@@ -55,7 +55,7 @@ def run_ray(specs: list[RunSpec], root: Path, workers: int = 1,
     finally:
         if started_here:
             ray.shutdown()
-    from experiments.runs import read_result
+    from musicgym.experiments.runs import read_result
 
     outcomes = []
     errors = {RunSpec(**r.config["spec"]).name: r.error for r in grid if r.error is not None}

@@ -152,9 +152,9 @@ def resolved_defaults(spec: RunSpec) -> dict[str, Any]:
     import importlib
 
     import gymnasium as gym
+    from musicgym.agents.base import load_hyperparams
 
     import musicgym  # noqa: F401 (registers the ids)
-    from agents.base import load_hyperparams
 
     entry = gym.spec(spec.env_id)
     module, name = entry.entry_point.split(":")
@@ -259,9 +259,10 @@ def _run_baseline(spec: RunSpec) -> dict[str, Any]:
 
 
 def _run_agent(spec: RunSpec, run_dir: Path, progress_bar: bool) -> dict[str, Any]:
-    import agents
+    from musicgym.agents.reference import RankingPolicy
+
     import musicgym
-    from agents.reference import RankingPolicy
+    from musicgym import agents
 
     cls = agents.agent_class(spec.agent)
     if not cls.supports(spec.env_id):

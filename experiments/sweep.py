@@ -33,8 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-
-from experiments.runs import BASELINES, RunBusy, RunSpec, execute
+from musicgym.experiments.runs import BASELINES, RunBusy, RunSpec, execute
 
 SWEEP_KEYS = {"out", "agents", "envs", "seeds", "total_timesteps", "eval_episodes", "curve_points", "curve_episodes",
               "env_kwargs", "hyperparams", "overrides", "name", "description"}
@@ -78,7 +77,7 @@ def build_sweep(
     out: str | Path | None = None,
 ) -> Sweep:
     """The runs a sweep document describes, optionally narrowed to some agents / envs / a seed count."""
-    import agents as agent_registry
+    from musicgym import agents as agent_registry
     from musicgym.registration import registered_ids
 
     if not isinstance(doc, dict):
@@ -218,7 +217,7 @@ def run_sweep(sweep: Sweep, backend: str = "local", workers: int | None = None, 
 
     try:
         if backend == "ray":
-            from experiments.ray_backend import run_ray
+            from musicgym.experiments.ray_backend import run_ray
 
             return run_ray(sweep.specs, sweep.out, workers=workers, on_done=on_done)
         return run_local(sweep.specs, sweep.out, workers=workers, on_done=on_done)

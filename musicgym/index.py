@@ -61,7 +61,7 @@ def _set_threads(n: int) -> None:
 
 
 def _space_vectors() -> dict[str, tuple[str, Callable[[Catalog], np.ndarray]]]:
-    from musicgym.vae import catalog_latents
+    from musicgym.latents import catalog_latents
 
     return {
         "latent": ("l2", catalog_latents),

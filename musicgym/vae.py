@@ -175,5 +175,7 @@ def encoder_for(catalog: Catalog, cfg: VAEConfig = VAEConfig(), cache: Path | No
 
 
 def catalog_latents(catalog: Catalog, cfg: VAEConfig = VAEConfig(), cache: Path | None = None) -> np.ndarray:
-    """(N, 5) float32 VAE latents of every track in `catalog`, scaled to [0, 1]."""
-    return encoder_for(catalog, cfg, cache).latents(catalog.features_11)
+    """(N, 5) float32 VAE latents of every track in `catalog` (`musicgym.latents.catalog_latents`, cached)."""
+    from musicgym.latents import catalog_latents as cached_latents
+
+    return cached_latents(catalog, None if cfg == VAEConfig() else cfg, cache)

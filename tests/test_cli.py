@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from musicgym.cli import main
+from musicgym.experiments.cli import main
 
 
 def test_catalog_command_reports_drops(tmp_path, capsys):

@@ -12,10 +12,9 @@ import numpy as np
 import pytest
 import scipy.stats
 import yaml
-
-from experiments import leaderboard
-from experiments.runs import RunSpec, execute, read_result, write_json_atomic
-from experiments.sweep import SweepError, build_sweep, load_sweep, run_local
+from musicgym.experiments import leaderboard
+from musicgym.experiments.runs import RunSpec, execute, read_result, write_json_atomic
+from musicgym.experiments.sweep import SweepError, build_sweep, load_sweep, run_local
 
 TINY = {
     "agents": ["random", "oracle", "item_cf", "ah_dqn"],
@@ -106,14 +105,14 @@ def test_execute_writes_a_complete_run_and_skips_it_the_second_time(tmp_path):
     mtime = (run / "result.json").stat().st_mtime_ns
     assert execute(spec, tmp_path) == res and (run / "result.json").stat().st_mtime_ns == mtime
 
-    import agents
+    from musicgym import agents
 
     agent = agents.load(run / "agent")
     assert agent.num_timesteps == res["env_steps"]
 
 
 def test_a_run_whose_defaults_changed_is_kept_aside_and_run_again(tmp_path, monkeypatch):
-    from experiments import runs
+    from musicgym.experiments import runs
 
     spec = RunSpec("random", "MusicGym/Taste-v0", eval_episodes=3, total_timesteps=0)
     first = execute(spec, tmp_path)
@@ -141,8 +140,8 @@ def test_a_run_whose_defaults_changed_is_kept_aside_and_run_again(tmp_path, monk
 
 
 def test_resolved_defaults_follow_the_yaml_configs_and_the_env():
-    from agents.base import load_hyperparams
-    from experiments.runs import resolved_defaults
+    from musicgym.agents.base import load_hyperparams
+    from musicgym.experiments.runs import resolved_defaults
 
     d = resolved_defaults(RunSpec("ppo", "MusicGym/TasteCatalog-v0"))
     assert d["env"]["action_mode"] == "catalog" and d["hyperparams"] == load_hyperparams("ppo", "MusicGym/TasteCatalog-v0")
@@ -245,7 +244,7 @@ def test_a_sweep_killed_mid_way_completes_every_run_exactly_once(tmp_path):
     doc = {**TINY, "agents": ["ah_dqn", "random"], "seeds": 3, "total_timesteps": 2000, "curve_points": 4}
     cfg = _sweep_file(tmp_path, doc)
     runs = tmp_path / "runs"
-    cmd = [sys.executable, "-m", "musicgym.cli", "sweep", str(cfg), "--workers", "2", "--no-progress"]
+    cmd = [sys.executable, "-m", "musicgym.experiments.cli", "sweep", str(cfg), "--workers", "2", "--no-progress"]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.time() + 240
     # kill once a run has finished and another is part-way (its learning curve started, no result yet)
@@ -284,7 +283,7 @@ def test_local_runs_in_worker_processes_match_in_process_runs(tmp_path):
 @pytest.mark.slow
 def test_ray_backend_gives_the_local_leaderboard_rows(tmp_path):
     pytest.importorskip("ray", reason="the ray extra is not installed")
-    from experiments.sweep import run_sweep
+    from musicgym.experiments.sweep import run_sweep
 
     doc = {**TINY, "seeds": 1}
     local = build_sweep(doc, out=tmp_path / "local")
@@ -299,7 +298,7 @@ def test_ray_backend_gives_the_local_leaderboard_rows(tmp_path):
 
 # ------------------------------------------------------------------------------------ the command
 def test_sweep_command_errors_are_one_line(tmp_path, capsys):
-    from musicgym.cli import main
+    from musicgym.experiments.cli import main
 
     assert main(["sweep", str(tmp_path / "nope.yml")]) == 1
     err = capsys.readouterr().err.strip().splitlines()
@@ -309,7 +308,7 @@ def test_sweep_command_errors_are_one_line(tmp_path, capsys):
 
 
 def test_sweep_command_prints_the_leaderboard(tmp_path, capsys):
-    from musicgym.cli import main
+    from musicgym.experiments.cli import main
 
     cfg = _sweep_file(tmp_path, {**TINY, "agents": ["random", "oracle", "item_cf"], "seeds": 1})
     assert main(["sweep", str(cfg), "--workers", "1", "--no-progress"]) == 0
@@ -320,7 +319,7 @@ def test_sweep_command_prints_the_leaderboard(tmp_path, capsys):
 
 def test_a_sweep_tables_only_its_own_runs(tmp_path, capsys):
     """Runs of an earlier version of a sweep in the same folder (another budget) are not averaged in."""
-    from musicgym.cli import main
+    from musicgym.experiments.cli import main
 
     doc = {**TINY, "agents": ["random", "ah_dqn"], "seeds": 1, "total_timesteps": 300}
     assert main(["sweep", str(_sweep_file(tmp_path, doc)), "--workers", "1", "--no-progress"]) == 0

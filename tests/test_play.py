@@ -11,10 +11,10 @@ import time
 import gymnasium as gym
 import numpy as np
 import pytest
+from musicgym.agents.finetune import finetune
 
-import agents
 import musicgym  # noqa: F401 - registers the envs
-from agents.finetune import finetune
+from musicgym import agents
 from musicgym.interaction_log import LogError, LogWriter, read_log
 from musicgym.ope import off_policy_estimates
 from musicgym.play import PlaySession, UniformPolicy, make_play_env, parse_answer, parse_preferences
@@ -115,7 +115,7 @@ def test_preference_session_uses_stated_and_edited_preferences(tmp_path):
 
 
 def test_play_command_reads_stdin_and_ends_cleanly_at_eof(tmp_path, monkeypatch, capsys):
-    from musicgym.cli import main
+    from musicgym.experiments.cli import main
 
     monkeypatch.setattr(sys, "stdin", io.StringIO("no-such-track-xyz\n\n150 y\n80 y\nskip\n"))
     assert main(["play", "--log", str(tmp_path / "s.jsonl"), "--seed", "3"]) == 0
@@ -133,7 +133,7 @@ def test_play_rejects_an_env_without_a_person_model():
 # ------------------------------------------------------------------------------------ the log
 def test_a_killed_session_leaves_a_readable_log(tmp_path):
     log = tmp_path / "k.jsonl"
-    cmd = [sys.executable, "-m", "musicgym.cli", "play", "--log", str(log), "--seed", "1"]
+    cmd = [sys.executable, "-m", "musicgym.experiments.cli", "play", "--log", str(log), "--seed", "1"]
     proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True)
     proc.stdin.write("\n80 y\n20 n\n")
     proc.stdin.flush()
@@ -222,7 +222,7 @@ def test_finetune_refuses_logs_from_another_env_or_catalog(tmp_path):
 
 
 def test_finetune_command(tmp_path, capsys):
-    from musicgym.cli import main
+    from musicgym.experiments.cli import main
 
     agents.make("ah_dqn", "MusicGym/Playlist-v0", n_envs=1).save(tmp_path / "a")
     env = make_play_env("Playlist-v0", "default")

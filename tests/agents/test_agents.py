@@ -6,8 +6,8 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-import agents
 import musicgym
+from musicgym import agents
 from musicgym.registration import registered_ids
 
 CATALOG = {"catalog": "synthetic-2000"}
@@ -138,8 +138,7 @@ def test_learns_above_random_on_tiny_catalog(name, env_id, env_kwargs, steps):
 
 def test_slot_scorer_plugin_is_permutation_equivariant():
     import torch
-
-    from agents.slot_policy import SlotScorer
+    from musicgym.agents.slot_policy import SlotScorer
 
     a = agents.make("ppo", "MusicGym/Taste-v0", env_kwargs=CATALOG, slot_scorer=True, **FAST["ppo"])
     a.learn(300)
@@ -212,8 +211,7 @@ def test_progress_bar(name, capsys):
 
 def test_track_scorer_reuses_track_embeddings_only_until_the_weights_change():
     import torch
-
-    from agents.slot_policy import TrackScorer
+    from musicgym.agents.slot_policy import TrackScorer
 
     m = TrackScorer(9, np.random.default_rng(0).random((500, 9)), 32)
     x = torch.rand(3, 9)
@@ -236,8 +234,7 @@ def test_track_scorer_reuses_track_embeddings_only_until_the_weights_change():
 @pytest.mark.parametrize("name", ["ppo", "maskable_ppo", "dqn"])
 def test_track_policies_score_the_catalog_without_an_n_by_n_layer(name):
     import torch
-
-    from agents.slot_policy import TrackScorer
+    from musicgym.agents.slot_policy import TrackScorer
 
     a = agents.make(name, "MusicGym/PreferenceCatalog-v0", env_kwargs=CATALOG, **FAST[name])
     assert a.hp["track_scorer"] is True  # from the YAML config

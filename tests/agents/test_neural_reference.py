@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from musicgym.agents.set_transformer import warp_loss
 
-import agents
-from agents.set_transformer import warp_loss
+from musicgym import agents
 from musicgym.catalog import Playlists
 
 CATALOG = {"catalog": "synthetic-2000"}

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import agents
 import musicgym
+from musicgym import agents
 from musicgym.catalog import Playlists
 from musicgym.registration import registered_ids
 

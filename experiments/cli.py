@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from importlib import resources
 from pathlib import Path
 
 
@@ -69,12 +70,15 @@ def _catalog(args: argparse.Namespace) -> int:
     return 0
 
 
-PRESETS = Path(__file__).resolve().parents[1] / "experiments" / "presets"
+#: the preset sweep files (package data of musicgym.experiments)
+PRESETS = resources.files("musicgym.experiments") / "presets"
+#: the benchmark scripts beside this module
+HERE = Path(__file__).resolve().parent
 
 
 def _run_and_publish(sweep, args: argparse.Namespace, title: str) -> int:
-    from experiments import leaderboard
-    from experiments.sweep import run_sweep
+    from musicgym.experiments import leaderboard
+    from musicgym.experiments.sweep import run_sweep
 
     print(f"{len(sweep.specs)} runs -> {sweep.out} (backend {args.backend}, {args.workers or 'all'} workers)")
     for agent, env_id in sweep.skipped:
@@ -97,7 +101,7 @@ def _run_and_publish(sweep, args: argparse.Namespace, title: str) -> int:
 
 
 def _leaderboard(args: argparse.Namespace) -> int:
-    from experiments.sweep import load_sweep
+    from musicgym.experiments.sweep import load_sweep
 
     preset = PRESETS / f"{args.preset}.yml"
     sweep = load_sweep(preset, agents_sel=args.agents, envs_sel=args.envs, seeds=args.seeds, out=args.runs)
@@ -105,7 +109,7 @@ def _leaderboard(args: argparse.Namespace) -> int:
 
 
 def _sweep(args: argparse.Namespace) -> int:
-    from experiments.sweep import load_sweep
+    from musicgym.experiments.sweep import load_sweep
 
     sweep = load_sweep(args.config, agents_sel=args.agents, envs_sel=args.envs, seeds=args.seeds, out=args.runs)
     return _run_and_publish(sweep, args, f"MusicGym sweep {Path(args.config).stem}")
@@ -116,7 +120,7 @@ def _bench(args: argparse.Namespace) -> int:
 
     scripts = {"index": ["bench_index.py"], "envs": ["bench_envs.py"],
                "agents": ["bench_agents.py", "--steps", str(args.agent_steps), "--seeds", "0", "--overhead"]}
-    here = PRESETS.parent
+    here = HERE
     status = 0
     for name in args.only or list(scripts):
         print(f"== {name} benchmark ({scripts[name][0]})", flush=True)
@@ -126,7 +130,7 @@ def _bench(args: argparse.Namespace) -> int:
 
 def _player(spec: str, env_id: str, catalog: str | None):
     """(agent, label, catalog) for ``--agent``: 'random', a registered agent name, or a saved agent."""
-    import agents
+    from musicgym import agents
     from musicgym.play import UniformPolicy
 
     if spec == "random":
@@ -164,7 +168,7 @@ def _log_and_agent(args: argparse.Namespace):
     """The logs of ``--log`` (torn last lines reported) and the saved agent of ``--agent``, checked to match."""
     import gymnasium as gym
 
-    import agents
+    from musicgym import agents
     from musicgym.interaction_log import read_log
 
     log = read_log(*args.log)
@@ -177,7 +181,7 @@ def _log_and_agent(args: argparse.Namespace):
 
 
 def _finetune(args: argparse.Namespace) -> int:
-    from agents.finetune import finetune
+    from musicgym.agents.finetune import finetune
 
     log, agent = _log_and_agent(args)
     report = finetune(agent, log, steps=args.steps)
@@ -220,12 +224,12 @@ def build_parser() -> argparse.ArgumentParser:
                         description="Run a preset sweep (experiments/presets/PRESET.yml) and print and write "
                         "the leaderboard (Markdown, CSV, JSON, PNG). Finished runs are reused; interrupted "
                         "ones resume.")
-    lb.add_argument("--preset", choices=sorted(p.stem for p in PRESETS.glob("*.yml")), default="quick")
+    lb.add_argument("--preset", choices=sorted(p.name.removesuffix(".yml") for p in PRESETS.iterdir() if p.name.endswith(".yml")), default="quick")
     _add_run_options(lb)
     lb.set_defaults(func=_leaderboard)
     sw = sub.add_parser("sweep", help="run a sweep file's grid of agents x envs x seeds x hyperparameters",
                         description="Run the grid a sweep YAML describes; the format is in experiments/sweep.py "
-                        "(`python -c 'import experiments.sweep as s; help(s)'`).")
+                        "(`python -c 'import musicgym.experiments.sweep as s; help(s)'`).")
     sw.add_argument("config", help="sweep YAML file")
     _add_run_options(sw)
     sw.set_defaults(func=_sweep)
