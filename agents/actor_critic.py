@@ -71,12 +71,12 @@ class ActorCriticAgent(TorchAgent):
             raise ValueError(
                 f"agent {self.name!r}: policy_net must be 'mlp', 'slots' or 'tracks', got {hp['policy_net']!r}"
             )
-        if hp["policy_net"] == "slots" and self.core.action_mode != "candidates":
+        if hp["policy_net"] == "slots" and self.env.action_mode != "candidates":
             raise ValueError(f"agent {self.name!r}: policy_net='slots' needs a candidates-mode env, not {self.env_id}")
-        if hp["policy_net"] == "tracks" and self.core.action_mode != "catalog":
+        if hp["policy_net"] == "tracks" and self.env.action_mode != "catalog":
             raise ValueError(f"agent {self.name!r}: policy_net='tracks' needs a catalog-mode env, not {self.env_id}")
         obs_dim = self.vec_env.observation_space.shape[0]
-        slots_dim = self.core.head_dim + self.core.n_actions * self.core.item_features.shape[1]
+        slots_dim = self.env.head_dim + self.env.n_actions * self.env.item_features.shape[1]
         if hp["policy_net"] == "slots" and obs_dim != slots_dim:
             raise ValueError(f"agent {self.name!r}: policy_net='slots' needs the candidates' features in the "
                              f"observation (e.g. Playlist-v0's observation='full')")
@@ -91,21 +91,21 @@ class ActorCriticAgent(TorchAgent):
     def _policy_net(self, obs_dim: int) -> nn.Module:
         h = self.hp["hidden"]
         if self.hp["policy_net"] == "slots":
-            return mlp([self.core.head_dim + self.core.item_features.shape[1], h, h, 1])
+            return mlp([self.env.head_dim + self.env.item_features.shape[1], h, h, 1])
         if self.hp["policy_net"] == "tracks":
-            return TrackScorer(obs_dim, self.core.item_features, h)
-        return mlp([obs_dim, h, h, self.core.n_actions])
+            return TrackScorer(obs_dim, self.env.item_features, h)
+        return mlp([obs_dim, h, h, self.env.n_actions])
 
     # ---------------------------------------------------------------- action sets
     def _action_set(self, obs: np.ndarray, history: np.ndarray | None, mask: np.ndarray | None) -> dict[str, Any]:
         """What the policy chooses among, per session: here the env's own actions with their mask."""
         if mask is None:
-            mask = np.ones((len(obs), self.core.n_actions), dtype=bool)
+            mask = np.ones((len(obs), self.env.n_actions), dtype=bool)
         return {"mask": np.asarray(mask, dtype=bool)}
 
     def _logits(self, obs: torch.Tensor, aset: dict[str, Any]) -> torch.Tensor:
         if self.hp["policy_net"] == "slots":
-            k, head = self.core.n_actions, self.core.head_dim
+            k, head = self.env.n_actions, self.env.head_dim
             logits = self.policy(with_head(obs[:, :head], obs[:, head:].reshape(len(obs), k, -1))).squeeze(-1)
         else:
             logits = self.policy(obs)
@@ -115,7 +115,7 @@ class ActorCriticAgent(TorchAgent):
         return choice
 
     def _env_mask(self) -> np.ndarray:
-        return self.core.action_mask(np.arange(self.vec_env.num_envs))
+        return self.env.action_masks()
 
     # ---------------------------------------------------------------- training
     def _train(self, total_timesteps: int, step_hook: Any) -> None:
@@ -127,7 +127,7 @@ class ActorCriticAgent(TorchAgent):
             buf_obs, buf_sets, buf_act, buf_logp, buf_rew, buf_done, buf_val = [], [], [], [], [], [], []
             stop = False
             for _ in range(t_max):
-                history = self.core.played(self.core.all_rows())
+                history = self.env.history()
                 aset = self._action_set(obs, history, self._env_mask())
                 obs_t = torch.as_tensor(obs)
                 with torch.no_grad():
@@ -226,7 +226,7 @@ class ActorCriticAgent(TorchAgent):
 
     def action_scores(self, observation: Any, info: dict[str, Any]) -> tuple[str, np.ndarray] | None:
         """The policy's probabilities of the env's actions (candidates mode)."""
-        if self.core.action_mode != "candidates":
+        if self.env.action_mode != "candidates":
             return None
         with torch.no_grad():
             return "p", self.action_probs(observation, info)[0].numpy()

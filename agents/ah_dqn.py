@@ -83,17 +83,17 @@ class AHDQNAgent(TorchAgent):
             raise ValueError(f"agent 'ah_dqn': loss must be 'huber' or 'mse', got {hp['loss']!r}")
         if not 0 < hp["gamma"] <= 1:
             raise ValueError(f"agent 'ah_dqn': gamma must be in (0, 1], got {hp['gamma']!r}")
-        self.catalog_mode = self.core.action_mode == "catalog"
-        self.items = torch.as_tensor(self.core.item_features, dtype=torch.float32)
-        h, d = self.core.head_dim, self.items.shape[1]
+        self.catalog_mode = self.env.action_mode == "catalog"
+        self.items = torch.as_tensor(self.env.item_features, dtype=torch.float32)
+        h, d = self.env.head_dim, self.items.shape[1]
         self.q = mlp([h + d, hp["hidden"], hp["hidden"], 1])
         self.q_target = mlp([h + d, hp["hidden"], hp["hidden"], 1])
         self.q_target.load_state_dict(self.q.state_dict())
         self.opt = torch.optim.Adam(self.q.parameters(), lr=hp["learning_rate"])
         self.modules = {"q": self.q, "q_target": self.q_target, "opt": self.opt}
         if self.catalog_mode:
-            lo = float(self.core.item_features.min())
-            hi = float(self.core.item_features.max())
+            lo = float(self.env.item_features.min())
+            hi = float(self.env.item_features.max())
             self._proto_lo, self._proto_span = lo, hi - lo
             self.actor = mlp([h, hp["hidden"], d], out_act=nn.Sigmoid())
             self.actor_opt = torch.optim.Adam(self.actor.parameters(), lr=hp["actor_learning_rate"])
@@ -113,11 +113,11 @@ class AHDQNAgent(TorchAgent):
         """Catalog mode: the tracks nearest the actor's learned query, played ones excluded."""
         with torch.no_grad():
             proto = self._proto(torch.as_tensor(heads)).numpy()
-        ids, _ = self.core.index.search(proto, int(self.hp["n_retrieve"]), exclude=history)
+        ids, _ = self.env.index.search(proto, int(self.hp["n_retrieve"]), exclude=history)
         return ids
 
-    def _candidates(self, heads: np.ndarray, slots_from_core: np.ndarray, history: np.ndarray | None) -> np.ndarray:
-        return self._retrieve(heads, history) if self.catalog_mode else slots_from_core
+    def _candidates(self, heads: np.ndarray, slots_from_env: np.ndarray, history: np.ndarray | None) -> np.ndarray:
+        return self._retrieve(heads, history) if self.catalog_mode else slots_from_env
 
     def _act(self, heads: np.ndarray, cand: np.ndarray) -> np.ndarray:
         """Greedy slot index (candidates mode) or catalog row (catalog mode)."""
@@ -133,25 +133,25 @@ class AHDQNAgent(TorchAgent):
         return hp["exploration_initial_eps"] + frac * (hp["exploration_final_eps"] - hp["exploration_initial_eps"])
 
     def _train(self, total_timesteps: int, step_hook: Any) -> None:
-        hp, core, venv = self.hp, self.core, self.vec_env
+        hp, venv = self.hp, self.vec_env
         n = venv.num_envs
-        n_next = int(hp["n_retrieve"]) if self.catalog_mode else core.n_actions
-        buf = ReplayBuffer(int(hp["buffer_size"]), core.head_dim, n_next)
+        n_next = int(hp["n_retrieve"]) if self.catalog_mode else venv.n_actions
+        buf = ReplayBuffer(int(hp["buffer_size"]), venv.head_dim, n_next)
         tracker = EpisodeTracker(n)
         obs = venv.reset() if self.num_timesteps == 0 or not hasattr(self, "_obs") else self._obs
         grad_steps = 0
         while self.num_timesteps < total_timesteps:
-            heads = obs[:, : core.head_dim]
-            cand = self._candidates(heads, core.candidates, self.core.played(self.core.all_rows()))
+            heads = obs[:, : venv.head_dim]
+            cand = self._candidates(heads, venv.candidates, venv.history() if self.catalog_mode else None)
             greedy = self._act(heads, cand)
             explore = self.rng.random(n) < self._epsilon(total_timesteps)
             if explore.any():
-                rnd = self.rng.random((n, core.n_actions)) * core.action_mask(np.arange(n))
+                rnd = self.rng.random((n, venv.n_actions)) * venv.action_masks()
                 greedy[explore] = rnd[explore].argmax(1)
             actions = greedy
-            played = core.tracks_of(np.arange(n), actions)
+            played = venv.tracks_of(actions)
             obs, reward, done, _ = venv.step(actions)
-            next_heads = venv.final_obs[:, : core.head_dim]
+            next_heads = venv.final_obs[:, : venv.head_dim]
             next_cand = (
                 self._retrieve(next_heads, None) if self.catalog_mode else venv.final_candidates
             )

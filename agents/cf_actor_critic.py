@@ -32,17 +32,17 @@ class CFActorCriticAgent(ActorCriticAgent):
     }
 
     def _build(self) -> None:
-        if self.core.action_mode != "catalog":
+        if self.env.action_mode != "catalog":
             raise ValueError(
                 f"agent 'cf_actor_critic' works in catalog mode only (MusicGym/TasteCatalog-v0, "
                 f"MusicGym/PreferenceCatalog-v0), not {self.env_id}"
             )
-        self.cf = ItemCF(self.core.catalog, top_k=int(self.hp["cf_top_k"]))
-        self.items = torch.as_tensor(self.core.item_features, dtype=torch.float32)
+        self.cf = ItemCF(self.env.catalog, top_k=int(self.hp["cf_top_k"]))
+        self.items = torch.as_tensor(self.env.item_features, dtype=torch.float32)
         super()._build()
 
     def _policy_net(self, obs_dim: int) -> nn.Module:
-        d = self.core.item_features.shape[1]
+        d = self.env.item_features.shape[1]
         return mlp([obs_dim + d + 1, self.hp["hidden"], self.hp["hidden"], 1])
 
     def _env_mask(self) -> None:

@@ -67,11 +67,11 @@ def finetune(agent: Any, log: Log, steps: int = 500) -> dict[str, Any]:
     """Update `agent` in place from `log` (checked against its env and catalog); return before/after figures."""
     if agent.name not in FINETUNABLE:
         raise ValueError(f"agent {agent.name!r} cannot be fine-tuned from logs; these can: {', '.join(FINETUNABLE)}")
-    if agent.core.action_mode != "candidates":
+    if agent.env.action_mode != "candidates":
         raise ValueError(f"fine-tuning from logs needs a candidates-mode env, not {agent.env_id}")
     if steps < 1:
         raise ValueError(f"steps must be >= 1, got {steps}")
-    log.check(agent.env_id, agent.core.catalog.fingerprint)
+    log.check(agent.env_id, agent.env.catalog.fingerprint)
     recs = _steps(log)
     if not recs:
         raise ValueError("the log holds no interactions")
@@ -88,10 +88,10 @@ def finetune(agent: Any, log: Log, steps: int = 500) -> dict[str, Any]:
 def _finetune_ah_dqn(agent: Any, log: Log, steps: int) -> None:
     from musicgym.agents.ah_dqn import ReplayBuffer
 
-    h = agent.core.head_dim
+    h = agent.env.head_dim
     sessions = log.sessions()
     n = sum(len(s) for s in sessions)
-    buf = ReplayBuffer(n, h, agent.core.n_actions)
+    buf = ReplayBuffer(n, h, agent.env.n_actions)
     for s in sessions:
         for i, r in enumerate(s):
             last = i + 1 == len(s)

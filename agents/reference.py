@@ -52,9 +52,9 @@ class RankingPolicy(Agent):
         self.fitted = False
 
     @cached_property
-    def core(self) -> Any:
-        """The env's batched core (built on first use: only acting needs it)."""
-        return gym.make(self.env_id, **self.env_kwargs).unwrapped.core
+    def action_mode(self) -> str:
+        """The env's documented ``action_mode`` (the env is built on first use: only acting needs it)."""
+        return gym.make(self.env_id, **self.env_kwargs).unwrapped.action_mode
 
     @property
     def num_timesteps(self) -> int:
@@ -120,7 +120,7 @@ class RankingPolicy(Agent):
         self._check_fitted()
         history = np.asarray(info["history"], dtype=np.int64)
         self._check_history(history)
-        if self.core.action_mode == "catalog":
+        if self.action_mode == "catalog":
             return np.asarray(self.rank([history], 1)[0, 0]), state
         cand = np.asarray(info["candidates"], dtype=np.int64)
         s = self.scores(history[None, :])[0]
@@ -129,7 +129,7 @@ class RankingPolicy(Agent):
 
     def action_scores(self, observation: Any, info: dict[str, Any]) -> tuple[str, np.ndarray] | None:
         """The policy's scores of the candidate slots' tracks (candidates mode)."""
-        if self.core.action_mode == "catalog":
+        if self.action_mode == "catalog":
             return None
         self._check_fitted()
         cand = np.asarray(info["candidates"], dtype=np.int64)

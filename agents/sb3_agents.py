@@ -147,13 +147,13 @@ class SB3Agent(Agent):
 
     def _slot_policy(self, policy: Any, algo_kwargs: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
         """The slot policy class (for SB3's ``MlpPolicy``) and `algo_kwargs` with the `SlotScorer` in them."""
-        core = self.music_env.core
-        if core.action_mode != "candidates":
+        env = self.music_env  # the env's public face (head_dim, item_features, action_mode)
+        if env.action_mode != "candidates":
             raise ValueError(f"agent {self.name!r}: slot_scorer needs a candidates-mode env, not {self.env_id}")
         pk = dict(algo_kwargs.get("policy_kwargs") or {})
         pk.update(
             features_extractor_class=SlotScorer,
-            features_extractor_kwargs={"head_dim": core.head_dim, "item_dim": core.item_features.shape[1],
+            features_extractor_kwargs={"head_dim": env.head_dim, "item_dim": env.item_features.shape[1],
                                        **(pk.get("features_extractor_kwargs") or {})},  # e.g. {"hidden": 128}
         )
         if issubclass(self.algo, DQN):
@@ -170,10 +170,10 @@ class SB3Agent(Agent):
 
     def _track_policy(self, policy: Any, algo_kwargs: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
         """The track policy class (for SB3's ``MlpPolicy``) and `algo_kwargs` with the catalog's features."""
-        core = self.music_env.core
-        if core.action_mode != "catalog":
+        env = self.music_env  # the env's public face (head_dim, item_features, action_mode)
+        if env.action_mode != "catalog":
             raise ValueError(f"agent {self.name!r}: track_scorer needs a catalog-mode env, not {self.env_id}")
-        pk = {**(algo_kwargs.get("policy_kwargs") or {}), "item_features": core.item_features}  # + hidden, dim
+        pk = {**(algo_kwargs.get("policy_kwargs") or {}), "item_features": env.item_features}  # + hidden, dim
         if issubclass(self.algo, DQN):
             pk["net_arch"] = []  # TrackQ is the whole network (a config's net_arch is for the plain MLP)
         if policy == "MlpPolicy":

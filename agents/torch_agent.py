@@ -59,7 +59,8 @@ class TorchAgent(Agent):
         self._check_hyperparams()
         torch.set_num_threads(int(self.hp["torch_threads"]))
         self.vec_env = MusicGymVecEnv(self.env_id, n_envs=int(self.hp["n_envs"]), seed=self.seed, **self.env_kwargs)
-        self.core = self.vec_env.core
+        #: the env's public face as the agent sees it (head_dim, item_features, action_mode, index, ...)
+        self.env = self.vec_env
         self.rng = np.random.default_rng(self.seed)
         self.torch_gen = torch.Generator().manual_seed(self.seed)
         torch.manual_seed(self.seed)
@@ -171,8 +172,8 @@ class TorchAgent(Agent):
     def split_obs(self, obs: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """(B, head_dim) heads and, in candidates mode with full observations, (B, k, d) slot features."""
         obs = np.atleast_2d(np.asarray(obs, dtype=np.float32))
-        h = self.core.head_dim
-        d = self.core.item_features.shape[1]
+        h = self.env.head_dim
+        d = self.env.item_features.shape[1]
         rest = obs.shape[1] - h
         slots = obs[:, h:].reshape(len(obs), rest // d, d) if rest and rest % d == 0 else None
         return obs[:, :h], slots

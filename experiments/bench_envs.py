@@ -1,14 +1,19 @@
-"""Benchmark of the MusicGym environments (a script that prints figures, not a test).
+"""Benchmark of the MusicGym environments against SARDINE's (a script that prints figures, not a test).
 
-Random valid actions on a synthetic catalog (100,000 tracks by default), on this machine's cores:
-single-env steps per second (through ``gym.make``, with its wrappers), native vector env steps per
-second with 1,024 sessions, and the resident memory of a process holding a 1M-track catalog env.
+Random valid actions, on this machine's cores, with every env made through ``gym.make`` (its
+wrappers included):
 
-Goals (2 cores): single env >= 50k steps/s for Playlist-v0 and >= 20k for Taste-v0 and
-Preference-v0; vector env with 1,024 sessions >= 1,000,000 steps/s for Playlist-v0 and >= 100,000
-for the others; a 1M-track catalog env under 2 GB resident memory.
+* single env: steps per second of one session, and its ratio to SARDINE's
+  ``sardine/SingleItem-Static-v0`` (pip install sardine-rec) timed in the same run, interleaved with
+  ours in rounds so that a noisy machine slows both sides alike (the median of the rounds is quoted);
+* native vector env: session-steps per second with 1,024 sessions;
+* optionally (``--million``) the resident memory of a process holding a 1M-track catalog env.
 
-Usage: python experiments/bench_envs.py [--catalog synthetic-100k] [--million]
+Goals (issue "One source of dynamics"; the ratio is the figure to quote on a shared machine): single
+env >= 3x SARDINE on Playlist-v0 and >= 1.5x on Taste-v0 / Preference-v0; vector env with 1,024
+sessions >= 1.5M steps/s on Playlist-v0 and >= 200k on the others.
+
+Usage: python experiments/bench_envs.py [--catalog synthetic-100k] [--rounds 5] [--million]
 """
 
 from __future__ import annotations
@@ -25,8 +30,12 @@ import numpy as np
 
 import musicgym  # noqa: F401  (registers the envs)
 
-ENV_IDS = ("MusicGym/Playlist-v0", "MusicGym/Taste-v0", "MusicGym/TasteCatalog-v0", "MusicGym/Preference-v0",
+ENV_IDS = ("MusicGym/Playlist-v0", "MusicGym/Taste-v0", "MusicGym/Preference-v0", "MusicGym/TasteCatalog-v0",
            "MusicGym/PreferenceCatalog-v0")
+GOALS_SINGLE = {"MusicGym/Playlist-v0": 3.0, "MusicGym/Taste-v0": 1.5, "MusicGym/Preference-v0": 1.5}
+GOALS_VECTOR = {"MusicGym/Playlist-v0": 1_500_000, "MusicGym/Taste-v0": 200_000, "MusicGym/Preference-v0": 200_000,
+                "MusicGym/TasteCatalog-v0": 200_000, "MusicGym/PreferenceCatalog-v0": 200_000}
+SARDINE_ID = "sardine/SingleItem-Static-v0"
 
 
 @dataclass
@@ -35,9 +44,11 @@ class Args:
 
     catalog: str = "synthetic-100k"
     """Catalog preset the envs run on."""
-    single_steps: int = 20_000
-    """Steps timed for the single env."""
-    vector_steps: int = 200
+    single_steps: int = 4_000
+    """Steps timed per round for a single env (ours and SARDINE's)."""
+    rounds: int = 5
+    """Interleaved rounds (ours, SARDINE's); the median steps/s is reported."""
+    vector_steps: int = 100
     """Batched steps timed for the vector env."""
     num_envs: int = 1024
     """Sessions in the vector env."""
@@ -45,22 +56,55 @@ class Args:
     """Also measure the resident memory of a 1M-track env (in a fresh process)."""
 
 
-def bench_single(env_id: str, args: Args) -> float:
-    """Steps per second of one env taking random valid actions."""
-    env = gym.make(env_id, catalog=args.catalog)
-    rng = np.random.default_rng(0)
-    obs, info = env.reset(seed=0)
-    n = env.action_space.n
-    actions = rng.integers(0, n, args.single_steps)
-    start = time.perf_counter()
-    for i in range(args.single_steps):
-        a = int(actions[i])
-        if not info["action_mask"][a]:
-            a = int(np.flatnonzero(info["action_mask"])[0])
-        obs, _, term, trunc, info = env.step(a)
-        if term or trunc:
-            obs, info = env.reset()
-    return args.single_steps / (time.perf_counter() - start)
+class SingleRunner:
+    """Steps one env with random valid actions, `n` steps at a time."""
+
+    def __init__(self, env: gym.Env, seed: int = 0) -> None:
+        self.env = env
+        self.rng = np.random.default_rng(seed)
+        self.obs, self.info = env.reset(seed=seed)
+
+    def run(self, n: int) -> float:
+        """Steps per second over `n` steps."""
+        env, rng = self.env, self.rng
+        if isinstance(env.action_space, gym.spaces.Discrete):
+            size = int(env.action_space.n)
+            actions = rng.integers(0, size, n)
+        else:  # SARDINE: MultiDiscrete([n_items]) for a slate of one
+            actions = [env.action_space.sample() for _ in range(n)]
+        info = self.info
+        start = time.process_time()
+        for i in range(n):
+            a = actions[i]
+            mask = info.get("action_mask") if isinstance(info, dict) else None
+            if mask is not None and not mask[a]:
+                a = int(np.flatnonzero(mask)[0])
+            _, _, term, trunc, info = env.step(a)
+            if term or trunc:
+                _, info = env.reset()
+        self.info = info
+        return n / (time.process_time() - start)
+
+
+def sardine_env() -> gym.Env | None:
+    """SARDINE's env, or None if sardine-rec is not installed."""
+    try:
+        import sardine  # noqa: F401  (registers its envs)
+    except ImportError:
+        return None
+    return gym.make(SARDINE_ID)
+
+
+def bench_single(env_id: str, args: Args, sardine: SingleRunner | None) -> tuple[float, float | None]:
+    """Median steps/s of our env and of SARDINE's, timed in interleaved rounds."""
+    ours = SingleRunner(gym.make(env_id, catalog=args.catalog))
+    ours.run(200)  # warm-up (numba kernels, caches)
+    mine, theirs = [], []
+    for _ in range(args.rounds):
+        mine.append(ours.run(args.single_steps))
+        if sardine is not None:
+            theirs.append(sardine.run(args.single_steps // 4))
+    return float(np.median(mine)), (float(np.median(theirs)) if theirs else None)
 
 
 def bench_vector(env_id: str, args: Args) -> float:
@@ -70,34 +114,47 @@ def bench_vector(env_id: str, args: Args) -> float:
     n = venv.single_action_space.n
     actions = np.random.default_rng(0).integers(0, n, (args.vector_steps, args.num_envs))
     venv.step(actions[0])
-    start = time.perf_counter()
+    start = time.process_time()
     for i in range(args.vector_steps):
         venv.step(actions[i])
-    return args.vector_steps * args.num_envs / (time.perf_counter() - start)
+    return args.vector_steps * args.num_envs / (time.process_time() - start)
 
 
 MILLION = """
 import resource, time, gymnasium as gym, musicgym
-t = time.perf_counter()
+t = time.process_time()
 env = gym.make("{env_id}", catalog="synthetic-1m")
 env.reset(seed=0)
 for a in range(100):
     _, _, te, tr, _ = env.step(a % env.action_space.n)
     if te or tr:
         env.reset()
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, time.perf_counter() - t)
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, time.process_time() - t)
 """
 
 
 def main(args: Args) -> None:
     """Print the figures."""
-    print(f"catalog {args.catalog}; vector env with {args.num_envs} sessions")
-    print(f"{'env':32} {'single steps/s':>15} {'vector steps/s':>15}")
+    sardine = sardine_env()
+    runner = None
+    if sardine is None:
+        print("sardine-rec is not installed (pip install sardine-rec): no SARDINE ratio")
+    else:
+        runner = SingleRunner(sardine)
+        runner.run(100)
+    print(f"catalog {args.catalog}; single env: median of {args.rounds} interleaved rounds; vector env with "
+          f"{args.num_envs} sessions")
+    print(f"{'env':32} {'single steps/s':>15} {'SARDINE steps/s':>16} {'ratio':>7} {'goal':>6} "
+          f"{'vector steps/s':>15} {'goal':>10}")
     for env_id in ENV_IDS:
         gym.make(env_id, catalog=args.catalog).reset(seed=0)  # build shared catalog, VAE, indexes first
-        single = bench_single(env_id, args)
+        single, theirs = bench_single(env_id, args, runner)
         vector = bench_vector(env_id, args)
-        print(f"{env_id:32} {single:>15,.0f} {vector:>15,.0f}")
+        ratio = f"{single / theirs:6.2f}x" if theirs else "      -"
+        goal_s = f"{GOALS_SINGLE[env_id]:.1f}x" if env_id in GOALS_SINGLE else "-"
+        theirs_s = f"{theirs:>16,.0f}" if theirs else f"{'-':>16}"
+        print(f"{env_id:32} {single:>15,.0f} {theirs_s} {ratio} {goal_s:>6} {vector:>15,.0f} "
+              f"{GOALS_VECTOR.get(env_id, 0):>10,}")
     print(f"peak resident memory of this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MB")
     if args.million:
         for env_id in ("MusicGym/Playlist-v0", "MusicGym/PreferenceCatalog-v0"):
@@ -113,8 +170,9 @@ if __name__ == "__main__":
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--catalog", default=Args.catalog)
     p.add_argument("--single-steps", type=int, default=Args.single_steps)
+    p.add_argument("--rounds", type=int, default=Args.rounds)
     p.add_argument("--vector-steps", type=int, default=Args.vector_steps)
     p.add_argument("--num-envs", type=int, default=Args.num_envs)
     p.add_argument("--million", action="store_true")
     a = p.parse_args()
-    main(Args(a.catalog, a.single_steps, a.vector_steps, a.num_envs, a.million))
+    main(Args(a.catalog, a.single_steps, a.rounds, a.vector_steps, a.num_envs, a.million))

@@ -26,9 +26,18 @@ import gymnasium as gym
 import numpy as np
 
 import musicgym
-from musicgym.listeners.cluster import ClusterListener
+from musicgym.listeners.cluster import PlaylistReward, cluster_world, expected_listening
+
+PlaylistCore_REWARD = ("listen_weight", "like_weight", "interaction_weight", "proximity_weight", "reward_scale")
 
 ENV = "MusicGym/Playlist-v0"
+
+
+def _env_args(env_kwargs: dict[str, Any]) -> dict[str, Any]:
+    """Playlist-v0's arguments (its registered defaults overlaid by `env_kwargs`): public, not the hidden listener."""
+    from musicgym.envs.playlist import PlaylistCore
+
+    return {**PlaylistCore.PARAMS, **env_kwargs}
 
 
 class PosteriorGreedy:
@@ -37,32 +46,35 @@ class PosteriorGreedy:
     uses_info = True
 
     def __init__(self, noise_sd: float = 0.1, **env_kwargs: Any) -> None:
-        self.core = gym.make(ENV, **env_kwargs).unwrapped.core
-        lo, hi = self.core.params["mean_bounds"]
+        env = gym.make(ENV, **env_kwargs).unwrapped
+        p = _env_args(env_kwargs)
+        self.reward = PlaylistReward(**{k: p[k] for k in PlaylistCore_REWARD}, n_clusters=p["n_clusters"])
+        self.reward.setup(env.catalog)
+        self.cluster = self.reward.world.cluster
+        lo, hi = p["mean_bounds"]
+        self.like_threshold = p["like_threshold"]
         self.prior_mean, self.prior_var = (lo + hi) / 2, (hi - lo) ** 2 / 12
-        self.noise_var, self.sd = noise_sd**2, float(np.mean(self.core.params["sd_bounds"]))
+        self.noise_var, self.sd = noise_sd**2, float(np.mean(p["sd_bounds"]))
         self.sums: dict[int, float] = {}
         self.counts: dict[int, int] = {}
 
     def predict(self, obs: Any, state: Any = None, episode_start: Any = None, deterministic: bool = True,
                 info: dict[str, Any] | None = None) -> tuple[np.ndarray, Any]:
         """The candidate with the best posterior expected reward."""
-        core = self.core
         if len(info["history"]) == 1:
             self.sums, self.counts = {}, {}
         if "rewards" in info:  # feedback on the track just played
-            c = int(core.world.cluster[info["track"]])
+            c = int(self.cluster[info["track"]])
             self.sums[c] = self.sums.get(c, 0.0) + info["rewards"]["percentage_listened"]
             self.counts[c] = self.counts.get(c, 0) + 1
         values = []
         for t in np.asarray(info["candidates"]):
-            c = int(core.world.cluster[t])
+            c = int(self.cluster[t])
             m = (self.prior_mean / self.prior_var + self.sums.get(c, 0.0) / self.noise_var) / (
                 1 / self.prior_var + self.counts.get(c, 0) / self.noise_var
             )
-            e_pct, p_like = ClusterListener(np.array([[m]]), np.array([[self.sd]]), core.listener.like_threshold
-                                            ).expected(np.array([0]), np.array([0]))
-            values.append(core._w_listen * e_pct[0] + core._w_like * p_like[0] + core._prox_value[t])
+            e_pct, p_like = expected_listening(np.array(m), np.array(self.sd), self.like_threshold)
+            values.append(self.reward.w_listen * e_pct + self.reward.w_like * p_like + self.reward.prox_value[t])
         return np.asarray(int(np.argmax(values))), state
 
 
@@ -72,24 +84,25 @@ class ProximityGreedy:
     uses_info = True
 
     def __init__(self, **env_kwargs: Any) -> None:
-        self.core = gym.make(ENV, **env_kwargs).unwrapped.core
+        env = gym.make(ENV, **env_kwargs).unwrapped
+        self.proximity = cluster_world(env.catalog, _env_args(env_kwargs)["n_clusters"]).proximity
 
     def predict(self, obs: Any, state: Any = None, episode_start: Any = None, deterministic: bool = True,
                 info: dict[str, Any] | None = None) -> tuple[np.ndarray, Any]:
         """The best proximity score among the candidates."""
-        return np.asarray(int(np.argmax(self.core._prox_value[np.asarray(info["candidates"])]))), state
+        return np.asarray(int(np.argmax(self.proximity[np.asarray(info["candidates"])]))), state
 
 
 def cross_cluster_share(episodes: int) -> float:
     """Share of steps (oracle play, population listener) whose 4 candidates span more than one cluster."""
     env = gym.make(ENV, listener="population")
-    core = env.unwrapped.core
+    cluster = cluster_world(env.unwrapped.catalog).cluster
     multi = []
     for ep in range(episodes):
         _, info = env.reset(seed=ep)
         done = False
         while not done:
-            multi.append(len(set(core.world.cluster[info["candidates"]].tolist())) > 1)
+            multi.append(len(set(cluster[info["candidates"]].tolist())) > 1)
             _, _, term, trunc, info = env.step(int(info["oracle_action"]))
             done = term or trunc
     return float(np.mean(multi))

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +28,7 @@ import numpy as np
 
 from musicgym.catalog import ATTRIBUTE_NAMES
 from musicgym.interaction_log import LogWriter
+from musicgym.listeners import PersonListener, PreferenceUser
 
 PLAY_ENVS = ("MusicGym/Playlist-v0", "MusicGym/Preference-v0")
 FEATURES_SHOWN = ("danceability", "energy", "valence", "acousticness", "tempo")
@@ -47,13 +49,23 @@ class UniformPolicy:
         return "p", mask / mask.sum()
 
 
+#: env -> the listener object `make_play_env` gave it (the person, or the stated-preference user)
+_PLAY_LISTENERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
 def make_play_env(env_id: str, catalog: Any) -> gym.Env:
-    """The env a person plays: Playlist-v0 with an external listener, or Preference-v0."""
+    """The env a person plays: Playlist-v0 with a `PersonListener`, or Preference-v0 with a `PreferenceUser`.
+
+    The person states the `PreferenceUser`'s preferences; the listener object stays with this module
+    for `PlaySession`.
+    """
     env_id = env_id if "/" in env_id else f"MusicGym/{env_id}"
     if env_id not in PLAY_ENVS:
         raise ValueError(f"musicgym play supports {', '.join(PLAY_ENVS)}, not {env_id}")
-    kwargs = {"listener": "external"} if env_id.endswith("Playlist-v0") else {}
-    return gym.make(env_id, catalog=catalog, **kwargs)
+    listener = PersonListener() if env_id.endswith("Playlist-v0") else PreferenceUser()
+    env = gym.make(env_id, catalog=catalog, listener=listener)
+    _PLAY_LISTENERS[env] = listener
+    return env
 
 
 @dataclass
@@ -120,13 +132,19 @@ class PlaySession:
         self.ask, self.say, self.explore = ask, say, explore
         self.rng = np.random.default_rng(seed)
         self.seed = seed
-        self.core = env.unwrapped.core
-        self.catalog = self.core.catalog
+        if env not in _PLAY_LISTENERS:
+            raise ValueError("PlaySession needs an env made by musicgym.play.make_play_env")
+        self.listener = _PLAY_LISTENERS[env]
+        self.catalog = env.unwrapped.catalog
         self.env_id = env.spec.id
         self.preference_env = self.env_id.endswith("Preference-v0")
         self.session = uuid.uuid4().hex[:12]
         self.logged = 0
         self.proposed: int | None = None  # the catalog row proposed now (read by scripted tests)
+
+    def _prefs(self) -> np.ndarray:
+        """The stated preferences now (Preference-v0)."""
+        return self.listener.observe(np.zeros(1, dtype=np.int64))[0].astype(float)
 
     # ------------------------------------------------------------------ prompts
     def _prompt(self, text: str, parse: Callable[[str], Any]) -> Any:
@@ -182,7 +200,7 @@ class PlaySession:
         prefs = np.zeros(len(ATTRIBUTE_NAMES))
         while True:
             edits = self._prompt("Set some (e.g. 'rock=1 sad=-0.5'; empty = done): ",
-                                 lambda r, now=prefs: r if not r.strip() else parse_preferences(r, now))
+                                 lambda r, now=prefs: r if not r.strip() else parse_preferences(_edits(r), now))
             if isinstance(edits, str):
                 return prefs
             prefs = edits
@@ -219,8 +237,17 @@ class PlaySession:
             scores = np.asarray(scores, dtype=float)
             greedy = int(np.where(mask, scores, -np.inf).argmax())
         valid = np.flatnonzero(mask)
-        action = int(self.rng.choice(valid)) if self.rng.random() < self.explore else greedy
-        propensity = (1 - self.explore) * (action == greedy) + self.explore / len(valid)
+        if scores is None:
+            best = np.array([greedy])
+        else:  # ties are broken at random, so a policy that rates every slot alike proposes each alike
+            rated_valid = np.where(mask, scores, -np.inf)
+            best = np.flatnonzero(rated_valid == rated_valid.max()) if valid.size else np.array([greedy])
+        if self.rng.random() < self.explore:
+            action = int(self.rng.choice(valid))
+        else:
+            action = int(self.rng.choice(best))
+        # the probability of proposing `action`: explore uniformly, else uniformly among the best-rated
+        propensity = (1 - self.explore) * (action in best) / len(best) + self.explore / len(valid)
         return action, float(propensity), kind, scores
 
     def _one_step(self, obs: np.ndarray, info: dict[str, Any], step: int):
@@ -241,12 +268,13 @@ class PlaySession:
             reply = self._prompt(prompt, lambda r: r)
             if self.preference_env and reply.strip().startswith("p "):
                 try:
-                    prefs = parse_preferences(reply.strip()[2:], self.core.user.prefs[0].astype(float))
+                    prefs = parse_preferences(reply.strip()[2:], self._prefs())
                 except ValueError as e:
                     self.say(f"  ? {e}")
                     continue
-                self.core.user.prefs[0] = prefs
-                obs = self.core.observe_one()  # the agent sees the edited preferences
+                self.listener.set_preferences(np.zeros(1, dtype=np.int64), prefs)
+                obs = np.array(obs, dtype=np.float32)
+                obs[: len(prefs)] = prefs  # the observation starts with the preferences: the agent sees the edit
                 self.say("  " + _prefs_text(prefs))
                 continue
             try:
@@ -255,12 +283,12 @@ class PlaySession:
             except ValueError as e:
                 self.say(f"  ? {e}")
         if not self.preference_env:
-            self.core.give_feedback(answer.percentage_listened, answer.liked)
+            self.listener.answer(answer.percentage_listened, answer.liked)
         history = np.asarray(info["history"]).tolist()
         next_obs, reward, terminated, truncated, next_info = self.env.step(action)
         feedback = {"percentage_listened": answer.percentage_listened, "liked": answer.liked}
         if self.preference_env:
-            feedback["preferences"] = self.core.user.prefs[0].astype(float).round(4).tolist()
+            feedback["preferences"] = self._prefs().round(4).tolist()
         self.log.append({
             "session": self.session, "step": step, "time": dt.datetime.now(dt.timezone.utc).isoformat(),
             "env_id": self.env_id, "catalog": self.catalog.fingerprint, "agent": self.agent_label,
@@ -273,6 +301,12 @@ class PlaySession:
         self.logged += 1
         self.say(f"  reward {reward:.3f}")
         return next_obs, next_info, terminated or truncated
+
+
+def _edits(reply: str) -> str:
+    """Preference edits typed with or without the ``p`` that other prompts need (``p rock=1`` or ``rock=1``)."""
+    text = reply.strip()
+    return text[2:] if text.lower().startswith("p ") else text
 
 
 def _int_in(reply: str, lo: int, hi: int) -> int:

@@ -16,6 +16,7 @@ from musicgym.agents.finetune import finetune
 import musicgym  # noqa: F401 - registers the envs
 from musicgym import agents
 from musicgym.interaction_log import LogError, LogWriter, read_log
+from musicgym.listeners import cluster_world
 from musicgym.ope import off_policy_estimates
 from musicgym.play import PlaySession, UniformPolicy, make_play_env, parse_answer, parse_preferences
 
@@ -46,7 +47,7 @@ class Person:
     """A scripted person: likes tracks whose first latent coordinate is above a threshold."""
 
     def __init__(self, env, threshold=0.5, bad_answers=0):
-        self.latents = env.unwrapped.core.world.latents
+        self.latents = env.unwrapped.item_features
         self.threshold = threshold
         self.session = None
         self.bad = bad_answers
@@ -89,11 +90,12 @@ def test_a_scripted_session_logs_every_answer_and_reasks_bad_ones(tmp_path):
     assert len({r["track"] for r in recs}) == 9  # no repeats
     r = recs[0]
     assert r["env_id"] == "MusicGym/Playlist-v0" and r["catalog"] == env.unwrapped.catalog.fingerprint
-    assert len(r["obs"]) == 27 and len(r["candidates"]) == 4 and r["propensity"] == 1.0
+    # a uniform policy proposes each of the 4 slots alike: the logged propensity is 1/4
+    assert len(r["obs"]) == 27 and len(r["candidates"]) == 4 and r["propensity"] == 0.25
     # the reward is the env's formula on the person's answer
-    core = env.unwrapped.core
+    proximity = cluster_world(env.unwrapped.catalog).proximity
     pct, liked = r["feedback"]["percentage_listened"], r["feedback"]["liked"]
-    expected = 0.8 * (100 * pct + 50 * liked) + 0.2 * core.world.proximity[r["track"]]
+    expected = 0.8 * (100 * pct + 50 * liked) + 0.2 * proximity[r["track"]]
     assert r["reward"] == pytest.approx(expected)
 
 
@@ -244,7 +246,7 @@ def test_off_policy_estimates(tmp_path):
 
     class Oracle:  # greedy on the person's answers: its IPS estimate beats the uniform logger's
         def predict(self, obs, info=None, deterministic=True):
-            lat = env.unwrapped.core.world.latents
+            lat = env.unwrapped.item_features
             cand = info["candidates"]
             return np.array(int(np.argmax([lat[c, 0] if c >= 0 else -1 for c in cand]))), None
 

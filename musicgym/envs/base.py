@@ -1,7 +1,15 @@
 """`MusicEnv` (one session, a `gymnasium.Env`) and `MusicVectorEnv` (B sessions, a native `VectorEnv`).
 
-Both drive the same batched `Core`; an environment module defines its core and two thin subclasses
-that name it (see `musicgym.envs.playlist`).
+Both are views of the same batched `Core`: the single env runs it with B = 1 and the vector env with
+B = num_envs, so their dynamics are one implementation. An environment module defines its core and two
+thin subclasses that name it (see `musicgym.envs.playlist`).
+
+What agents may use (the public face): observations, ``info``, the spaces, ``action_masks()``,
+``history()`` (the tracks played so far: what a deployed recommender knows) and the documented
+attributes ``catalog``, ``item_features`` (the (N, d) catalog features the observation is built
+from), ``head_dim`` (the observation's width before the candidate slots), ``action_mode``
+(``"candidates"`` or ``"catalog"``) and ``index`` (the shared FAISS `CandidateIndex` over
+``item_features``' space). The listener is hidden: agents see it only through ``info``'s oracle keys.
 """
 
 from __future__ import annotations
@@ -11,12 +19,15 @@ from typing import Any, ClassVar
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
+from gymnasium.error import ResetNeeded
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from musicgym.envs.core import Core
+from musicgym.index import CandidateIndex
 
 RENDER_MODES = ["ansi", "human"]
+AUTORESET_MODES = (AutoresetMode.NEXT_STEP, AutoresetMode.SAME_STEP)
 
 
 def _check_render_mode(render_mode: str | None, allowed: list[str]) -> None:
@@ -25,6 +36,10 @@ def _check_render_mode(render_mode: str | None, allowed: list[str]) -> None:
 
 
 def _as_action(action: Any, n: int) -> int:
+    if type(action) is int or isinstance(action, np.integer):  # the common case, without an array
+        if not 0 <= action < n:
+            raise ValueError(f"action {int(action)} is out of range: the action space is Discrete({n})")
+        return int(action)
     a = np.asarray(action)
     if a.size != 1 or a.dtype.kind not in "iu":
         raise ValueError(f"action must be one integer in Discrete({n}), got {action!r}")
@@ -34,7 +49,33 @@ def _as_action(action: Any, n: int) -> int:
     return value
 
 
-class MusicEnv(gym.Env):
+class _PublicFace:
+    """The documented attributes both envs expose from their core (module docstring)."""
+
+    core: Core
+
+    @property
+    def item_features(self) -> np.ndarray:
+        """(N, d) features of every catalog track, as the observation's candidate slots show them."""
+        return self.core.item_features
+
+    @property
+    def head_dim(self) -> int:
+        """Width of the observation before the candidate slots (the whole observation in catalog mode)."""
+        return self.core.head_dim
+
+    @property
+    def action_mode(self) -> str:
+        """``"candidates"`` (actions are slots of ``info["candidates"]``) or ``"catalog"`` (catalog rows)."""
+        return self.core.action_mode
+
+    @property
+    def index(self) -> CandidateIndex:
+        """The shared FAISS candidate index over the space of `item_features`."""
+        return self.core.index
+
+
+class MusicEnv(_PublicFace, gym.Env):
     """One listening session over a batched `Core` with B = 1 (see the subclasses for each spec)."""
 
     metadata: ClassVar[dict[str, Any]] = {"render_modes": RENDER_MODES, "render_fps": 4}
@@ -48,9 +89,12 @@ class MusicEnv(gym.Env):
         self.observation_space = self.core.observation_space
         self.action_space = spaces.Discrete(self.core.n_actions)
         self._rows = np.zeros(1, dtype=np.int64)
+        self._action = np.zeros(1, dtype=np.int64)
         self._feedback: list[str] = []
+        self._needs_reset = True
+        self._ended = ""
 
-    def _info(self, res: dict[str, Any] | None) -> dict[str, Any]:
+    def _info(self, out: dict[str, np.ndarray] | None) -> dict[str, Any]:
         core = self.core
         length = int(core.length[0])
         cand = core.candidates[0]
@@ -61,47 +105,62 @@ class MusicEnv(gym.Env):
             "oracle_action": int(core.oracle_action[0]),
             "oracle_reward": float(core.oracle_reward[0]),
         }
-        if res is None:
+        if out is None:
             info["track"] = int(core.history[0, length - 1])
             return info
-        info["track"] = res["track"]
-        info["regret"] = res["regret"]
-        info["repeat"] = res["repeat"]
-        info["rewards"] = {k: res[k] for k in core.COMPONENTS if k in res}
+        info["track"] = int(out["track"][0])
+        info["regret"] = float(out["regret"][0])
+        info["repeat"] = bool(out["repeat"][0])
+        rewards = {}
+        for k in core.components:
+            v = out.get(k)
+            if v is not None:
+                rewards[k] = v[0].item()
+        info["rewards"] = rewards
         return info
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         """Start a new session; every random draw comes from ``self.np_random``.
 
         `options` (see the env's docstring): ``start_track`` (a catalog row to start from) and, where
-        the env has them, the user's state (e.g. ``preferences`` in Preference-v0).
+        the listener has them, its state (e.g. ``preferences`` in Preference-v0).
         """
         super().reset(seed=seed)
+        if options is not None and not isinstance(options, dict):
+            raise TypeError(f"options must be a dict or None, got {options!r}")
         self.core.reset(self.np_random, self._rows)
         if options:
             self.core.apply_options(self.np_random, self._rows, dict(options))
         self._feedback = ["(start)"] * int(self.core.length[0])
+        self._needs_reset, self._ended = False, ""
         if self.render_mode == "human":
             self.render()
-        return self.core.observe_one(), self._info(None)
+        return self.core.observe(self._rows)[0], self._info(None)
 
     def step(self, action: Any):
         """Play the track behind `action`; see the class docstring for reward and episode end."""
+        if self._needs_reset:
+            raise ResetNeeded(f"{type(self).__name__}: call reset() before step()" + self._ended)
         a = _as_action(action, self.core.n_actions)
-        res = self.core.step_one(self.np_random, a)
-        if res is None:  # the batched path, for what the fast path leaves to it
-            out = self.core.step(self.np_random, self._rows, np.array([a], dtype=np.int64))
-            res = {k: v[0].item() for k, v in out.items()}
-            res["exhausted"] = bool(self.core.exhausted(self._rows)[0])
+        self._action[0] = a
+        out = self.core.step(self.np_random, self._rows, self._action)
+        terminated = bool(out["terminated"][0])
+        if terminated:
+            self._needs_reset, self._ended = True, " (the episode has terminated)"
         if self.render_mode is not None:
-            self._feedback.append(self.core.feedback_text(res))
+            res = {k: np.asarray(v)[0].item() for k, v in out.items()}
+            self._feedback.append("(repeat)" if res["repeat"] else self.core.listener.feedback_text(res))
         if self.render_mode == "human":
             self.render()
-        return self.core.observe_one(), float(res["reward"]), res["exhausted"], False, self._info(res)
+        return self.core.observe(self._rows)[0], float(out["reward"][0]), terminated, False, self._info(out)
 
     def action_masks(self) -> np.ndarray:
         """Valid actions now (True = plays a track not yet in the session), as sb3-contrib expects."""
         return self.core.action_mask(self._rows)[0]
+
+    def history(self) -> np.ndarray:
+        """The catalog rows played in this session so far, oldest first."""
+        return self.core.history[0, : int(self.core.length[0])].copy()
 
     def render(self) -> str | None:
         """``"ansi"``: the playlist so far as text; ``"human"``: print it."""
@@ -128,11 +187,25 @@ class MusicEnv(gym.Env):
         return text
 
 
-class MusicVectorEnv(VectorEnv):
-    """B listening sessions stepped together with numpy (Gymnasium's next-step autoreset).
+class MusicVectorEnv(_PublicFace, VectorEnv):
+    """B listening sessions stepped together with numpy.
 
-    Info arrays, one entry per session: ``track`` (-1 where the session was reset this step),
-    ``candidates``, ``oracle_action``, ``oracle_reward``, ``regret`` (0 on reset steps), ``repeat``.
+    Args:
+        num_envs: number of sessions B.
+        catalog: a `Catalog`, a path or a preset name.
+        max_episode_steps: truncation after this many steps (None: the env terminates by itself).
+        autoreset_mode: Gymnasium's ``AutoresetMode.NEXT_STEP`` (default: a session that ended is reset
+            by the next `step`, which then returns reward 0 for it) or ``AutoresetMode.SAME_STEP`` (it is
+            reset within the same `step`; the final observation and info are in ``info["final_obs"]``
+            and ``info["final_info"]``, with masks ``info["_final_obs"]``, ``info["_final_info"]``).
+        oracle: keep the greedy oracle's info keys up to date (a training loop that never reads them
+            may pass False: it saves the oracle's work on every step; they are then NaN / 0).
+        render_mode: None (vector envs do not render).
+        **params: the env's arguments (see its single-env class).
+
+    Info arrays, one entry per session: ``track`` (-1 where the session was reset this step in
+    NEXT_STEP mode), ``candidates``, ``oracle_action``, ``oracle_reward``, ``regret`` (0 on reset
+    steps), ``repeat``.
     """
 
     metadata: ClassVar[dict[str, Any]] = {"render_modes": [], "autoreset_mode": AutoresetMode.NEXT_STEP}
@@ -143,6 +216,8 @@ class MusicVectorEnv(VectorEnv):
         num_envs: int = 1,
         catalog: Any = "default",
         max_episode_steps: int | None = None,
+        autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
+        oracle: bool = True,
         render_mode: str | None = None,
         **params: Any,
     ) -> None:
@@ -152,7 +227,19 @@ class MusicVectorEnv(VectorEnv):
             or max_episode_steps < 1
         ):
             raise ValueError(f"max_episode_steps must be a positive integer or None, got {max_episode_steps!r}")
+        try:
+            mode = AutoresetMode(autoreset_mode)
+        except ValueError:
+            mode = None
+        if mode not in AUTORESET_MODES:
+            raise ValueError(f"autoreset_mode must be one of {[m.value for m in AUTORESET_MODES]}, "
+                             f"got {autoreset_mode!r}")
+        if not isinstance(oracle, (bool, np.bool_)):
+            raise TypeError(f"oracle must be True or False, got {oracle!r}")
         self.core = self.core_cls(catalog, num=num_envs, **params)
+        self.core.track_oracle = bool(oracle)
+        self.metadata = {**self.metadata, "autoreset_mode": mode}
+        self.autoreset_mode = mode
         self.catalog = self.core.catalog
         self.num_envs = self.core.num
         #: truncation after this many steps (None: no time limit, the env terminates by itself)
@@ -166,13 +253,28 @@ class MusicVectorEnv(VectorEnv):
         self._all = self.core.all_rows()
         self.steps = np.zeros(self.num_envs, dtype=np.int64)
         self.prev_done = np.zeros(self.num_envs, dtype=bool)
+        self._reset_called = False
 
-    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
-        """Start new sessions everywhere."""
+    def reset(self, *, seed: int | list[int | None] | None = None, options: dict[str, Any] | None = None):
+        """Start new sessions everywhere.
+
+        `seed`: an int (the generator every session draws from), or a list with one entry per session as
+        Gymnasium allows; the native env has one generator, so a list is reduced to its first entry
+        when the others are None, and otherwise seeds the generator from the whole list.
+        """
+        if isinstance(seed, (list, tuple)):
+            if len(seed) != self.num_envs:
+                raise ValueError(f"seed: a list must have one entry per session ({self.num_envs}), got {len(seed)}")
+            given = [s for s in seed if s is not None]
+            seed = None if not given else (int(seed[0]) if len(given) == 1 and seed[0] is not None
+                                           else _combined_seed(seed))
+        if options:
+            raise ValueError(f"the vector env takes no reset options, got {sorted(options)}")
         super().reset(seed=seed)
         self.core.reset(self.np_random, self._all)
         self.steps[:] = 0
         self.prev_done[:] = False
+        self._reset_called = True
         return self.core.observe(self._all), self._info(None, self._all)
 
     def _info(self, out: dict[str, np.ndarray] | None, active: np.ndarray) -> dict[str, Any]:
@@ -191,28 +293,65 @@ class MusicVectorEnv(VectorEnv):
         return info
 
     def step(self, actions: Any):
-        """Step every session; sessions that ended on the previous step are reset instead."""
+        """Step every session; see `autoreset_mode` for the sessions that ended."""
+        if not self._reset_called:
+            raise ResetNeeded(f"{type(self).__name__}: call reset() before step()")
         actions = np.asarray(actions)
         if actions.shape != (self.num_envs,) or actions.dtype.kind not in "iu":
             raise ValueError(f"actions must be an integer array of shape ({self.num_envs},), got {actions!r:.80}")
+        if self.autoreset_mode == AutoresetMode.SAME_STEP:
+            return self._step_same(actions)
         done_rows = np.flatnonzero(self.prev_done)
-        active = np.flatnonzero(~self.prev_done)
+        active = np.flatnonzero(~self.prev_done) if done_rows.size else self._all
         reward = np.zeros(self.num_envs)
+        terminated = np.zeros(self.num_envs, dtype=bool)
         out = None
         if active.size:
             out = self.core.step(self.np_random, active, actions[active])
             reward[active] = out["reward"]
+            terminated[active] = out["terminated"]
             self.steps[active] += 1
         if done_rows.size:
             self.core.reset(self.np_random, done_rows)
             self.steps[done_rows] = 0
-        terminated = np.zeros(self.num_envs, dtype=bool)
-        terminated[active] = self.core.exhausted(active)
         truncated = (self.steps >= self._limit) & ~terminated
         truncated[done_rows] = False
         self.prev_done = terminated | truncated
         return self.core.observe(self._all), reward, terminated, truncated, self._info(out, active)
 
+    def _step_same(self, actions: np.ndarray):
+        out = self.core.step(self.np_random, self._all, actions)
+        self.steps += 1
+        terminated = out["terminated"]
+        truncated = (self.steps >= self._limit) & ~terminated
+        done = terminated | truncated
+        obs = self.core.observe(self._all)
+        info = self._info(out, self._all)
+        finished = np.flatnonzero(done)
+        if finished.size:
+            final_info = {k: v.copy() for k, v in info.items()}
+            final_info.update({f"_{k}": done.copy() for k in list(final_info)})
+            info["final_obs"] = obs.copy()
+            info["_final_obs"] = done.copy()
+            info["final_info"] = final_info
+            info["_final_info"] = done.copy()
+            self.core.reset(self.np_random, finished)
+            self.steps[finished] = 0
+            obs[finished] = self.core.observe(finished)
+            for key in ("candidates", "oracle_action", "oracle_reward"):
+                info[key][finished] = getattr(self.core, key)[finished]
+        return obs, out["reward"].astype(np.float64), terminated, truncated, info
+
     def action_masks(self) -> np.ndarray:
         """(num_envs, n_actions) valid actions, as sb3-contrib's MaskablePPO expects."""
         return self.core.action_mask(self._all)
+
+    def history(self) -> np.ndarray:
+        """(num_envs, H) catalog rows played in each session so far, -1 padded (what a recommender knows)."""
+        return self.core.played(self._all).copy()
+
+
+def _combined_seed(seeds: list[int | None]) -> int:
+    """One seed from a list of per-session seeds (None entries count as -1)."""
+    ss = np.random.SeedSequence([(-1 if s is None else int(s)) & 0xFFFFFFFF for s in seeds])
+    return int(ss.generate_state(1, dtype=np.uint32)[0])

@@ -8,9 +8,10 @@ import numpy as np
 from gymnasium import spaces
 
 from musicgym.catalog import ATTRIBUTE_NAMES, Catalog
+from musicgym.checks import check_bool
 from musicgym.envs.base import MusicEnv, MusicVectorEnv
 from musicgym.envs.core import SlateCore, shared_index
-from musicgym.listeners import PreferenceUser
+from musicgym.listeners import Listener, PreferenceUser
 
 N_ATTR = len(ATTRIBUTE_NAMES)
 RECENT = 5
@@ -19,6 +20,7 @@ RECENT = 5
 class PreferenceCore(SlateCore):
     """Batched dynamics of Preference-v0 (see `PreferenceEnv` for the specification)."""
 
+    ENV_ID: ClassVar[str] = "MusicGym/Preference-v0"
     PARAMS: ClassVar[dict[str, Any]] = {
         "action_mode": "candidates",
         "k": 20,
@@ -26,32 +28,38 @@ class PreferenceCore(SlateCore):
         "observe_preferences": True,
         "drift": 0.05,
         "reward_scale": 5.0,
+        "listener": "preference",
     }
-    COMPONENTS: ClassVar[tuple[str, ...]] = ("dot_product",)
-    RESET_OPTIONS: ClassVar[tuple[str, ...]] = ("start_track", "preferences")
+    LISTENERS: ClassVar[dict[str, str]] = {"preference": "_preference_listener"}
+    LISTENER_PARAMS: ClassVar[tuple[str, ...]] = ("drift", "reward_scale")
+    RESET_OPTIONS: ClassVar[tuple[str, ...]] = ("start_track",)
 
     def __init__(self, catalog: Catalog | str = "default", num: int = 1, **params: Any) -> None:
+        p = {**self.PARAMS, **params}
+        self.observe_preferences = check_bool("observe_preferences", p["observe_preferences"])
         super().__init__(catalog, num, **params)
-        p = self.params
-        self.catalog.require_features("MusicGym/Preference-v0")
+        if self.observe_preferences and self.listener.observation_dim != N_ATTR:
+            raise ValueError(f"Preference-v0 with observe_preferences=True shows the listener's preferences: "
+                             f"{type(self.listener).__name__}.observe must give {N_ATTR} values, not "
+                             f"{self.listener.observation_dim}")
         self.attrs = self.catalog.attributes
         self._setup_actions(shared_index(self.catalog, "attributes"))
-        self.user = PreferenceUser(self.num, N_ATTR, drift=float(p["drift"]), scale=float(p["reward_scale"]))
         self.last_reward = np.zeros(self.num, dtype=np.float32)
         self.item_features = self.attrs
-        self.head_dim = N_ATTR if p["observe_preferences"] else N_ATTR + 1
-        bound = N_ATTR / self.user.scale
-        if p["observe_preferences"]:
+        self.head_dim = N_ATTR if self.observe_preferences else N_ATTR + 1
+        if self.observe_preferences:
             low, high = [-1.0] * N_ATTR, [1.0] * N_ATTR
         else:
-            low, high = [0.0] * N_ATTR + [-bound], [1.0] * N_ATTR + [bound]
+            r_low, r_high = self.listener.reward_range
+            low, high = [0.0] * N_ATTR + [r_low], [1.0] * N_ATTR + [r_high]
         low, high = np.array(low + [0.0] * N_ATTR * self.k), np.array(high + [1.0] * N_ATTR * self.k)
         self.observation_space = spaces.Box(low.astype(np.float32), high.astype(np.float32), dtype=np.float32)
 
+    def _preference_listener(self) -> Listener:
+        return PreferenceUser(drift=self.params["drift"], scale=self.params["reward_scale"])
+
     def _recent_attrs(self, rows: np.ndarray) -> np.ndarray:
         """Mean attributes of each session's last 5 tracks (observed when preferences are hidden)."""
-        if isinstance(rows, slice):
-            rows = np.arange(self.num)[rows]
         length = self.length[rows]
         lo = np.maximum(length - RECENT, 0)
         cols = lo[:, None] + np.arange(RECENT)[None, :]
@@ -60,46 +68,17 @@ class PreferenceCore(SlateCore):
         a = self.attrs[np.maximum(tracks, 0)] * valid[:, :, None]
         return a.sum(1) / valid.sum(1, keepdims=True)
 
-    def _reset_rows(self, rng: np.random.Generator, rows: np.ndarray) -> None:
-        self.user.sample(rng, rows)
+    def _reset_rows(self, rows: np.ndarray) -> None:
         self.last_reward[rows] = 0.0
-        self._push(rows, rng.integers(0, self.n_tracks, size=len(rows)))
 
-    def _apply_user_options(self, rows: np.ndarray, options: dict[str, Any]) -> None:
-        if "preferences" in options:
-            p = np.asarray(options["preferences"], dtype=np.float64)
-            if p.shape != (N_ATTR,) or not np.isfinite(p).all() or np.abs(p).max() > 1:
-                raise ValueError(f"preferences must be {N_ATTR} numbers in [-1, 1] (one per attribute: "
-                                 f"{', '.join(ATTRIBUTE_NAMES)}), got shape {p.shape}")
-            self.user.prefs[rows] = p
+    def _record(self, rows: np.ndarray, tracks: np.ndarray, response: dict[str, np.ndarray]) -> None:
+        self.last_reward[rows] = response["reward"]
 
     def _head(self, rows: np.ndarray) -> np.ndarray:
         """Preferences, or (hidden preferences) the last 5 songs' mean attributes and the last reward."""
-        if self.params["observe_preferences"]:
-            return self.user.prefs[rows]
+        if self.observe_preferences:
+            return self.listener.observe(rows)
         return np.concatenate([self._recent_attrs(rows), self.last_reward[rows, None]], axis=1)
-
-    def _respond_one(self, rng: np.random.Generator, track: int) -> dict[str, Any]:
-        a = self.attrs[track : track + 1]
-        reward = float(self.user.reward(self._s0, a)[0])  # the batched path's own function
-        self.user.update(self._row0, a, np.array([reward]))
-        self.last_reward[0] = reward
-        return {"reward": reward, "dot_product": reward * self.user.scale}
-
-    def _respond(self, rng: np.random.Generator, rows: np.ndarray, tracks: np.ndarray) -> dict[str, np.ndarray]:
-        a = self.attrs[tracks]
-        reward = self.user.reward(rows, a).astype(np.float64)
-        self.user.update(rows, a, reward)
-        self.last_reward[rows] = reward
-        return {"reward": reward, "dot_product": reward * self.user.scale}
-
-    def expected_reward(self, rows: np.ndarray, tracks: np.ndarray) -> np.ndarray:
-        """The reward is deterministic given the hidden preferences."""
-        return self.user.reward(rows, self.attrs[tracks]).astype(np.float64)
-
-    def oracle_query(self, rows: np.ndarray) -> np.ndarray:
-        """The hidden preferences: their best inner-product match is the greedy best song."""
-        return self.user.prefs[rows]
 
 
 class PreferenceEnv(MusicEnv):
@@ -144,7 +123,9 @@ class PreferenceEnv(MusicEnv):
 
     ## Arguments
     ``catalog``, ``action_mode``, ``k``, ``n_random``, ``observe_preferences``, ``drift`` (0.05),
-    ``reward_scale`` (5.0), ``render_mode``.
+    ``reward_scale`` (5.0), ``listener`` (``"preference"``, the `PreferenceUser` with ``drift`` and
+    ``reward_scale``, or a `musicgym.listeners.Listener`; with ``observe_preferences=True`` its
+    ``observe`` must give the 21 preferences), ``render_mode``.
 
     ## Version History
     * v0: initial version.

@@ -8,9 +8,10 @@ import numpy as np
 from gymnasium import spaces
 
 from musicgym.catalog import Catalog
+from musicgym.checks import check_int
 from musicgym.envs.base import MusicEnv, MusicVectorEnv
 from musicgym.envs.core import SlateCore, shared_index
-from musicgym.listeners import TasteUser
+from musicgym.listeners import Listener, TasteUser
 
 TASTE_DIM = 9
 
@@ -18,58 +19,44 @@ TASTE_DIM = 9
 class TasteCore(SlateCore):
     """Batched dynamics of Taste-v0 (see `TasteEnv` for the specification)."""
 
-    PARAMS: ClassVar[dict[str, Any]] = {"action_mode": "candidates", "k": 20, "n_random": 5, "window": 5}
-    COMPONENTS: ClassVar[tuple[str, ...]] = ("cosine",)
+    ENV_ID: ClassVar[str] = "MusicGym/Taste-v0"
+    PARAMS: ClassVar[dict[str, Any]] = {
+        "action_mode": "candidates", "k": 20, "n_random": 5, "window": 5, "listener": "taste",
+    }  # fmt: skip
+    LISTENERS: ClassVar[dict[str, str]] = {"taste": "_taste_listener"}
+    LISTENER_PARAMS: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, catalog: Catalog | str = "default", num: int = 1, **params: Any) -> None:
+        p = {**self.PARAMS, **params}
+        self.window = check_int("window", p["window"], 1, None)
         super().__init__(catalog, num, **params)
-        p = self.params
-        self.catalog.require_features("MusicGym/Taste-v0")
-        if not isinstance(p["window"], (int, np.integer)) or not 1 <= p["window"] < self.n_tracks:
-            raise ValueError(f"window must be an integer from 1 to {self.n_tracks - 1}, got {p['window']!r}")
-        self.taste = self.catalog.taste_features
+        if self.window >= self.n_tracks:
+            raise ValueError(f"window must be an integer from 1 to {self.n_tracks - 1}, got {self.window}")
+        if self.listener.observation_dim != TASTE_DIM:
+            raise ValueError(f"Taste-v0 observes the listener's taste state: {type(self.listener).__name__}.observe "
+                             f"must give {TASTE_DIM} values (observation_dim), not {self.listener.observation_dim}")
         self._setup_actions(shared_index(self.catalog, "taste"))
-        self.unit_taste = self.index.vectors  # the cosine index keeps unit-length rows
-        self.user = TasteUser(self.num, TASTE_DIM, int(p["window"]))
-        self.item_features = self.taste
+        self.item_features = self.catalog.taste_features
         self.head_dim = TASTE_DIM
         genre = self.catalog.tracks["genre"].to_numpy()
         groups = [np.flatnonzero(genre == g) for g in np.unique(genre) if g]
-        self._start_groups = [g for g in groups if len(g) >= p["window"]] or [np.arange(self.n_tracks)]
+        self._start_groups = [g for g in groups if len(g) >= self.window] or [np.arange(self.n_tracks)]
         dim = TASTE_DIM * (1 + self.k)
         self.observation_space = spaces.Box(0.0, 1.0, shape=(dim,), dtype=np.float32)
 
-    def _reset_rows(self, rng: np.random.Generator, rows: np.ndarray) -> None:
-        w = self.user.window
-        start = np.empty((len(rows), w), dtype=np.int64)
+    def _taste_listener(self) -> Listener:
+        return TasteUser(self.window)
+
+    def _start_tracks(self, rng: np.random.Generator, rows: np.ndarray) -> np.ndarray:
+        """`window` distinct tracks of one random genre per session."""
+        start = np.empty((len(rows), self.window), dtype=np.int64)
         for i, g in enumerate(rng.integers(0, len(self._start_groups), size=len(rows))):
-            start[i] = rng.choice(self._start_groups[g], size=w, replace=False)
-        for j in range(w):
-            self._push(rows, start[:, j])
-        self.user.start(rows, self.taste[start])
+            start[i] = rng.choice(self._start_groups[g], size=self.window, replace=False)
+        return start
 
     def _head(self, rows: np.ndarray) -> np.ndarray:
-        """The taste state."""
-        return self.user.state(rows)
-
-    def _respond_one(self, rng: np.random.Generator, track: int) -> dict[str, Any]:
-        # the batched path's own function, so that rewards agree to the last bit
-        reward = float(self.user.reward(self._s0, self.unit_taste[track : track + 1])[0])
-        self.user.listen_one(self.taste[track])
-        return {"reward": reward, "cosine": reward + 0.5}
-
-    def _respond(self, rng: np.random.Generator, rows: np.ndarray, tracks: np.ndarray) -> dict[str, np.ndarray]:
-        reward = self.user.reward(rows, self.unit_taste[tracks])
-        self.user.listen(rows, self.taste[tracks])
-        return {"reward": reward.astype(np.float64), "cosine": reward + 0.5}
-
-    def expected_reward(self, rows: np.ndarray, tracks: np.ndarray) -> np.ndarray:
-        """The reward is deterministic given the state: cosine similarity minus 0.5."""
-        return self.user.reward(rows, self.unit_taste[tracks]).astype(np.float64)
-
-    def oracle_query(self, rows: np.ndarray) -> np.ndarray:
-        """The taste state: its best cosine match is the greedy best track."""
-        return self.user.state(rows)
+        """The taste state (the listener's observable state)."""
+        return self.listener.observe(rows)
 
 
 class TasteEnv(MusicEnv):
@@ -113,7 +100,8 @@ class TasteEnv(MusicEnv):
 
     ## Arguments
     ``catalog``, ``action_mode``, ``k``, ``n_random``, ``window`` (tracks in the taste state, 5),
-    ``render_mode``.
+    ``listener`` (``"taste"``, the `TasteUser`, or a `musicgym.listeners.Listener` whose ``observe``
+    gives the 9-feature taste state the observation shows), ``render_mode``.
 
     ## Version History
     * v0: initial version.

@@ -38,6 +38,7 @@ class Listener:
         has_expectation: False where the expected reward is unknown (a person, a replayed log): the
             env then reports NaN for ``oracle_reward`` and ``regret``.
         observation_dim: width of `observe` (the part of the listener's state an env may show).
+        reward_range: (low, high) bounds of `respond`'s reward (an env may show the last reward).
         catalog: the env's catalog (after `setup`).
         num: the number of sessions B (after `setup`).
     """
@@ -46,6 +47,7 @@ class Listener:
     reset_options: ClassVar[tuple[str, ...]] = ()
     has_expectation: ClassVar[bool] = True
     observation_dim: int = 0
+    reward_range: tuple[float, float] = (-np.inf, np.inf)
 
     catalog: Catalog
     num: int
@@ -55,10 +57,22 @@ class Listener:
         """Bind to the env's `catalog` and allocate the state of `num` sessions (once per env).
 
         A listener object serves one env: making a second env with the same object sets it up again.
-        Subclasses that override it call ``super().setup(catalog, num)``.
+        Subclasses that override it call ``super().setup(catalog, num)`` first: the attributes set
+        before it are the listener's configuration, what a copy or a pickle of it keeps (an env's spec
+        is deep-copied by Gymnasium's wrappers, and worker processes receive pickled env arguments);
+        the rest is rebuilt by the next `setup`.
         """
+        if "_config_keys" not in self.__dict__:
+            self._config_keys = frozenset(self.__dict__)
         self.catalog = catalog
         self.num = int(num)
+
+    def __getstate__(self) -> dict[str, Any]:
+        """The configuration only (see `setup`): catalogs, indexes and session state are not copied."""
+        keys = self.__dict__.get("_config_keys")
+        if keys is None:
+            return dict(self.__dict__)
+        return {k: v for k, v in self.__dict__.items() if k in keys or k == "_config_keys"}
 
     def sample(self, rng: np.random.Generator, rows: np.ndarray) -> None:
         """Draw a new listener for each session in `rows` (at reset). Default: nothing to draw."""

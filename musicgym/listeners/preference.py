@@ -10,40 +10,111 @@ After a song the user rewarded positively, preferences drift toward that song:
 
 from __future__ import annotations
 
+from typing import Any
+
+import numba
 import numpy as np
 
+from musicgym.catalog import ATTRIBUTE_NAMES, Catalog
+from musicgym.checks import check_number
+from musicgym.listeners.base import Listener
 
-class PreferenceUser:
-    """B users' attribute preferences.
+N_ATTR = len(ATTRIBUTE_NAMES)
+
+
+@numba.njit(cache=True, nogil=True)
+def _value(prefs, attrs, rows, tracks, scale):  # noqa: D103 (a kernel)
+    """P . a / scale per row for (R,) or (R, K) tracks, as float64 (float32 arithmetic, as numpy's)."""
+    out = np.empty(tracks.shape)
+    flat_t = tracks.reshape(rows.shape[0], -1)
+    flat_o = out.reshape(rows.shape[0], -1)
+    s = np.float32(scale)
+    for i in range(rows.shape[0]):
+        r = rows[i]
+        for j in range(flat_t.shape[1]):
+            t = flat_t[i, j]
+            acc = np.float32(0.0)
+            for m in range(prefs.shape[1]):
+                acc += attrs[t, m] * prefs[r, m]
+            flat_o[i, j] = np.float64(acc / s)
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _drift(prefs, attrs, rows, tracks, reward, drift):  # noqa: D103 (a kernel)
+    """P <- (1 - drift) p + drift a for the rows whose reward was positive."""
+    keep = np.float32(1.0 - drift)
+    move = np.float32(drift)
+    for i in range(rows.shape[0]):
+        if reward[i] > 0:
+            r = rows[i]
+            for m in range(prefs.shape[1]):
+                prefs[r, m] = keep * prefs[r, m] + move * attrs[tracks[i], m]
+
+
+class PreferenceUser(Listener):
+    """Users with preferences over the 21 song attributes (module docstring).
 
     Args:
-        num: number of users B.
-        dim: number of attributes (21).
-        drift: rate at which preferences move toward a positively rewarded song.
-        scale: the dot product is divided by this.
+        drift: rate at which preferences move toward a positively rewarded song (0.05).
+        scale: the dot product is divided by this (5).
     """
 
-    def __init__(self, num: int, dim: int, drift: float = 0.05, scale: float = 5.0) -> None:
-        if not 0.0 <= drift <= 1.0:
-            raise ValueError(f"drift must be in [0, 1], got {drift}")
-        if not scale > 0:
-            raise ValueError(f"reward scale must be positive, got {scale}")
-        self.drift = drift
-        self.scale = float(scale)
-        self.prefs = np.zeros((num, dim), dtype=np.float32)
+    components = ("dot_product",)
+    reset_options = ("preferences",)
+    observation_dim = N_ATTR
+
+    def __init__(self, drift: float = 0.05, scale: float = 5.0) -> None:
+        self.drift = check_number("drift", drift, 0.0, 1.0)
+        self.scale = check_number("reward_scale", scale, 0.0, lo_open=True)
+        self.reward_range = (-N_ATTR / self.scale, N_ATTR / self.scale)
+
+    def setup(self, catalog: Catalog, num: int) -> None:
+        """The catalog's attributes and the shared inner-product index over them."""
+        from musicgym.index import CandidateIndex
+
+        super().setup(catalog, num)
+        catalog.require_features("MusicGym/Preference-v0")
+        self.attrs = catalog.attributes
+        self.index = CandidateIndex.for_catalog(catalog, "attributes")
+        self.prefs = np.zeros((self.num, N_ATTR), dtype=np.float32)
 
     def sample(self, rng: np.random.Generator, rows: np.ndarray) -> None:
         """Draw new preferences for `rows`, uniform in [-1, 1]."""
-        self.prefs[rows] = rng.uniform(-1.0, 1.0, size=(len(rows), self.prefs.shape[1]))
+        self.prefs[rows] = rng.uniform(-1.0, 1.0, size=(len(rows), N_ATTR))
 
-    def reward(self, rows: np.ndarray, attrs: np.ndarray) -> np.ndarray:
-        """``p . a / scale`` for (R, dim) or (R, K, dim) songs."""
-        p = self.prefs[rows] if attrs.ndim == 2 else self.prefs[rows][:, None, :]
-        return (attrs * p).sum(-1) / self.scale
+    def set_options(self, rows: np.ndarray, options: dict[str, Any]) -> None:
+        """``preferences``: 21 numbers in [-1, 1] (a person's stated preferences)."""
+        if "preferences" in options:
+            self.set_preferences(rows, options["preferences"])
 
-    def update(self, rows: np.ndarray, attrs: np.ndarray, rewards: np.ndarray) -> None:
+    def set_preferences(self, rows: np.ndarray, preferences: Any) -> None:
+        """Set the preferences of `rows` (21 numbers in [-1, 1], one per attribute)."""
+        p = np.asarray(preferences, dtype=np.float64)
+        if p.shape != (N_ATTR,) or not np.isfinite(p).all() or np.abs(p).max() > 1:
+            raise ValueError(f"preferences must be {N_ATTR} numbers in [-1, 1] (one per attribute: "
+                             f"{', '.join(ATTRIBUTE_NAMES)}), got shape {p.shape}")
+        self.prefs[rows] = p
+
+    def observe(self, rows: np.ndarray) -> np.ndarray:
+        """(R, 21) the current preferences."""
+        return self.prefs[rows]
+
+    def respond(self, rng: np.random.Generator, rows: np.ndarray, tracks: np.ndarray) -> dict[str, np.ndarray]:
+        """``p . a / scale``."""
+        reward = _value(self.prefs, self.attrs, rows, tracks, self.scale)
+        return {"reward": reward, "dot_product": reward * self.scale}
+
+    def update(self, rows: np.ndarray, tracks: np.ndarray, response: dict[str, np.ndarray]) -> None:
         """Drift toward the songs that got a positive reward."""
-        pos = rewards > 0
-        if pos.any():
-            r = rows[pos]
-            self.prefs[r] = (1.0 - self.drift) * self.prefs[r] + self.drift * attrs[pos]
+        _drift(self.prefs, self.attrs, rows, tracks, np.asarray(response["reward"], dtype=np.float64), self.drift)
+
+    def expected_reward(self, rows: np.ndarray, tracks: np.ndarray) -> np.ndarray:
+        """The reward is deterministic given the hidden preferences."""
+        return _value(self.prefs, self.attrs, rows, np.ascontiguousarray(tracks, dtype=np.int64), self.scale)
+
+    def best_tracks(self, rows: np.ndarray, exclude: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The preferences' best inner-product match in the shared attributes index, played songs excluded."""
+        ids, _ = self.index.search(self.prefs[rows], 1, exclude=exclude)
+        best = ids[:, 0]
+        return best, np.where(best >= 0, self.expected_reward(rows, np.maximum(best, 0)), 0.0)

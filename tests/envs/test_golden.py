@@ -1,11 +1,17 @@
 """Golden trajectories: the dynamics of every registered id must not change without a version bump.
 
 200 steps of each env under seed 0, as the single env (through ``gym.make``) and as the native vector
-env (4 sessions), are reduced to a SHA-256 of the observations, rewards, terminations and the infos'
-oracle keys (``oracle_action``, ``oracle_reward``, ``regret``). Floats are rounded to 5 decimals
-first, so the hash says "the same trajectory" and is not moved by last-bit differences of float
-arithmetic between BLAS builds. The hashes were recorded before the one-source-of-dynamics refactor;
-a change here is a change of an env's dynamics: bump the env's ``-vN`` and record the new id's hash.
+env (4 sessions), are summarised as
+
+* a SHA-256 of every integer and boolean the env returns: the tracks played, the candidate slots, the
+  oracle's actions, terminations and truncations (the trajectory itself, exactly), and
+* the sum and the sum of squares of every float stream (observations, rewards, ``oracle_reward``,
+  ``regret``), compared with a relative tolerance of 1e-6: the numbers a user reads, without asking
+  float arithmetic to agree to the last bit (kernels and BLAS builds may sum in another order).
+
+The figures were recorded with the code as it was before the one-source-of-dynamics refactor (commit
+4cc2fea). A change here is a change of an env's dynamics: bump the env's ``-vN`` and record the new
+id's figures (``python tests/envs/test_golden.py`` prints them).
 
 Actions: a fixed generator's uniform draws over the action space; in catalog mode every 7th action
 replays the last played track (the repeat path).
@@ -24,15 +30,22 @@ import musicgym  # noqa: F401
 N_STEPS = 200
 N_VEC = 4
 
-#: (env id, kwargs) -> (single-env hash, vector-env hash), recorded at commit "golden trajectories"
-GOLDEN: dict[tuple[str, tuple], tuple[str, str]] = {
-    ('MusicGym/Playlist-v0', ()): ('2afdc6822c32cb637cdfff53a6fac813c5f46b3438505eea75049627b4ba5c47', 'b4ae6c79b8a65f8d1a1b2d181ad6df2edd13731423697dc67e10a991f37f9d27'),
-    ('MusicGym/Playlist-v0', (('listener', 'population'),)): ('a6b4ce415efb8aade4f3f336130f34eb3189394525b097f632b97bae1a07a4fc', '7d2872344f7cc1066eadfa0a8203b4f8ad564d283e37deba3e088394adb98f6b'),
-    ('MusicGym/Taste-v0', ()): ('385e22e682085f712cfdb228d8eb0b77c0c4630268f99ee1a6d67d0e30e206c7', '752af5c3e1b29df843597000535ee8375c477a42ad76edf32ce99c609d2c3fff'),
-    ('MusicGym/TasteCatalog-v0', ()): ('6d77f13077c37f051fdd870135a2f125a8721024404d544fffd26ed2e17e4021', '650bceea43f9b055cd0d4e2672063a67116ba184cbe199763c628e5eda0e9ff9'),
-    ('MusicGym/Preference-v0', ()): ('81f53d8cd34b2d09f9604d064a5fd1076081f3e55f1eb8b5252bd4c5a06dc352', 'f2e400e5b6e1ca68a46c88e35a0efe8e6cd0a92888bb25e19c3efaeca7c392e1'),
-    ('MusicGym/Preference-v0', (('observe_preferences', False),)): ('46fad2db93f0b920a7ad42d15f759dca69d2030b217510caa4b474695370fdd5', '3080506b6abe43fab07981cf4b923a0b4387d4ac541dded314395fc38230bdf3'),
-    ('MusicGym/PreferenceCatalog-v0', ()): ('25324e10b1251743cdd51b3dc50836e430db9e54dd3e6429d605a37887143c46', 'f9c85745aee2f017b0557b1758c7af4852d9b21dbdd8015d182f57b76e159828'),
+#: (env id, kwargs) -> {"single" / "vector": (integer hash, {stream: (sum, sum of squares)})}
+GOLDEN: dict = {
+    ('MusicGym/Playlist-v0', ()): {'single': ('7aecbd5913046aed2469e976c347375bfd9cd6c6056efb309ae326ec1e93e7de', {'obs': (3015.678610842675, 1739.6998721516995), 'reward': (14274.391338540921, 1232570.1062663023), 'oracle_reward': (16615.495564498273, 1401044.7377667036), 'regret': (849.832380156992, 42870.534881607855)}),
+        'vector': ('4407c6afa8bc5a19911c1dfa6e0a79c549e59129977cff05933e8cc37e650875', {'obs': (10957.486231457442, 6254.364632164279), 'reward': (51812.42160834653, 4534393.559402448), 'oracle_reward': (62913.456829782175, 5444241.156068395), 'regret': (3899.8165559857757, 193849.19070494696)})},
+    ('MusicGym/Playlist-v0', (('listener', 'population'),)): {'single': ('57a00c676f10deef10b78d262659c66e1c1c601e0feff1080623be96577285aa', {'obs': (2981.132262274623, 1673.9917785923558), 'reward': (15525.053305427342, 1396237.023117724), 'oracle_reward': (18186.244724338205, 1558824.0057857062), 'regret': (771.9044336436289, 29424.67435834792)}),
+        'vector': ('25281ad33879b44d756e1b6127fbc940113c6e9ba9bc78774e418bba7d95d816', {'obs': (11242.423273634166, 6501.672625133963), 'reward': (51243.31769040455, 4384587.769786573), 'oracle_reward': (62168.58612115041, 5281840.041409264), 'regret': (3705.9441209503807, 166941.10195716785)})},
+    ('MusicGym/Taste-v0', ()): {'single': ('1aa9e50bf765282f548d580dcb9a8ac7f6e24818ea379cbff9be90faa5743ae9', {'obs': (16162.633621291436, 10663.761658732072), 'reward': (93.45697683095932, 44.21342632520039), 'oracle_reward': (100.61118000745773, 49.41501555345468), 'regret': (4.702671229839325, 0.5907274130433997)}),
+        'vector': ('946fb317175ab23f078f61b0ae205df1356310e6fd31ddf1b06243ec872cfc13', {'obs': (65021.8567589062, 43405.727867593945), 'reward': (359.3235964179039, 166.04363267688407), 'oracle_reward': (391.6170572042465, 190.96885461501915), 'regret': (24.467594504356384, 2.657699560672498)})},
+    ('MusicGym/TasteCatalog-v0', ()): {'single': ('2e24c7283bf4d188f8b87422f2c33fe0a8d85cc0cb1f33cc3f0f54d063a8d953', {'obs': (789.0941604980799, 474.2301254191807), 'reward': (46.505647242069244, 60.7341630716608), 'oracle_reward': (101.90724486112595, 50.65959850543368), 'regret': (52.90932160615921, 63.91649135581035)}),
+        'vector': ('8561efe0322f156875e8e9664fd0edefc7b6e295d0b453543146fb8658993fd2', {'obs': (3045.3250880335363, 1826.9689405342347), 'reward': (338.435264647007, 153.46480206411238), 'oracle_reward': (399.8101845383644, 198.81861554557486), 'regret': (53.42047017812729, 11.735925798903718)})},
+    ('MusicGym/Preference-v0', ()): {'single': ('50f25bbdfae260e24a0d5e71f3e6ab88ffb0ab75b5c67ca16589e62a4adb7e87', {'obs': (23173.381681572122, 24214.791154160444), 'reward': (10.517573968041688, 18.97648773315235), 'oracle_reward': (66.82045335881412, 30.93823769004947), 'regret': (52.68589567160234, 21.8694943221294)}),
+        'vector': ('cf024f3acf4f5ad00a1de2a10e1b50f6ed2f3c3ec34bc0a510039a8ae9046677', {'obs': (89845.06264914278, 93194.63002644376), 'reward': (71.49226893350715, 92.79537810221987), 'oracle_reward': (303.8260848848113, 155.7006446361781), 'regret': (216.66986426378935, 97.18767877948068)})},
+    ('MusicGym/Preference-v0', (('observe_preferences', False),)): {'single': ('50f25bbdfae260e24a0d5e71f3e6ab88ffb0ab75b5c67ca16589e62a4adb7e87', {'obs': (24249.167585075367, 24027.740667456022), 'reward': (10.517573968041688, 18.97648773315235), 'oracle_reward': (66.82045335881412, 30.93823769004947), 'regret': (52.68589567160234, 21.8694943221294)}),
+        'vector': ('cf024f3acf4f5ad00a1de2a10e1b50f6ed2f3c3ec34bc0a510039a8ae9046677', {'obs': (93287.39232228562, 92224.57599657377), 'reward': (71.49226893350715, 92.79537810221987), 'oracle_reward': (303.8260848848113, 155.7006446361781), 'regret': (216.66986426378935, 97.18767877948068)})},
+    ('MusicGym/PreferenceCatalog-v0', ()): {'single': ('045f50c58d9e78df9a8e9c1a6bc6649146bfb3657af3ca4f7c9fa41b613affd9', {'obs': (427.43130419754743, 1041.6325044288344), 'reward': (-2.44138834963087, 38.06655658098846), 'oracle_reward': (127.43887171149254, 80.83175699351514), 'regret': (124.01905394683126, 115.10633091555985)}),
+        'vector': ('a2e5f003db09245f973b889449d57b5dd9a30fe4ddb25907aca6b08380b709c2', {'obs': (1000.274275396674, 3776.4739781226813), 'reward': (53.11481747009111, 43.874576316445754), 'oracle_reward': (461.83236142992973, 278.33213021225845), 'regret': (388.1832326950853, 233.62054681021354)})},
 }
 
 CASES = [
@@ -46,55 +59,71 @@ CASES = [
 ]
 
 
+FLOATS = ("obs", "reward", "oracle_reward", "regret")
+
+
 class Digest:
-    """SHA-256 over arrays rounded to 5 decimals."""
+    """An exact hash of the integer streams and (sum, sum of squares) of each float stream."""
 
     def __init__(self) -> None:
         self.h = hashlib.sha256()
+        self.sums = {k: [0.0, 0.0] for k in FLOATS}
 
-    def add(self, *values) -> None:
+    def ints(self, *values) -> None:
         for v in values:
-            a = np.asarray(v)
-            if a.dtype.kind == "f":
-                a = np.round(a.astype(np.float64), 5) + 0.0  # + 0.0: -0.0 and 0.0 hash alike
-            self.h.update(str(a.dtype.kind).encode())
+            a = np.asarray(v).astype(np.int64)
             self.h.update(np.ascontiguousarray(a).tobytes())
 
-    def hexdigest(self) -> str:
-        return self.h.hexdigest()
+    def floats(self, name: str, value) -> None:
+        a = np.asarray(value, dtype=np.float64)
+        self.sums[name][0] += float(a.sum())
+        self.sums[name][1] += float((a * a).sum())
+
+    def result(self) -> tuple[str, dict]:
+        return self.h.hexdigest(), {k: tuple(v) for k, v in self.sums.items()}
 
 
-def single_hash(env_id: str, kwargs: dict) -> str:
+def _add(d: Digest, obs, info, reward=None, terminated=None, truncated=None) -> None:
+    d.floats("obs", obs)
+    d.ints(info["oracle_action"], info["candidates"])
+    d.floats("oracle_reward", info["oracle_reward"])
+    if reward is not None:
+        d.floats("reward", reward)
+        d.floats("regret", info["regret"])
+        d.ints(info["track"], terminated, truncated)
+
+
+def single_run(env_id: str, kwargs: dict) -> tuple[str, dict]:
     env = gym.make(env_id, **kwargs)
     rng = np.random.default_rng(12345)
     n = int(env.action_space.n)
     catalog_mode = n > 100
     d = Digest()
     obs, info = env.reset(seed=0)
-    d.add(obs, info["oracle_action"], info["oracle_reward"])
+    _add(d, obs, info)
     for t in range(N_STEPS):
         action = int(rng.integers(n))
         if catalog_mode and t % 7 == 6:
             action = int(info["history"][-1])
         obs, reward, terminated, truncated, info = env.step(action)
-        d.add(obs, reward, terminated, truncated, info["oracle_action"], info["oracle_reward"], info["regret"])
+        _add(d, obs, info, reward, terminated, truncated)
         if terminated or truncated:
             obs, info = env.reset()
-            d.add(obs, info["oracle_action"], info["oracle_reward"])
-    return d.hexdigest()
+            _add(d, obs, info)
+    return d.result()
 
 
-def vector_hash(env_id: str, kwargs: dict) -> str:
+def vector_run(env_id: str, kwargs: dict) -> tuple[str, dict]:
     venv = gym.make_vec(env_id, num_envs=N_VEC, vectorization_mode="vector_entry_point", **kwargs)
     rng = np.random.default_rng(12345)
     n = int(venv.single_action_space.n)
     d = Digest()
     obs, info = venv.reset(seed=0)
-    d.add(obs, info["oracle_action"], info["oracle_reward"])
+    _add(d, obs, info)
     for _ in range(N_STEPS):
         obs, reward, terminated, truncated, info = venv.step(rng.integers(n, size=N_VEC))
-        d.add(obs, reward, terminated, truncated, info["oracle_action"], info["oracle_reward"], info["regret"])
-    return d.hexdigest()
+        _add(d, obs, info, reward, terminated, truncated)
+    return d.result()
 
 
 def _label(case) -> str:
@@ -103,13 +132,18 @@ def _label(case) -> str:
 
 
 @pytest.mark.parametrize("case", CASES, ids=[_label(c) for c in CASES])
-def test_golden_trajectory(case):
+@pytest.mark.parametrize("kind", ["single", "vector"])
+def test_golden_trajectory(case, kind):
     env_id, kw = case
-    got = (single_hash(env_id, dict(kw)), vector_hash(env_id, dict(kw)))
-    assert case in GOLDEN, f"no golden hash recorded for {case}: {got}"
-    assert got == GOLDEN[case], f"{_label(case)}: the trajectory changed (single, vector) {got} != {GOLDEN[case]}"
+    got_hash, got_sums = (single_run if kind == "single" else vector_run)(env_id, dict(kw))
+    assert case in GOLDEN, f"no golden figures recorded for {case}"
+    want_hash, want_sums = GOLDEN[case][kind]
+    assert got_hash == want_hash, f"{_label(case)} ({kind}): the tracks, candidates or oracle actions changed"
+    for name, (s, s2) in want_sums.items():
+        assert got_sums[name] == pytest.approx((s, s2), rel=1e-6, abs=1e-9), f"{_label(case)} ({kind}): {name}"
 
 
 if __name__ == "__main__":  # print the table to record
     for case in CASES:
-        print(f"    {case!r}: {(single_hash(case[0], dict(case[1])), vector_hash(case[0], dict(case[1])))!r},")
+        print(f"    {case!r}: {{'single': {single_run(case[0], dict(case[1]))!r},")
+        print(f"        'vector': {vector_run(case[0], dict(case[1]))!r}}},")
