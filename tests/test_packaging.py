@@ -47,7 +47,7 @@ def test_the_env_library_requires_no_agent_dependency_without_the_extra(wheel):
     requires = [line for line in wheel.read(meta).decode().splitlines() if line.startswith("Requires-Dist:")]
     core = [r for r in requires if "extra ==" not in r]
     names = {re.split(r"[<>=!\[ ;]", r.removeprefix("Requires-Dist:").strip())[0].lower() for r in core}
-    assert names == {"gymnasium", "numpy", "pandas", "scipy", "scikit-learn", "faiss-cpu"}, names
+    assert names == {"gymnasium", "numpy", "pandas", "scipy", "scikit-learn", "faiss-cpu", "numba"}, names
     agents_extra = " ".join(r for r in requires if 'extra == "agents"' in r)
     for dep in ("torch", "stable-baselines3", "sb3-contrib", "pyyaml"):
         assert dep in agents_extra, dep
