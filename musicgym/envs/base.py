@@ -342,6 +342,28 @@ class MusicVectorEnv(_PublicFace, VectorEnv):
                 info[key][finished] = getattr(self.core, key)[finished]
         return obs, out["reward"].astype(np.float64), terminated, truncated, info
 
+    def get_state(self) -> dict[str, Any]:
+        """A snapshot of the whole vector env: every session, step counters and the generator's state.
+
+        `set_state` on a vector env made with the same arguments continues exactly where this one was
+        (what a training checkpoint needs to resume to the same result). Pure numpy and JSON-safe
+        scalars: it can be saved with ``np.savez`` (arrays) and JSON (the generator state).
+        """
+        if not self._reset_called:
+            raise ResetNeeded(f"{type(self).__name__}: call reset() before get_state()")
+        return {"core": self.core.state_dict(), "steps": self.steps.copy(), "prev_done": self.prev_done.copy(),
+                "rng": self.np_random.bit_generator.state}
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        """Continue from a `get_state` snapshot."""
+        self.core.load_state_dict(state["core"])
+        self.steps[:] = state["steps"]
+        self.prev_done[:] = state["prev_done"]
+        rng = np.random.Generator(type(self.np_random.bit_generator)())
+        rng.bit_generator.state = state["rng"]
+        self.np_random = rng
+        self._reset_called = True
+
     def action_masks(self) -> np.ndarray:
         """(num_envs, n_actions) valid actions, as sb3-contrib's MaskablePPO expects."""
         return self.core.action_mask(self._all)

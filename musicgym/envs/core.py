@@ -64,6 +64,8 @@ class Core:
     REPEAT_PENALTY: ClassVar[float] = -1.0
     #: keys ``env.reset(options=...)`` accepts besides the listener's own (see `apply_options`)
     RESET_OPTIONS: ClassVar[tuple[str, ...]] = ()
+    #: the core's per-session arrays besides the history (a snapshot saves them; subclasses add theirs)
+    STATE: ClassVar[tuple[str, ...]] = ("length", "candidates", "oracle_action", "oracle_reward")
     #: the env id named when the catalog lacks the audio features the env needs
     ENV_ID: ClassVar[str] = "MusicGym"
 
@@ -178,6 +180,27 @@ class Core:
         self._reset_rows(rows)
         self._update_candidates(rng, rows)
         self._update_oracle(rows)
+
+    def state_dict(self) -> dict[str, Any]:
+        """A snapshot of every session: history, the core's arrays and the listener's state (copies)."""
+        out: dict[str, Any] = {"history": self.history.copy()}
+        out.update({k: np.array(getattr(self, k), copy=True) for k in self.STATE})
+        out["listener"] = self.listener.state_dict()
+        return out
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore a `state_dict` snapshot of a core with the same catalog, arguments and sessions."""
+        history = np.asarray(state["history"], dtype=np.int64)
+        if history.shape[0] != self.num:
+            raise ValueError(f"snapshot of {history.shape[0]} sessions, this env has {self.num}")
+        self.history, self._cap = history.copy(), history.shape[1]
+        for k in self.STATE:
+            value = np.asarray(state[k])
+            current = getattr(self, k)
+            if value.shape != np.shape(current):
+                raise ValueError(f"snapshot: {k} has shape {value.shape}, expected {np.shape(current)}")
+            current[...] = value
+        self.listener.load_state_dict(state["listener"])
 
     def reset_options(self) -> tuple[str, ...]:
         """The keys ``env.reset(options=...)`` accepts: the env's and its listener's."""

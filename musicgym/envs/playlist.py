@@ -70,6 +70,7 @@ class PlaylistCore(Core):
         k for k in PARAMS if k not in ("listener", "observation", "playlist_length")
     )
     RESET_OPTIONS: ClassVar[tuple[str, ...]] = ("start_track",)
+    STATE: ClassVar[tuple[str, ...]] = (*Core.STATE, "last_pct", "last_liked")
     REWARD_PARAMS: ClassVar[tuple[str, ...]] = (
         "listen_weight", "like_weight", "interaction_weight", "proximity_weight", "reward_scale"
     )  # fmt: skip

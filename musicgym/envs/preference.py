@@ -33,6 +33,7 @@ class PreferenceCore(SlateCore):
     LISTENERS: ClassVar[dict[str, str]] = {"preference": "_preference_listener"}
     LISTENER_PARAMS: ClassVar[tuple[str, ...]] = ("drift", "reward_scale")
     RESET_OPTIONS: ClassVar[tuple[str, ...]] = ("start_track",)
+    STATE: ClassVar[tuple[str, ...]] = (*SlateCore.STATE, "last_reward")
 
     def __init__(self, catalog: Catalog | str = "default", num: int = 1, **params: Any) -> None:
         p = {**self.PARAMS, **params}

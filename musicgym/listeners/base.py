@@ -44,6 +44,9 @@ class Listener:
     """
 
     components: ClassVar[tuple[str, ...]] = ()
+    #: names of the attributes that hold the sessions' listener state (arrays of B rows), what
+    #: `state_dict` saves: an env snapshot restores them exactly (checkpoints, planners)
+    state_attributes: ClassVar[tuple[str, ...]] = ()
     reset_options: ClassVar[tuple[str, ...]] = ()
     has_expectation: ClassVar[bool] = True
     observation_dim: int = 0
@@ -125,6 +128,20 @@ class Listener:
         best_value = value[np.arange(len(rows)), best]
         ok = np.isfinite(best_value)
         return np.where(ok, best, -1), np.where(ok, best_value, 0.0)
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Copies of the sessions' listener state (the `state_attributes`)."""
+        return {k: np.array(getattr(self, k), copy=True) for k in self.state_attributes}
+
+    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
+        """Restore what `state_dict` returned (same catalog and number of sessions)."""
+        for k in self.state_attributes:
+            current = getattr(self, k)
+            value = np.asarray(state[k])
+            if value.shape != np.shape(current):
+                raise ValueError(f"{type(self).__name__}.load_state_dict: {k} has shape {value.shape}, "
+                                 f"expected {np.shape(current)}")
+            current[...] = value
 
     def observe(self, rows: np.ndarray) -> np.ndarray:
         """(R, observation_dim) float32: what an env may show of the listener (RecSim's user observation)."""

@@ -61,6 +61,7 @@ class PreferenceUser(Listener):
     """
 
     components = ("dot_product",)
+    state_attributes = ("prefs",)
     reset_options = ("preferences",)
     observation_dim = N_ATTR
 

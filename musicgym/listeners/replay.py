@@ -31,6 +31,7 @@ class ReplayListener(Listener):
     """
 
     components = PlaylistReward.COMPONENTS
+    state_attributes = ("current", "missed")
     has_expectation = False
 
     def __init__(self, log: Any, env_id: str = "MusicGym/Playlist-v0", **reward: Any) -> None:

@@ -79,6 +79,7 @@ class TasteUser(Listener):
     """
 
     components = ("cosine",)
+    state_attributes = ("recent", "count", "_state", "_unit_state")
     observation_dim = TASTE_DIM
 
     def __init__(self, window: int = 5) -> None:

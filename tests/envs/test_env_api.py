@@ -102,3 +102,24 @@ def test_the_public_face(env_id):
         slots = obs[env.head_dim:].reshape(len(info["candidates"]), -1)
         np.testing.assert_allclose(slots, env.item_features[info["candidates"]], rtol=1e-6)
     assert np.array_equal(env.history(), info["history"])
+
+
+@pytest.mark.parametrize("env_id,kw", [("MusicGym/Playlist-v0", {"listener": "population"}),
+                                       ("MusicGym/Taste-v0", {}), ("MusicGym/PreferenceCatalog-v0", {}),
+                                       ("MusicGym/Preference-v0", {"observe_preferences": False})])
+def test_a_vector_env_snapshot_continues_exactly(env_id, kw):
+    a = gym.make_vec(env_id, num_envs=3, vectorization_mode="vector_entry_point", **kw)
+    b = gym.make_vec(env_id, num_envs=3, vectorization_mode="vector_entry_point", **kw)
+    a.reset(seed=0)
+    b.reset(seed=99)
+    rng = np.random.default_rng(0)
+    n = a.single_action_space.n
+    for _ in range(7):
+        a.step(rng.integers(n, size=3))
+    b.unwrapped.set_state(a.unwrapped.get_state())
+    for _ in range(25):
+        act = rng.integers(n, size=3)
+        oa, ra, ta, ua, ia = a.step(act)
+        ob, rb, tb, ub, ib = b.step(act)
+        assert np.array_equal(oa, ob) and np.array_equal(ra, rb) and np.array_equal(ta, tb) and np.array_equal(ua, ub)
+        assert np.array_equal(ia["oracle_action"], ib["oracle_action"])
