@@ -6,9 +6,9 @@
 from __future__ import annotations
 
 from musicgym.catalog import Catalog, CatalogError, load_catalog
-from musicgym.evaluation import EvalResult, evaluate
+from musicgym.evaluation import EvalResult, evaluate, references
 from musicgym.index import CandidateIndex
-from musicgym.policies import OraclePolicy, RandomPolicy
+from musicgym.policies import OraclePolicy, PlannerPolicy, RandomPolicy
 from musicgym.registration import register_musicgym_envs
 
 __all__ = [
@@ -17,9 +17,11 @@ __all__ = [
     "CandidateIndex",
     "EvalResult",
     "OraclePolicy",
+    "PlannerPolicy",
     "RandomPolicy",
     "evaluate",
     "load_catalog",
+    "references",
     "register_musicgym_envs",
 ]
 __version__ = "0.1.0"

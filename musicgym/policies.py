@@ -66,3 +66,27 @@ class OraclePolicy:
         if info is None or "oracle_action" not in info:
             raise ValueError("OraclePolicy needs the env's info dict (predict(..., info=info)); evaluate() passes it")
         return np.asarray(info["oracle_action"]), state
+
+
+class PlannerPolicy:
+    """Plays ``info["plan_action"]``: the planner's action, in an env made with ``plan=True``.
+
+    The planner knows the hidden listener and plans to the episode's end (`musicgym.envs.planner`);
+    `musicgym.evaluate` makes its env with ``plan=True`` for this policy (``env_kwargs``).
+    """
+
+    uses_info = True
+    env_kwargs = {"plan": True}
+
+    def predict(
+        self,
+        observation: Any,
+        state: Any = None,
+        episode_start: Any = None,
+        deterministic: bool = False,
+        info: dict[str, Any] | None = None,
+    ) -> tuple[np.ndarray, Any]:
+        """The planner's action from ``info``."""
+        if info is None or "plan_action" not in info:
+            raise ValueError("PlannerPolicy needs info['plan_action']: make the env with plan=True (evaluate() does)")
+        return np.asarray(info["plan_action"]), state

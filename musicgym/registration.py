@@ -38,6 +38,18 @@ ENV_SPECS: dict[str, dict] = {
         "max_episode_steps": 20,
         "kwargs": {"action_mode": "catalog"},
     },
+    # the hard track: the settings that make a POMDP of the published ones
+    "MusicGym/PlaylistPOMDP-v0": {
+        "entry_point": "musicgym.envs.playlist:PlaylistEnv",
+        "vector_entry_point": "musicgym.envs.playlist:PlaylistVectorEnv",
+        "kwargs": {"listener": "population"},  # a new hidden listener every episode
+    },
+    "MusicGym/PreferenceHidden-v0": {
+        "entry_point": "musicgym.envs.preference:PreferenceEnv",
+        "vector_entry_point": "musicgym.envs.preference:PreferenceVectorEnv",
+        "max_episode_steps": 20,
+        "kwargs": {"observe_preferences": False},  # hidden preferences, inferred from the rewards
+    },
 }
 
 

@@ -16,6 +16,8 @@ from musicgym.experiments import leaderboard
 from musicgym.experiments.runs import RunSpec, execute, read_result, write_json_atomic
 from musicgym.experiments.sweep import SweepError, build_sweep, load_sweep, run_local
 
+from musicgym.registration import registered_ids
+
 TINY = {
     "agents": ["random", "oracle", "item_cf", "ah_dqn"],
     "envs": ["MusicGym/Preference-v0"],
@@ -34,7 +36,7 @@ def test_build_sweep_expands_the_grid_and_skips_unsupported_pairs(tmp_path):
            "hyperparams": {"ppo": {"learning_rate": [1e-3, 3e-4], "n_steps": 64}}}
     sweep = build_sweep(doc, out=tmp_path)
     ppo = [s for s in sweep.specs if s.agent == "ppo"]
-    assert len(ppo) == 5 * 2 * 2  # envs x learning rates x seeds
+    assert len(ppo) == len(registered_ids()) * 2 * 2  # envs x learning rates x seeds
     assert {s.seed for s in ppo} == {0, 3}
     assert {s.hyperparams["learning_rate"] for s in ppo} == {1e-3, 3e-4}
     assert all(s.hyperparams["n_steps"] == 64 for s in ppo)

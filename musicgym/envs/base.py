@@ -81,10 +81,12 @@ class MusicEnv(_PublicFace, gym.Env):
     metadata: ClassVar[dict[str, Any]] = {"render_modes": RENDER_MODES, "render_fps": 4}
     core_cls: ClassVar[type[Core]]
 
-    def __init__(self, catalog: Any = "default", render_mode: str | None = None, **params: Any) -> None:
+    def __init__(self, catalog: Any = "default", render_mode: str | None = None, plan: bool = False,
+                 plan_horizon: int | None = None, **params: Any) -> None:
         _check_render_mode(render_mode, self.metadata["render_modes"])
         self.render_mode = render_mode
         self.core = self.core_cls(catalog, num=1, **params)
+        self.planner = _make_planner(self.core, plan, plan_horizon)
         self.catalog = self.core.catalog
         self.observation_space = self.core.observation_space
         self.action_space = spaces.Discrete(self.core.n_actions)
@@ -105,6 +107,9 @@ class MusicEnv(_PublicFace, gym.Env):
             "oracle_action": int(core.oracle_action[0]),
             "oracle_reward": float(core.oracle_reward[0]),
         }
+        if self.planner is not None:
+            info["plan_action"], info["plan_value"] = self.planner.plan(0, self.np_random)
+            info["plan_exact"] = self.planner.exact
         if out is None:
             info["track"] = int(core.history[0, length - 1])
             return info
@@ -219,6 +224,8 @@ class MusicVectorEnv(_PublicFace, VectorEnv):
         autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
         oracle: bool = True,
         render_mode: str | None = None,
+        plan: bool = False,
+        plan_horizon: int | None = None,
         **params: Any,
     ) -> None:
         _check_render_mode(render_mode, self.metadata["render_modes"])
@@ -238,6 +245,7 @@ class MusicVectorEnv(_PublicFace, VectorEnv):
             raise TypeError(f"oracle must be True or False, got {oracle!r}")
         self.core = self.core_cls(catalog, num=num_envs, **params)
         self.core.track_oracle = bool(oracle)
+        self.planner = _make_planner(self.core, plan, plan_horizon or max_episode_steps)
         self.metadata = {**self.metadata, "autoreset_mode": mode}
         self.autoreset_mode = mode
         self.catalog = self.core.catalog
@@ -290,6 +298,10 @@ class MusicVectorEnv(_PublicFace, VectorEnv):
         if out is not None:
             for key in ("track", "regret", "repeat"):
                 info[key][active] = out[key]
+        if self.planner is not None:
+            plans = [self.planner.plan(r, self.np_random) for r in range(n)]
+            info["plan_action"] = np.array([p[0] for p in plans], dtype=np.int64)
+            info["plan_value"] = np.array([p[1] for p in plans])
         return info
 
     def step(self, actions: Any):
@@ -371,6 +383,17 @@ class MusicVectorEnv(_PublicFace, VectorEnv):
     def history(self) -> np.ndarray:
         """(num_envs, H) catalog rows played in each session so far, -1 padded (what a recommender knows)."""
         return self.core.played(self._all).copy()
+
+
+def _make_planner(core: Core, plan: Any, horizon: Any) -> Any:
+    """The env's planner when ``plan=True`` (`musicgym.envs.planner`), else None."""
+    if not isinstance(plan, (bool, np.bool_)):
+        raise TypeError(f"plan must be True or False, got {plan!r}")
+    if not plan:
+        return None
+    if not core.listener.has_expectation:
+        raise ValueError(f"plan=True needs a listener with expected rewards; {type(core.listener).__name__} has none")
+    return core.make_planner(horizon)
 
 
 def _combined_seed(seeds: list[int | None]) -> int:

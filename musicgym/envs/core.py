@@ -65,7 +65,7 @@ class Core:
     #: keys ``env.reset(options=...)`` accepts besides the listener's own (see `apply_options`)
     RESET_OPTIONS: ClassVar[tuple[str, ...]] = ()
     #: the core's per-session arrays besides the history (a snapshot saves them; subclasses add theirs)
-    STATE: ClassVar[tuple[str, ...]] = ("length", "candidates", "oracle_action", "oracle_reward")
+    STATE: ClassVar[tuple[str, ...]] = ("length", "steps_taken", "candidates", "oracle_action", "oracle_reward")
     #: the env id named when the catalog lacks the audio features the env needs
     ENV_ID: ClassVar[str] = "MusicGym"
 
@@ -104,6 +104,8 @@ class Core:
         self._cap = 16
         self.history = np.full((self.num, self._cap), -1, dtype=np.int64)
         self.length = np.zeros(self.num, dtype=np.int64)
+        #: steps taken in each session's episode (a repeat is a step too)
+        self.steps_taken = np.zeros(self.num, dtype=np.int64)
         self.candidates = np.zeros((self.num, 0), dtype=np.int64)
         # the best action now (for the current observation) and its expected reward, per session
         self.oracle_action = np.zeros(self.num, dtype=np.int64)
@@ -169,6 +171,7 @@ class Core:
         """Start new sessions in `rows`: new listeners, then the starting tracks."""
         self.history[rows] = -1
         self.length[rows] = 0
+        self.steps_taken[rows] = 0
         self.listener.sample(rng, rows)
         start = self.listener.initial_tracks(rows)
         if start is None:
@@ -201,6 +204,27 @@ class Core:
                 raise ValueError(f"snapshot: {k} has shape {value.shape}, expected {np.shape(current)}")
             current[...] = value
         self.listener.load_state_dict(state["listener"])
+
+    def copy_sessions(self, src: Core, src_row: int, rows: np.ndarray) -> None:
+        """Make sessions `rows` copies of session `src_row` of `src` (a core of the same env and catalog)."""
+        if src.history.shape[1] > self._cap:
+            self._cap = src.history.shape[1]
+            self.history = np.full((self.num, self._cap), -1, dtype=np.int64)
+        self.history[rows] = -1
+        self.history[rows, : src.history.shape[1]] = src.history[src_row]
+        for k in self.STATE:
+            getattr(self, k)[rows] = getattr(src, k)[src_row]
+        for k in self.listener.state_attributes:
+            getattr(self.listener, k)[rows] = getattr(src.listener, k)[src_row]
+
+    def make_planner(self, horizon: int | None) -> Any:
+        """The planner of this env (`musicgym.envs.planner`); `horizon`: steps per episode (the time limit)."""
+        from musicgym.envs.planner import RolloutPlanner
+
+        if horizon is None:
+            raise ValueError(f"{self.env_name} env: plan=True needs plan_horizon (the episode's steps, e.g. the "
+                             "id's max_episode_steps)")
+        return RolloutPlanner(self, horizon)
 
     def reset_options(self) -> tuple[str, ...]:
         """The keys ``env.reset(options=...)`` accepts: the env's and its listener's."""
@@ -324,6 +348,7 @@ class Core:
             tracks = np.where(repeat, -1, tracks)
         self._update_candidates(rng, rows)
         self._update_oracle(rows)
+        self.steps_taken[rows] += 1
         out["repeat"] = repeat
         out["track"] = tracks
         out["regret"] = oracle_reward - expected

@@ -119,6 +119,14 @@ class PlaylistCore(Core):
     def _replay_listener(self) -> Listener:
         return ReplayListener(self.params["replay_log"], **self._reward_kwargs())
 
+    def make_planner(self, horizon: int | None) -> Any:
+        """Exact search with a stationary listener (`ExactPathPlanner`), else rollouts to the playlist's end."""
+        from musicgym.envs.planner import ExactPathPlanner, RolloutPlanner
+
+        if self.listener.stationary:
+            return ExactPathPlanner(self)
+        return RolloutPlanner(self, self.playlist_length - 1 if horizon is None else horizon)
+
     # ------------------------------------------------------------------ dynamics
     def _reset_rows(self, rows: np.ndarray) -> None:
         self.last_pct[rows] = 0.0

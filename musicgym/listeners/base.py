@@ -37,6 +37,8 @@ class Listener:
         reset_options: keys of ``env.reset(options=...)`` this listener accepts (see `set_options`).
         has_expectation: False where the expected reward is unknown (a person, a replayed log): the
             env then reports NaN for ``oracle_reward`` and ``regret``.
+        stationary: True where a track's expected reward stays the same all episode long.
+        state_attributes: the attributes holding the sessions' state (`state_dict`).
         observation_dim: width of `observe` (the part of the listener's state an env may show).
         reward_range: (low, high) bounds of `respond`'s reward (an env may show the last reward).
         catalog: the env's catalog (after `setup`).
@@ -49,6 +51,9 @@ class Listener:
     state_attributes: ClassVar[tuple[str, ...]] = ()
     reset_options: ClassVar[tuple[str, ...]] = ()
     has_expectation: ClassVar[bool] = True
+    #: True where the expected reward of a track does not change within an episode (whatever is played):
+    #: with an env whose candidates do not depend on the answers, the planner is then exact
+    stationary: ClassVar[bool] = False
     observation_dim: int = 0
     reward_range: tuple[float, float] = (-np.inf, np.inf)
 

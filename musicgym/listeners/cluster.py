@@ -193,6 +193,7 @@ class ClusterListener(Listener):
 
     components = PlaylistReward.COMPONENTS
     state_attributes = ("means", "sds", "cluster_value")
+    stationary = True
 
     def __init__(self, population: bool = False, n_clusters: int = 20, mean_bounds: tuple[float, float] = (0.4, 0.85),
                  sd_bounds: tuple[float, float] = (0.05, 0.15), like_threshold: float = 0.6, seed: int = 0,

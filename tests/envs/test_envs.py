@@ -11,7 +11,7 @@ from gymnasium.utils.env_checker import check_env as gym_check_env
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
 import musicgym
-from musicgym import OraclePolicy, RandomPolicy, evaluate
+from musicgym import OraclePolicy, PlannerPolicy, RandomPolicy, evaluate
 from musicgym.registration import registered_ids
 
 IDS = registered_ids()
@@ -20,8 +20,10 @@ IDS = registered_ids()
 def test_all_envs_registered():
     assert IDS == [
         "MusicGym/Playlist-v0",
+        "MusicGym/PlaylistPOMDP-v0",
         "MusicGym/Preference-v0",
         "MusicGym/PreferenceCatalog-v0",
+        "MusicGym/PreferenceHidden-v0",
         "MusicGym/Taste-v0",
         "MusicGym/TasteCatalog-v0",
     ]
@@ -131,11 +133,13 @@ def test_repeat_in_catalog_mode_is_penalised(env_id):
 
 
 @pytest.mark.parametrize("env_id", IDS)
-def test_oracle_beats_random(env_id):
+def test_oracle_beats_random_and_the_reference_scores_one(env_id):
     result = evaluate(OraclePolicy(), env_id, n_episodes=10, seed=0)
-    assert result.normalized_score == pytest.approx(1.0)
     assert result.oracle_return > result.random_return
     assert result.mean_regret == pytest.approx(0.0, abs=1e-9)
+    assert result.normalized_score <= 1.0 + 1e-9  # the reference is the better of oracle and planner
+    best = OraclePolicy() if result.reference == "oracle" else PlannerPolicy()
+    assert evaluate(best, env_id, n_episodes=10, seed=0).normalized_score == pytest.approx(1.0)
 
 
 def _episode_steps(env_id: str) -> int:

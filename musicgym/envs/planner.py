@@ -1,0 +1,271 @@
+"""Planners: reference policies that know the hidden listener and plan the whole episode.
+
+They serve the leaderboard's upper reference (`musicgym.evaluate`): an env made with ``plan=True``
+reports ``info["plan_action"]`` (the planner's action now) and ``info["plan_value"]`` (the expected
+return of the rest of the episode it plans for), and `musicgym.PlannerPolicy` plays the former. The
+greedy oracle (``info["oracle_action"]``) looks one step ahead; a planner looks to the episode's end.
+
+* `ExactPathPlanner` (Playlist-v0 with a listener whose expected reward of a track does not change
+  within an episode, e.g. the cluster listeners): the listener's answers do not change which tracks
+  are offered next (the 4 nearest unplayed neighbours of the current track), so the whole tree of
+  playlists is known at reset. A depth-first search of every path (4^9 = 262,144 for the 10-track
+  playlist) with branch and bound finds the playlist of highest expected return: the optimum, an
+  upper bound of every policy's expected return on that episode. It is exact while the neighbour
+  table holds 4 unplayed neighbours at every node (always, for playlists of up to 13 tracks with the
+  16-neighbour table); where it does not, it says so (``exact`` False) and the value is a lower bound.
+* `RolloutPlanner` (every other env): a model-based search with the true model. For each candidate
+  action (catalog mode: the `width` best by immediate expected reward), a copy of the session plays
+  it, then follows the greedy oracle to the horizon; the action whose simulated expected return is
+  highest is played, and the search is repeated at every step (a rollout policy improvement of the
+  greedy oracle, Bertsekas 1997). The copies draw their random numbers from a copy of the env's own
+  generator, every copy the same numbers that a single session would draw (`TiledGenerator`: common
+  random numbers), so in the single env a rollout is what would happen: the planner then sees the
+  env's future random candidates too, and on every episode its return is at least the greedy
+  oracle's, up to rare redraws of the random candidate fill. It is a strong plan, not a bound: the
+  leaderboard calls it the best known reference.
+"""
+
+from __future__ import annotations
+
+import pickle
+from typing import Any
+
+import numba
+import numpy as np
+
+from musicgym.checks import check_int
+
+_JIT = {"cache": True, "nogil": True}
+
+
+@numba.njit(**_JIT)
+def _best_path(table, value, played, n_played, depth, n_slots):  # noqa: D103 (a kernel)
+    """Depth-first search of every playlist of `depth` more picks; returns (best value, first slot, exact).
+
+    Each node offers the `n_slots` nearest neighbours (from `table`) of its last track that are not in
+    the path; ``played[:n_played]`` is the session so far (its last entry the current track).
+    """
+    cap = n_played + depth
+    path = np.empty(cap, dtype=np.int64)
+    path[:n_played] = played[:n_played]
+    vmax = -np.inf
+    for t in range(value.shape[0]):
+        vmax = max(vmax, value[t])
+    # iterative DFS: for each level, its candidate slots and the index of the next one to try
+    cands = np.full((depth + 1, n_slots), -1, dtype=np.int64)
+    nxt = np.zeros(depth + 1, dtype=np.int64)
+    acc = np.zeros(depth + 1)
+    first = np.zeros(depth + 1, dtype=np.int64)
+    best_value = -np.inf
+    best_first = 0
+    exact = True
+    level = 0
+    length = n_played
+
+    # candidates of the root
+    found = 0
+    current = path[length - 1]
+    for j in range(table.shape[1]):
+        t = table[current, j]
+        seen = False
+        for m in range(length):
+            if path[m] == t:
+                seen = True
+                break
+        if not seen and t >= 0:
+            cands[0, found] = t
+            found += 1
+            if found == n_slots:
+                break
+    if found < n_slots:
+        exact = False
+    if depth == 0:
+        return 0.0, 0, exact
+    while level >= 0:
+        if nxt[level] >= n_slots or cands[level, nxt[level]] < 0:
+            level -= 1
+            length -= 1
+            continue
+        slot = nxt[level]
+        nxt[level] += 1
+        t = cands[level, slot]
+        total = acc[level] + value[t]
+        if level == 0:
+            first[0] = slot
+        remaining = depth - level - 1
+        if remaining == 0:
+            if total > best_value:
+                best_value = total
+                best_first = first[0]
+            continue
+        if total + remaining * vmax <= best_value:  # branch and bound
+            continue
+        path[length] = t
+        length += 1
+        level += 1
+        acc[level] = total
+        first[level] = first[level - 1]
+        nxt[level] = 0
+        found = 0
+        for j in range(table.shape[1]):
+            u = table[t, j]
+            seen = False
+            for m in range(length):
+                if path[m] == u:
+                    seen = True
+                    break
+            if not seen and u >= 0:
+                cands[level, found] = u
+                found += 1
+                if found == n_slots:
+                    break
+        for j in range(found, n_slots):
+            cands[level, j] = -1
+        if found < n_slots:
+            exact = False
+        if found == 0:  # a dead end: the playlist ends here
+            if total > best_value:
+                best_value = total
+                best_first = first[0]
+            level -= 1
+            length -= 1
+    return best_value, best_first, exact
+
+
+class ExactPathPlanner:
+    """The expected-return-optimal playlist of Playlist-v0 by exhaustive search (module docstring)."""
+
+    def __init__(self, core: Any) -> None:
+        self.core = core
+        self.exact = True
+
+    def plan(self, row: int, rng: np.random.Generator | None = None) -> tuple[int, float]:
+        """The best slot now for session `row` and the expected return of the rest of its best playlist."""
+        core = self.core
+        length = int(core.length[row])
+        depth = max(0, int(core.length_limit) - length)
+        rows = np.array([row])
+        value = np.asarray(core.listener.expected_reward(rows, np.arange(core.n_tracks)[None, :])[0], dtype=np.float64)
+        best, slot, exact = _best_path(core.table, value, core.history[row], length, depth, core.n_actions)
+        self.exact = bool(exact)
+        return int(slot), float(best if np.isfinite(best) else 0.0)
+
+
+class TiledGenerator:
+    """A generator for m copies of one session: every row gets the numbers a single session would draw.
+
+    A draw whose first dimension is m (the rows) is drawn for one row and repeated; ``permuted`` along
+    axis 1 applies one permutation (drawn as a single session's would be) to every row. Other draws
+    (scalars, a redraw of a few entries) come straight from the underlying generator.
+    """
+
+    def __init__(self, rng: np.random.Generator, m: int) -> None:
+        self.rng, self.m = rng, m
+
+    def _one(self, size: Any) -> tuple[Any, bool]:
+        if size is None:
+            return None, False
+        shape = (size,) if np.isscalar(size) else tuple(size)
+        if len(shape) >= 1 and shape[0] == self.m:
+            return (1, *shape[1:]), True
+        return shape, False
+
+    def _tile(self, draw: np.ndarray, tiled: bool) -> np.ndarray:
+        return np.repeat(draw, self.m, axis=0) if tiled else draw
+
+    def integers(self, low: Any, high: Any = None, size: Any = None, **kw: Any) -> Any:
+        """`numpy.random.Generator.integers`, tiled over the rows."""
+        one, tiled = self._one(size)
+        return self._tile(self.rng.integers(low, high, size=one, **kw), tiled)
+
+    def standard_normal(self, size: Any = None, **kw: Any) -> Any:
+        """`numpy.random.Generator.standard_normal`, tiled over the rows."""
+        one, tiled = self._one(size)
+        return self._tile(self.rng.standard_normal(size=one, **kw), tiled)
+
+    def random(self, size: Any = None, **kw: Any) -> Any:
+        """`numpy.random.Generator.random`, tiled over the rows."""
+        one, tiled = self._one(size)
+        return self._tile(self.rng.random(size=one, **kw), tiled)
+
+    def uniform(self, low: Any = 0.0, high: Any = 1.0, size: Any = None) -> Any:
+        """`numpy.random.Generator.uniform`, tiled over the rows."""
+        one, tiled = self._one(size)
+        return self._tile(self.rng.uniform(low, high, size=one), tiled)
+
+    def choice(self, *args: Any, **kw: Any) -> Any:
+        """`numpy.random.Generator.choice` (not tiled)."""
+        return self.rng.choice(*args, **kw)
+
+    def permuted(self, x: np.ndarray, axis: int | None = None) -> np.ndarray:
+        """One permutation of the columns, drawn as one session's ``permuted(x, axis=1)``, for every row."""
+        if axis == 1 and x.ndim == 2 and x.shape[0] == self.m:
+            order = self.rng.permuted(np.arange(x.shape[1])[None, :], axis=1)[0]
+            return x[:, order]
+        return self.rng.permuted(x, axis=axis)
+
+
+class RolloutPlanner:
+    """Rollouts of the greedy oracle from every candidate action in a copy of the env (module docstring).
+
+    Args:
+        core: the env's core.
+        horizon: steps to simulate, the current one included (the rest of the episode for the
+            leaderboard's reference).
+        width: catalog mode: how many of the best tracks by immediate expected reward are tried.
+        seed: seed of the copies' generator.
+    """
+
+    def __init__(self, core: Any, horizon: int, width: int = 20, seed: int = 0) -> None:
+        self.core = core
+        self.horizon = check_int("plan_horizon", horizon, 1, None)
+        self.width = width
+        self.exact = False
+        self.rng = np.random.default_rng(seed)
+        params = dict(core.params)
+        listener = params.get("listener")
+        if not isinstance(listener, str):  # the listener's configuration (see Listener.setup), not its state
+            params["listener"] = pickle.loads(pickle.dumps(listener))
+        n = core.n_actions if core.action_mode == "candidates" else min(width, core.n_tracks)
+        self.shadow = type(core)(core.catalog, num=n, **params)
+        self.shadow.length_limit = core.length_limit
+
+    def _actions(self, row: int) -> np.ndarray:
+        core = self.core
+        rows = np.array([row])
+        if core.action_mode == "candidates":
+            return np.arange(core.n_actions)
+        value = np.asarray(core.listener.expected_reward(rows, np.arange(core.n_tracks)[None, :])[0], dtype=np.float64)
+        value[core.history[row, : core.length[row]]] = -np.inf
+        top = np.argsort(-value, kind="stable")[: self.shadow.num]
+        return top
+
+    def plan(self, row: int, rng: np.random.Generator | None = None) -> tuple[int, float]:
+        """The action now for session `row` with the best simulated expected return, and that return.
+
+        `rng`: the env's generator, whose state the copies start from (it is not advanced).
+        """
+        core, shadow = self.core, self.shadow
+        steps_left = self.horizon - int(core.steps_taken[row])
+        actions = self._actions(row)
+        m = len(actions)
+        rows = np.arange(m)
+        shadow.copy_sessions(core, row, rows)
+        gen = np.random.Generator(type(rng.bit_generator)()) if rng is not None else None
+        if gen is not None:
+            gen.bit_generator.state = rng.bit_generator.state
+        tiled = TiledGenerator(gen if gen is not None else self.rng, m)
+        total = np.zeros(m)
+        act = actions.astype(np.int64)
+        alive = np.ones(m, dtype=bool)
+        for _ in range(max(steps_left, 1)):
+            live = rows[alive]
+            if not live.size:
+                break
+            before = shadow.oracle_reward[live].copy()
+            out = shadow.step(tiled if live.size == m else self.rng, live, act[live])
+            total[live] += before - out["regret"]  # the expected reward of the action taken
+            alive[live[out["terminated"]]] = False
+            act = shadow.oracle_action.copy()
+        best = int(np.argmax(np.where(np.isfinite(total), total, -np.inf)))
+        return int(actions[best]), float(total[best])
