@@ -26,6 +26,8 @@ REGISTRY: dict[str, str] = {
     "user_cf": "musicgym.agents.reference:UserCFPolicy",
     "sasrec": "musicgym.agents.sasrec:SASRecPolicy",
     "set_transformer": "musicgym.agents.set_transformer:SetTransformerPolicy",
+    "recurrent_ppo": "musicgym.agents.recurrent:RecurrentPPOAgent",
+    "posterior_greedy": "musicgym.agents.posterior_greedy:PosteriorGreedyPolicy",
 }
 
 

@@ -174,7 +174,7 @@ def evaluate(
     Args:
         policy: an object with ``predict(obs, state=None, episode_start=None, deterministic=False)``
             (SB3 models, MusicGym agents); if it has ``uses_info = True`` it also gets ``info=``, and
-            its ``env_kwargs`` attribute (if any) is added to the env's arguments.
+            its ``eval_env_kwargs`` attribute (if any) is added to the env's arguments.
         env_id: a registered id, e.g. ``"MusicGym/Playlist-v0"``.
         n_episodes: episodes per policy.
         seed: episode i is reset with ``seed + i`` for the policy and every reference.
@@ -189,7 +189,7 @@ def evaluate(
         raise ValueError(f"n_episodes must be an integer >= 1, got {n_episodes!r}")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-    own = dict(getattr(policy, "env_kwargs", None) or {})
+    own = dict(getattr(policy, "eval_env_kwargs", None) or {})
     if own.get("plan") and "plan_horizon" not in own:
         own["plan_horizon"] = gym.spec(env_id.removeprefix("musicgym:")).max_episode_steps
     env = gym.make(env_id, **env_kwargs, **own)

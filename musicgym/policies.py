@@ -7,7 +7,7 @@ the attribute ``uses_info = True``; `musicgym.evaluate` then passes the latest `
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from gymnasium import spaces
@@ -72,11 +72,11 @@ class PlannerPolicy:
     """Plays ``info["plan_action"]``: the planner's action, in an env made with ``plan=True``.
 
     The planner knows the hidden listener and plans to the episode's end (`musicgym.envs.planner`);
-    `musicgym.evaluate` makes its env with ``plan=True`` for this policy (``env_kwargs``).
+    `musicgym.evaluate` makes its env with ``plan=True`` for this policy (``eval_env_kwargs``).
     """
 
     uses_info = True
-    env_kwargs = {"plan": True}
+    eval_env_kwargs: ClassVar[dict[str, Any]] = {"plan": True}
 
     def predict(
         self,

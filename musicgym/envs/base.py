@@ -53,6 +53,12 @@ class _PublicFace:
     """The documented attributes both envs expose from their core (module docstring)."""
 
     core: Core
+    core_cls: ClassVar[type[Core]]
+
+    @classmethod
+    def default_arguments(cls) -> dict[str, Any]:
+        """The env's own arguments and their defaults (besides ``catalog`` and ``render_mode``)."""
+        return dict(cls.core_cls.PARAMS)
 
     @property
     def item_features(self) -> np.ndarray:
