@@ -28,8 +28,8 @@ from typing import Any, ClassVar
 
 import gymnasium as gym
 import numpy as np
-
 from musicgym.agents.base import Agent
+
 from musicgym.listeners import PlaylistReward, cluster_world, expected_listening
 
 PLAYLIST_IDS = ("MusicGym/Playlist-v0", "MusicGym/PlaylistPOMDP-v0")
@@ -123,7 +123,8 @@ class PosteriorGreedyPolicy(Agent):
         tracks = np.asarray(tracks, dtype=np.int64)
         if self.playlist:
             c = self.cluster[tracks]
-            m = (self.mu0 / self.var0 + self.sums[c] / self.noise_var) / (1 / self.var0 + self.counts[c] / self.noise_var)
+            precision = 1 / self.var0 + self.counts[c] / self.noise_var
+            m = (self.mu0 / self.var0 + self.sums[c] / self.noise_var) / precision
             e_pct, p_like = expected_listening(m, np.full_like(m, self.sd), self.like_threshold)
             return self.reward.w_listen * e_pct + self.reward.w_like * p_like + self.reward.prox_value[tracks]
         return self.attrs[tracks] @ self.mean / self.scale

@@ -15,9 +15,8 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import numpy as np
-from sb3_contrib import RecurrentPPO
-
 from musicgym.agents.sb3_agents import SB3Agent
+from sb3_contrib import RecurrentPPO
 
 
 class RecurrentPPOAgent(SB3Agent):
