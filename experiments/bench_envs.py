@@ -73,7 +73,7 @@ class SingleRunner:
         else:  # SARDINE: MultiDiscrete([n_items]) for a slate of one
             actions = [env.action_space.sample() for _ in range(n)]
         info = self.info
-        start = time.process_time()
+        start = time.perf_counter()
         for i in range(n):
             a = actions[i]
             mask = info.get("action_mask") if isinstance(info, dict) else None
@@ -83,7 +83,7 @@ class SingleRunner:
             if term or trunc:
                 _, info = env.reset()
         self.info = info
-        return n / (time.process_time() - start)
+        return n / (time.perf_counter() - start)
 
 
 def sardine_env() -> gym.Env | None:
@@ -114,22 +114,22 @@ def bench_vector(env_id: str, args: Args) -> float:
     n = venv.single_action_space.n
     actions = np.random.default_rng(0).integers(0, n, (args.vector_steps, args.num_envs))
     venv.step(actions[0])
-    start = time.process_time()
+    start = time.perf_counter()
     for i in range(args.vector_steps):
         venv.step(actions[i])
-    return args.vector_steps * args.num_envs / (time.process_time() - start)
+    return args.vector_steps * args.num_envs / (time.perf_counter() - start)
 
 
 MILLION = """
 import resource, time, gymnasium as gym, musicgym
-t = time.process_time()
+t = time.perf_counter()
 env = gym.make("{env_id}", catalog="synthetic-1m")
 env.reset(seed=0)
 for a in range(100):
     _, _, te, tr, _ = env.step(a % env.action_space.n)
     if te or tr:
         env.reset()
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, time.process_time() - t)
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, time.perf_counter() - t)
 """
 
 

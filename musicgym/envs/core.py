@@ -255,8 +255,9 @@ class Core:
 
     def terminated(self, rows: np.ndarray) -> np.ndarray:
         """Sessions whose episode has ended: nothing left, `length_limit` tracks played, or the listener left."""
-        out = kernels.ended(self.candidates, self.length, rows, self.action_mode == "catalog", self.n_tracks,
-                            self.length_limit)
+        out = np.empty(rows.shape[0], dtype=np.bool_)
+        kernels.ended(self.candidates, self.length, rows, self.action_mode == "catalog", self.n_tracks,
+                      self.length_limit, out)
         if self._listener_may_leave:
             out |= self.listener.is_terminal(rows)
         return out
@@ -304,7 +305,9 @@ class Core:
         elif self.action_mode == "catalog":
             self.oracle_action[rows], self.oracle_reward[rows] = self.listener.best_tracks(rows, self.played(rows))
         else:
-            value = self.listener.expected_reward(rows, kernels.slot_tracks(self.candidates, rows))
+            tracks = np.empty((rows.shape[0], self.candidates.shape[1]), dtype=np.int64)
+            kernels.slot_tracks(self.candidates, rows, tracks)
+            value = self.listener.expected_reward(rows, tracks)
             kernels.best_slot(self.candidates, rows, np.asarray(value, dtype=np.float64), self.oracle_action,
                               self.oracle_reward)
 
@@ -427,8 +430,8 @@ def unplayed_neighbours(
         (R, n) catalog rows; -1 where the catalog has run out.
     """
     out = np.empty((len(rows), n), dtype=np.int64)
-    short = kernels.unplayed_near(table, history, length, rows, n, out)
-    if short.any():
+    short = np.empty(len(rows), dtype=np.bool_)
+    if kernels.unplayed_near(table, history, length, rows, n, out, short):
         r = rows[short]
         current = kernels.current_tracks(history, length, r)
         played = history[r, : int(length[r].max())]

@@ -80,13 +80,14 @@ def current_tracks(history: np.ndarray, length: np.ndarray, rows: np.ndarray) ->
 
 @numba.njit(**_JIT)
 def unplayed_near(table: np.ndarray, history: np.ndarray, length: np.ndarray, rows: np.ndarray,
-                  n: int, out: np.ndarray) -> np.ndarray:
+                  n: int, out: np.ndarray, short: np.ndarray) -> int:
     """The first `n` neighbours (from the neighbour `table`) of each session's last track not yet played.
 
-    Writes them to ``out[i, :n]`` and returns (R,) bool: True where the table row ran out (those rows
-    are left for an index search).
+    Writes them to ``out[i, :n]``, marks ``short[i]`` where the table row ran out (those rows are left
+    for an index search) and returns how many did. (Kernels write into arrays they are given: a numba
+    function that returns a new array costs about a microsecond more per call.)
     """
-    short = np.zeros(rows.shape[0], dtype=np.bool_)
+    n_short = 0
     width = table.shape[1]
     for i in range(rows.shape[0]):
         r = rows[i]
@@ -101,9 +102,9 @@ def unplayed_near(table: np.ndarray, history: np.ndarray, length: np.ndarray, ro
             found += 1
             if found == n:
                 break
-        if found < n:
-            short[i] = True
-    return short
+        short[i] = found < n
+        n_short += found < n
+    return n_short
 
 
 @numba.njit(**_JIT)
@@ -162,13 +163,11 @@ def slot_features(item_features: np.ndarray, candidates: np.ndarray, rows: np.nd
 
 
 @numba.njit(**_JIT)
-def slot_tracks(candidates: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """(R, k) the sessions' candidate tracks with empty slots (-1) as track 0 (their value is ignored)."""
-    out = np.empty((rows.shape[0], candidates.shape[1]), dtype=np.int64)
+def slot_tracks(candidates: np.ndarray, rows: np.ndarray, out: np.ndarray) -> None:
+    """Write the sessions' (R, k) candidate tracks into `out`, empty slots (-1) as track 0 (value ignored)."""
     for i in range(rows.shape[0]):
         for s in range(candidates.shape[1]):
             out[i, s] = max(candidates[rows[i], s], 0)
-    return out
 
 
 @numba.njit(**_JIT)
@@ -193,14 +192,15 @@ def best_slot(candidates: np.ndarray, rows: np.ndarray, value: np.ndarray, best:
 
 @numba.njit(**_JIT)
 def ended(candidates: np.ndarray, length: np.ndarray, rows: np.ndarray, catalog_mode: bool, n_tracks: int,
-          length_limit: int) -> np.ndarray:
+          length_limit: int, out: np.ndarray) -> None:
     """(R,) sessions that hold `length_limit` tracks or have nothing left to offer.
 
     Nothing left: every candidate slot is empty, or (catalog mode) the whole catalog has been played.
+    The answer goes to `out`.
     """
-    out = np.zeros(rows.shape[0], dtype=np.bool_)
     for i in range(rows.shape[0]):
         r = rows[i]
+        out[i] = False
         if length[r] >= length_limit or (catalog_mode and length[r] >= n_tracks):
             out[i] = True
         elif not catalog_mode:
@@ -210,7 +210,6 @@ def ended(candidates: np.ndarray, length: np.ndarray, rows: np.ndarray, catalog_
                     empty = False
                     break
             out[i] = empty
-    return out
 
 
 @numba.njit(**_JIT)

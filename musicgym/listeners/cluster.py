@@ -32,13 +32,10 @@ _INV_SQRT_2PI = 1.0 / np.sqrt(2.0 * np.pi)
 
 
 @numba.njit(cache=True, nogil=True)
-def _reward(w_listen, w_like, w_prox, listen_weight, like_weight, proximity, tracks, pct, liked):  # noqa: D103
+def _reward(w_listen, w_like, w_prox, listen_weight, like_weight, proximity, tracks, pct, liked,  # noqa: D103
+            reward, like_f, interaction, prox):
     """Reward, liked (0/1), interaction score and proximity per row (numpy's order of float64 operations)."""
     n = tracks.shape[0]
-    reward = np.empty(n)
-    like_f = np.empty(n)
-    interaction = np.empty(n)
-    prox = np.empty(n)
     for i in range(n):
         p = proximity[tracks[i]]
         like = 1.0 if liked[i] else 0.0
@@ -46,15 +43,17 @@ def _reward(w_listen, w_like, w_prox, listen_weight, like_weight, proximity, tra
         like_f[i] = like
         interaction[i] = listen_weight * pct[i] + like_weight * like
         prox[i] = p
-    return reward, like_f, interaction, prox
 
 
 @numba.njit(cache=True, nogil=True)
 def _respond(means, sds, cluster, rows, tracks, z, like_threshold, w_listen, w_like, w_prox, listen_weight,
-             like_weight, proximity):  # noqa: D103 (a kernel)
-    """Percentage listened clip(m + s z, 0, 1), liked flag, and `_reward`'s figures per row."""
+             like_weight, proximity, out):  # noqa: D103 (a kernel)
+    """Percentage listened clip(m + s z, 0, 1), liked flag, and `_reward`'s figures per row, into `out`.
+
+    ``out`` is (5, R): reward, percentage listened, liked, interaction score, proximity.
+    """
     n = rows.shape[0]
-    pct = np.empty(n)
+    pct = out[1]
     liked = np.empty(n, dtype=np.bool_)
     for i in range(n):
         c = cluster[tracks[i]]
@@ -62,22 +61,19 @@ def _respond(means, sds, cluster, rows, tracks, z, like_threshold, w_listen, w_l
         x = min(max(x, 0.0), 1.0)
         pct[i] = x
         liked[i] = x > like_threshold
-    reward, like_f, interaction, prox = _reward(w_listen, w_like, w_prox, listen_weight, like_weight, proximity,
-                                                tracks, pct, liked)
-    return pct, reward, like_f, interaction, prox
+    _reward(w_listen, w_like, w_prox, listen_weight, like_weight, proximity, tracks, pct, liked, out[0], out[2],
+            out[3], out[4])
 
 
 @numba.njit(cache=True, nogil=True)
-def _expected(cluster_value, prox_value, cluster, rows, tracks):  # noqa: D103 (a kernel)
-    """cluster_value[row, cluster[track]] + prox_value[track] for (R,) or (R, K) tracks."""
-    out = np.empty(tracks.shape)
+def _expected(cluster_value, prox_value, cluster, rows, tracks, out):  # noqa: D103 (a kernel)
+    """cluster_value[row, cluster[track]] + prox_value[track] for (R,) or (R, K) tracks, into `out`."""
     flat_t = tracks.reshape(rows.shape[0], -1)
     flat_o = out.reshape(rows.shape[0], -1)
     for i in range(rows.shape[0]):
         for j in range(flat_t.shape[1]):
             t = flat_t[i, j]
             flat_o[i, j] = cluster_value[rows[i], cluster[t]] + prox_value[t]
-    return out
 
 
 def expected_listening(m: np.ndarray, s: np.ndarray, like_threshold: float) -> tuple[np.ndarray, np.ndarray]:
@@ -160,14 +156,15 @@ class PlaylistReward:
 
     def __call__(self, tracks: np.ndarray, pct: np.ndarray, liked: np.ndarray) -> dict[str, np.ndarray]:
         """The reward and its components for (R,) `tracks` answered with (R,) `pct`, `liked`."""
-        reward, like_f, interaction, prox = _reward(self.w_listen, self.w_like, self.w_prox, self.listen_weight,
-                                                    self.like_weight, self.world.proximity, tracks, pct, liked)
+        out = np.empty((4, len(tracks)))
+        _reward(self.w_listen, self.w_like, self.w_prox, self.listen_weight, self.like_weight, self.world.proximity,
+                tracks, np.asarray(pct, dtype=np.float64), np.asarray(liked, dtype=np.bool_), *out)
         return {
-            "reward": reward,
+            "reward": out[0],
             "percentage_listened": pct,
-            "liked": like_f,
-            "interaction_score": interaction,
-            "proximity_score": prox,
+            "liked": out[1],
+            "interaction_score": out[2],
+            "proximity_score": out[3],
         }
 
     @staticmethod
@@ -243,11 +240,11 @@ class ClusterListener(Listener):
     def respond(self, rng: np.random.Generator, rows: np.ndarray, tracks: np.ndarray) -> dict[str, np.ndarray]:
         """Percentage listened ~ N(m_c, s_c) clipped to [0, 1], liked above the threshold, and the reward."""
         w = self.reward
-        pct, reward, liked, interaction, prox = _respond(
-            self.means, self.sds, self.cluster, rows, tracks, rng.standard_normal(len(rows)), self.like_threshold,
-            w.w_listen, w.w_like, w.w_prox, w.listen_weight, w.like_weight, w.world.proximity)
-        return {"reward": reward, "percentage_listened": pct, "liked": liked, "interaction_score": interaction,
-                "proximity_score": prox}
+        out = np.empty((5, len(rows)))
+        _respond(self.means, self.sds, self.cluster, rows, tracks, rng.standard_normal(len(rows)), self.like_threshold,
+                 w.w_listen, w.w_like, w.w_prox, w.listen_weight, w.like_weight, w.world.proximity, out)
+        return {"reward": out[0], "percentage_listened": out[1], "liked": out[2], "interaction_score": out[3],
+                "proximity_score": out[4]}
 
     def expected_response(self, rows: np.ndarray, clusters: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """E[percentage listened] (of the clipped normal) and P(liked); `clusters` is (R,) or (R, K)."""
@@ -256,8 +253,10 @@ class ClusterListener(Listener):
 
     def expected_reward(self, rows: np.ndarray, tracks: np.ndarray) -> np.ndarray:
         """Expected reward of each track under the hidden listener (mean of the clipped normal)."""
-        return _expected(self.cluster_value, self.reward.prox_value, self.cluster, rows,
-                         np.ascontiguousarray(tracks, dtype=np.int64))
+        tracks = np.ascontiguousarray(tracks, dtype=np.int64)
+        out = np.empty(tracks.shape)
+        _expected(self.cluster_value, self.reward.prox_value, self.cluster, rows, tracks, out)
+        return out
 
     def feedback_text(self, response: dict[str, Any]) -> str:
         """"listened 73%, liked" and the reward."""

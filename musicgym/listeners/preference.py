@@ -23,9 +23,8 @@ N_ATTR = len(ATTRIBUTE_NAMES)
 
 
 @numba.njit(cache=True, nogil=True)
-def _value(prefs, attrs, rows, tracks, scale):  # noqa: D103 (a kernel)
-    """P . a / scale per row for (R,) or (R, K) tracks, as float64 (float32 arithmetic, as numpy's)."""
-    out = np.empty(tracks.shape)
+def _value(prefs, attrs, rows, tracks, scale, out):  # noqa: D103 (a kernel)
+    """The reward p . a / scale per row for (R,) or (R, K) tracks, as float64 (float32 arithmetic), into `out`."""
     flat_t = tracks.reshape(rows.shape[0], -1)
     flat_o = out.reshape(rows.shape[0], -1)
     s = np.float32(scale)
@@ -37,7 +36,6 @@ def _value(prefs, attrs, rows, tracks, scale):  # noqa: D103 (a kernel)
             for m in range(prefs.shape[1]):
                 acc += attrs[t, m] * prefs[r, m]
             flat_o[i, j] = np.float64(acc / s)
-    return out
 
 
 @numba.njit(cache=True, nogil=True)
@@ -103,7 +101,8 @@ class PreferenceUser(Listener):
 
     def respond(self, rng: np.random.Generator, rows: np.ndarray, tracks: np.ndarray) -> dict[str, np.ndarray]:
         """``p . a / scale``."""
-        reward = _value(self.prefs, self.attrs, rows, tracks, self.scale)
+        reward = np.empty(len(rows))
+        _value(self.prefs, self.attrs, rows, tracks, self.scale, reward)
         return {"reward": reward, "dot_product": reward * self.scale}
 
     def update(self, rows: np.ndarray, tracks: np.ndarray, response: dict[str, np.ndarray]) -> None:
@@ -112,7 +111,10 @@ class PreferenceUser(Listener):
 
     def expected_reward(self, rows: np.ndarray, tracks: np.ndarray) -> np.ndarray:
         """The reward is deterministic given the hidden preferences."""
-        return _value(self.prefs, self.attrs, rows, np.ascontiguousarray(tracks, dtype=np.int64), self.scale)
+        tracks = np.ascontiguousarray(tracks, dtype=np.int64)
+        out = np.empty(tracks.shape)
+        _value(self.prefs, self.attrs, rows, tracks, self.scale, out)
+        return out
 
     def best_tracks(self, rows: np.ndarray, exclude: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The preferences' best inner-product match in the shared attributes index, played songs excluded."""

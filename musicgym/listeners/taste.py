@@ -48,9 +48,8 @@ def _refresh_row(recent, state, unit_state, r, window):  # noqa: D103 (a kernel)
 
 
 @numba.njit(cache=True, nogil=True)
-def _cosine(unit_state, unit_taste, rows, tracks):  # noqa: D103 (a kernel)
-    """Cosine of each row's state with its (R,) or (R, K) tracks, minus 0.5, as float64."""
-    out = np.empty(tracks.shape)
+def _cosine(unit_state, unit_taste, rows, tracks, out):  # noqa: D103 (a kernel)
+    """Cosine of each row's state with its (R,) or (R, K) tracks, minus 0.5, as float64, into `out`."""
     flat_t = tracks.reshape(rows.shape[0], -1)
     flat_o = out.reshape(rows.shape[0], -1)
     d = unit_state.shape[1]
@@ -62,7 +61,6 @@ def _cosine(unit_state, unit_taste, rows, tracks):  # noqa: D103 (a kernel)
             for m in range(d):
                 acc += unit_taste[t, m] * unit_state[r, m]
             flat_o[i, j] = np.float64(acc - np.float32(0.5))
-    return out
 
 
 def unit(x: np.ndarray) -> np.ndarray:
@@ -114,7 +112,8 @@ class TasteUser(Listener):
 
     def respond(self, rng: np.random.Generator, rows: np.ndarray, tracks: np.ndarray) -> dict[str, np.ndarray]:
         """Cosine similarity with the state minus 0.5."""
-        reward = _cosine(self._unit_state, self.unit_taste, rows, tracks)
+        reward = np.empty(len(rows))
+        _cosine(self._unit_state, self.unit_taste, rows, tracks, reward)
         return {"reward": reward, "cosine": reward + 0.5}
 
     def update(self, rows: np.ndarray, tracks: np.ndarray, response: dict[str, np.ndarray]) -> None:
@@ -123,7 +122,10 @@ class TasteUser(Listener):
 
     def expected_reward(self, rows: np.ndarray, tracks: np.ndarray) -> np.ndarray:
         """The reward is deterministic given the state: cosine similarity minus 0.5."""
-        return _cosine(self._unit_state, self.unit_taste, rows, np.ascontiguousarray(tracks, dtype=np.int64))
+        tracks = np.ascontiguousarray(tracks, dtype=np.int64)
+        out = np.empty(tracks.shape)
+        _cosine(self._unit_state, self.unit_taste, rows, tracks, out)
+        return out
 
     def best_tracks(self, rows: np.ndarray, exclude: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The state's best cosine match in the shared taste index (exact search), played tracks excluded."""
