@@ -1,0 +1,96 @@
+"""Speed and memory of `SessionListener`: the per-step calls an env makes, at B = 1 and B = 1,024.
+
+Prints microseconds per call of ``respond``, ``update`` and ``expected_reward`` over K = 20 candidates
+(the env's step budget: about 40 us for the three at B = 1, 2 ms at B = 1,024), and the resident
+memory the listener adds on a large catalog (RSS before and after `setup`, the catalog already loaded).
+
+    python experiments/bench_session_listener.py [--catalogs default synthetic-100k] [--repeats 2000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import time
+
+import numpy as np
+
+
+def rss_mb() -> float:
+    """Resident set size of this process in MB (Linux /proc; NaN elsewhere)."""
+    try:
+        with open(f"/proc/{os.getpid()}/statm") as fh:
+            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6
+    except OSError:
+        return float("nan")
+
+
+def bench(catalog, num: int, k: int = 20, repeats: int = 2000, seed: int = 0) -> dict[str, float]:
+    """Median microseconds per respond, update and expected_reward (R = num, K = k) over `repeats` steps.
+
+    The median of the single calls, not the mean: on a shared machine, other processes' bursts would
+    otherwise count as the listener's time.
+    """
+    from musicgym.listeners.session import SessionListener
+
+    listener = SessionListener()
+    listener.setup(catalog, num)
+    rng = np.random.default_rng(seed)
+    rows = np.arange(num)
+    n = len(catalog)
+    times: dict[str, list[float]] = {"respond": [], "update": [], "expected_reward": []}
+    warm = 50
+    for i in range(repeats + warm):
+        if i % 50 == 0:  # a new episode every 50 steps (the env's truncation), as an env would
+            listener.sample(rng, rows)
+            listener.start(rows, listener.initial_tracks(rows)[:, None])
+        cand = rng.integers(0, n, (num, k))
+        t0 = time.perf_counter()
+        listener.expected_reward(rows, cand)
+        t1 = time.perf_counter()
+        tracks = cand[:, 0]
+        res = listener.respond(rng, rows, tracks)
+        t2 = time.perf_counter()
+        listener.update(rows, tracks, res)
+        t3 = time.perf_counter()
+        if i >= warm:
+            times["expected_reward"].append(t1 - t0)
+            times["respond"].append(t2 - t1)
+            times["update"].append(t3 - t2)
+    out = {name: 1e6 * float(np.median(v)) for name, v in times.items()}
+    out["total"] = sum(out.values())
+    return out
+
+
+def main() -> None:
+    """Print the timings per catalog and batch size, then the memory on the largest catalog."""
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--catalogs", nargs="+", default=["default", "synthetic-100k"])
+    ap.add_argument("--repeats", type=int, default=2000, help="timed steps at B = 1 (B = 1,024 runs a tenth)")
+    args = ap.parse_args()
+    import musicgym
+    from musicgym.listeners.session import SessionListener
+
+    print(f"{'catalog':>16} {'B':>5} {'respond us':>11} {'update us':>10} {'E[r] K=20 us':>13} {'total us':>9}")
+    for spec in args.catalogs:
+        gc.collect()
+        before_load = rss_mb()
+        cat = musicgym.load_catalog(spec)
+        loaded = rss_mb()
+        for num, reps in ((1, args.repeats), (1024, max(args.repeats // 10, 20))):
+            r = bench(cat, num, repeats=reps)
+            print(f"{spec:>16} {num:>5} {r['respond']:>11.1f} {r['update']:>10.1f} {r['expected_reward']:>13.1f} "
+                  f"{r['total']:>9.1f}")
+        gc.collect()
+        base = rss_mb()
+        listener = SessionListener()
+        listener.setup(cat, 1024)
+        after = rss_mb()
+        print(f"{spec:>16} memory: catalog {loaded - before_load:.0f} MB loaded (RSS now {base:.0f} MB); "
+              f"listener setup for 1,024 sessions adds {after - base:.0f} MB")
+        del listener
+
+
+if __name__ == "__main__":
+    main()
