@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 from musicgym.catalog import Catalog
 from musicgym.catalog.model import TASTE_FEATURES
@@ -160,33 +161,53 @@ def simulate(listener: SessionListener, catalog: Catalog, n_sessions: int, seed:
     return SimulatedSessions(tracks, outcome, prob, hazard, left, fraction, minutes, reward, length)
 
 
-def behaviour_statistics(sim: SimulatedSessions, catalog: Catalog, seed: int = 0) -> dict[str, float]:
-    """The `targets.BEHAVIOUR_TARGETS` figures of sampled sessions (plays up to the listener's leaving).
+def behaviour_per_session(sim: SimulatedSessions, catalog: Catalog, seed: int = 0) -> dict[str, np.ndarray]:
+    """Per-session sums behind `behaviour_statistics` (so that a bootstrap resamples sessions cheaply).
 
-    Scrobbles are plays heard at least half way or 4 minutes (Last.fm's rule); repeat rates are shares
-    of plays whose artist / track was already played in the session; the transition ratio is the mean
-    RMS distance of z-scored taste features between consecutive plays over that of random track pairs.
+    Returns (S,) arrays: ``scrobbles`` (plays heard at least half way or 4 minutes: Last.fm's rule),
+    ``plays``, ``artist_repeats`` / ``track_repeats`` (plays whose artist / track was already played in
+    the session), ``jump_sum`` / ``jumps`` (RMS distance of z-scored taste features between consecutive
+    plays, and their count), and the scalar ``random_jump`` (the mean distance between random tracks).
     """
-    from musicgym.realism.measure import _zscore, transition_ratio
+    from musicgym.realism.measure import _rms, _zscore
 
     valid = np.arange(sim.tracks.shape[1])[None, :] < sim.length[:, None]
     scrobble = ((sim.fraction >= 0.5) | (sim.minutes >= 4.0)) & valid
-    n_scrobbles = scrobble.sum(axis=1)
-    artist = catalog.tracks["artist"].astype(str).to_numpy()
-    art_rep = trk_rep = 0
-    seqs = []
-    for s in range(len(sim)):
+    artist = pd.factorize(catalog.tracks["artist"].astype(str))[0]
+    n = len(sim)
+    art_rep, trk_rep = np.zeros(n), np.zeros(n)
+    for s in range(n):
         t = sim.tracks[s, : sim.length[s]]
-        seqs.append(t)
-        a = artist[t]
-        art_rep += len(a) - len(set(a))
-        trk_rep += len(t) - len(set(t.tolist()))
+        art_rep[s] = len(t) - len(set(artist[t].tolist()))
+        trk_rep[s] = len(t) - len(set(t.tolist()))
     z = _zscore(catalog.tracks.loc[:, list(TASTE_FEATURES)].to_numpy(np.float64))
-    n_plays = int(valid.sum())
+    pair = valid[:, 1:]
+    dist = _rms(z[sim.tracks[:, 1:].ravel()], z[sim.tracks[:, :-1].ravel()]).reshape(pair.shape)
+    rng = np.random.default_rng(seed)
+    i, j = rng.integers(0, len(catalog), 200_000), rng.integers(0, len(catalog), 200_000)
     return {
-        "scrobbled_length_median": float(np.median(n_scrobbles)),
-        "scrobbled_share_10_plus": float((n_scrobbles >= 10).mean()),
-        "artist_repeat_rate": art_rep / n_plays,
-        "track_repeat_rate": trk_rep / n_plays,
-        "transition_ratio": transition_ratio(z, seqs, seed=seed),
+        "scrobbles": scrobble.sum(axis=1).astype(np.float64),
+        "plays": valid.sum(axis=1).astype(np.float64),
+        "artist_repeats": art_rep,
+        "track_repeats": trk_rep,
+        "jump_sum": (dist * pair).sum(axis=1),
+        "jumps": pair.sum(axis=1).astype(np.float64),
+        "random_jump": np.array(_rms(z[i], z[j]).mean()),
+    }
+
+
+def behaviour_statistics(per_session: dict[str, np.ndarray], sessions: np.ndarray | None = None) -> dict[str, float]:
+    """The `targets.BEHAVIOUR_TARGETS` figures of sampled sessions (`behaviour_per_session`), or of a resample.
+
+    Scrobbled lengths: median and share of 10+ scrobbles; repeat rates: shares of plays whose artist /
+    track was already played in the session; transition ratio: mean consecutive over random-pair distance.
+    """
+    ps = per_session if sessions is None else {k: (v[sessions] if v.ndim else v) for k, v in per_session.items()}
+    plays = ps["plays"].sum()
+    return {
+        "scrobbled_length_median": float(np.median(ps["scrobbles"])),
+        "scrobbled_share_10_plus": float((ps["scrobbles"] >= 10).mean()),
+        "artist_repeat_rate": float(ps["artist_repeats"].sum() / plays),
+        "track_repeat_rate": float(ps["track_repeats"].sum() / plays),
+        "transition_ratio": float(ps["jump_sum"].sum() / max(ps["jumps"].sum(), 1.0) / ps["random_jump"]),
     }
