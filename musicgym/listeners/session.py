@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import math
+import weakref
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any, ClassVar
@@ -225,7 +226,8 @@ class Population:
     track_rows: np.ndarray
 
 
-_populations: dict[str, Population] = {}
+#: One population per catalog object (the catalog's fingerprint leaves out artists, which the listener uses).
+_populations: weakref.WeakKeyDictionary[Catalog, Population] = weakref.WeakKeyDictionary()
 
 
 def population(catalog: Catalog) -> Population:
@@ -237,9 +239,8 @@ def population(catalog: Catalog) -> Population:
     Raises:
         CatalogError: a track lacks audio features, or no playlist (or artist) has 2 tracks.
     """
-    key = catalog.fingerprint
-    if key in _populations:
-        return _populations[key]
+    if catalog in _populations:
+        return _populations[catalog]
     catalog.require_features("SessionListener")
     tracks = catalog.tracks
     x = tracks.loc[:, list(TASTE_FEATURES)].to_numpy(np.float64)
@@ -278,7 +279,7 @@ def population(catalog: Catalog) -> Population:
     pop = Population(feats, within, artist, genre, minutes, share, (means / within).astype(np.float32), counts,
                      playlists, from_artists, float(jumps.mean()) if jumps.size else 1.0,
                      _track_rows(feats, minutes, artist, genre))
-    _populations[key] = pop
+    _populations[catalog] = pop
     return pop
 
 
