@@ -196,27 +196,21 @@ class Population:
     """What a catalog tells about listeners, derived once per catalog (`population`).
 
     Attributes:
-        features: (N, 9) float32 taste features, z-scored over the catalog and divided by the pooled
-            within-playlist standard deviation (so distances count within-playlist standard deviations).
-        within_sd: (9,) pooled within-playlist standard deviation of the z-scored features.
-        artist: (N,) int32 artist code; genre: (N,) int32 genre code ("" is a genre of its own).
-        minutes: (N,) float64 track duration in minutes (the catalog median where unknown).
-        genre_share: (G,) the catalog's genre shares q.
+        within_sd: (9,) pooled within-playlist standard deviation of the z-scored taste features.
+        genre_share: (G,) the catalog's genre shares q ("" is a genre of its own).
         centres: (P, 9) float32 mean scaled features of each source playlist.
         genre_counts: (P, G) float32 genre counts of each source playlist.
         playlists: the source playlists (catalog rows), those with at least 2 tracks.
         from_artists: True where the catalog has no playlists and artists' tracks stood in for them.
         jump: J0, mean RMS scaled distance between consecutive tracks of the source playlists.
-        track_rows: (N, 16) float32, one 64-byte-aligned row per track: the 9 scaled features, the minutes,
-            and in columns 10, 11 the artist and genre codes as int32 bits (read them via
-            ``track_rows.view(np.int32)``); what the kernels read per candidate.
+        track_rows: (N, 16) float32, one 64-byte-aligned row per track, what the kernels read per
+            candidate: the 9 taste features (z-scored over the catalog, divided by `within_sd`, so that
+            distances count within-playlist standard deviations), the duration in minutes (the
+            catalog's median where unknown), and in columns 10, 11 the artist and genre codes as int32
+            bits (read them through `artist` / `genre` or ``track_rows.view(np.int32)``).
     """
 
-    features: np.ndarray
     within_sd: np.ndarray
-    artist: np.ndarray
-    genre: np.ndarray
-    minutes: np.ndarray
     genre_share: np.ndarray
     centres: np.ndarray
     genre_counts: np.ndarray
@@ -224,6 +218,26 @@ class Population:
     from_artists: bool
     jump: float
     track_rows: np.ndarray
+
+    @property
+    def features(self) -> np.ndarray:
+        """(N, 9) float32 view: the scaled taste features."""
+        return self.track_rows[:, :_D]
+
+    @property
+    def minutes(self) -> np.ndarray:
+        """(N,) float32 view: the durations in minutes."""
+        return self.track_rows[:, _T_MINUTES]
+
+    @property
+    def artist(self) -> np.ndarray:
+        """(N,) int32 view: the artist codes."""
+        return self.track_rows.view(np.int32)[:, _T_ARTIST]
+
+    @property
+    def genre(self) -> np.ndarray:
+        """(N,) int32 view: the genre codes."""
+        return self.track_rows.view(np.int32)[:, _T_GENRE]
 
 
 #: One population per catalog object (the catalog's fingerprint leaves out artists, which the listener uses).
@@ -276,9 +290,8 @@ def population(catalog: Catalog) -> Population:
     counts = np.zeros((len(playlists), n_genres), dtype=np.float32)
     np.add.at(counts, (same, genre[flat]), 1.0)
     share = np.bincount(genre, minlength=n_genres) / len(genre)
-    pop = Population(feats, within, artist, genre, minutes, share, (means / within).astype(np.float32), counts,
-                     playlists, from_artists, float(jumps.mean()) if jumps.size else 1.0,
-                     _track_rows(feats, minutes, artist, genre))
+    pop = Population(within, share, (means / within).astype(np.float32), counts, playlists, from_artists,
+                     float(jumps.mean()) if jumps.size else 1.0, _track_rows(feats, minutes, artist, genre))
     _populations[catalog] = pop
     return pop
 
@@ -605,8 +618,17 @@ class SessionListener(Listener):
     **Reward** (`reward`): ``"minutes"`` (default), the minutes of the track heard, so a skipped
     track earns little and a listener who leaves early earns nothing more; or ``"fraction"``, the
     fraction of the track heard. `respond` also returns every outcome flag, ``fraction_heard``,
-    ``minutes``, ``liked``, ``left`` and each term's contribution ``term_<name>`` (`TERMS`).
-    `expected_reward` is the exact expectation of the reward given the hidden state (one step).
+    ``minutes``, ``liked``, ``left``, ``leave_probability`` and each term's contribution
+    ``term_<name>`` (`TERMS`). `expected_reward` is the exact expectation of the reward given the
+    hidden state (one step); `outcome_probabilities` gives the four outcomes' probabilities.
+
+    **For an env built on it.** Call it in the protocol's order (`sample`, `initial_tracks`, `start`;
+    then per step `respond`, `update`, `is_terminal`). The listener is hidden: what a deployed
+    recommender would see, and so what an env may show, is the response to the tracks played (the
+    outcome flags, fraction heard and like of the last n tracks); ``leave_probability`` and the
+    ``term_*`` components are the hidden model's and belong in ``info`` for analysis, not in
+    observations. `source_playlist` (the listener's source) is hidden too; the behaviour policy of
+    `musicgym.realism.simulate` uses it to replay what the real logs' listeners chose.
 
     **Time** is the session's cumulative minutes listened; the activations of the last `history` plays
     (a ring buffer per session, 50 by default = the env's truncation) decay with it.
@@ -662,7 +684,6 @@ class SessionListener(Listener):
         self._trk = pop.track_rows
         self._trk_int = pop.track_rows.view(np.int32)
         self._log_share = np.log(pop.genre_share)
-        self._genre_col = _SF_CENTRE + d
         n = self.num
         self._sess_f = np.zeros((n, _SF_CENTRE + d + n_genres))
         self._sess_i = np.zeros((n, 3), dtype=np.int64)
