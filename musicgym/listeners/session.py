@@ -368,19 +368,22 @@ def _row_setup(r, sess_f, sess_i, buf_w, trk, par, centre, prev_f):
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def _track_terms(r, t, centre, prev_f, has_prev, n, sess_f, buf_i, buf_w, trk, trk_int,
-                 par):
-    """taste, genre, transition, satiation, familiarity of track t for row r (after `_row_setup`)."""
+def _track_terms(r, t, src, src_int, s, centre, prev_f, has_prev, n, sess_f, buf_i, buf_w, par):
+    """taste, genre, transition, satiation, familiarity of track t for row r (after `_row_setup`).
+
+    The track's row is ``src[s]`` (``src_int[s]`` as int32): the catalog's track rows at s = t, or a
+    copy of the candidates' rows (`_gather`).
+    """
     s_taste = np.float32(0.0)
     s_jump = np.float32(0.0)
     for k in range(_D):
-        x = trk[t, k]
+        x = src[s, k]
         d = x - centre[k]
         s_taste += d * d
         d = x - prev_f[k]
         s_jump += d * d
-    a = trk_int[t, _T_ARTIST]
-    g = trk_int[t, _T_GENRE]
+    a = src_int[s, _T_ARTIST]
+    g = src_int[s, _T_GENRE]
     tt = np.int32(t)
     a_art = np.float32(0.0)
     a_gen = np.float32(0.0)
@@ -397,6 +400,19 @@ def _track_terms(r, t, centre, prev_f, has_prev, n, sess_f, buf_i, buf_w, trk, t
     y = a_trk * par[_P_INVPEAK]
     familiarity = par[_P_FAM] * y * (2.0 - y)
     return taste, genre, transition, satiation, familiarity
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _gather(i, tracks, trk, rowbuf):
+    """Copy row i's candidates' track rows into rowbuf.
+
+    The copies are independent loads, so the cache misses of a large catalog overlap instead of queueing
+    behind each candidate's arithmetic (on a 1M-track table, about half the time of `_expected`).
+    """
+    for j in range(tracks.shape[1]):
+        t = tracks[i, j]
+        for k in range(_T_WIDTH):
+            rowbuf[j, k] = trk[t, k]
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
@@ -431,14 +447,17 @@ def _expected(rows, tracks, sess_f, sess_i, buf_i, buf_w, trk, trk_int, par, rew
     out = np.empty((n_rows, n_k, 4 if probabilities else 1))
     centre = np.zeros(_D, dtype=np.float32)
     prev_f = np.zeros(_D, dtype=np.float32)
+    rowbuf = np.empty((n_k, _T_WIDTH), dtype=np.float32)
+    rowbuf_int = rowbuf.view(np.int32)
     for i in range(n_rows):
         r = rows[i]
+        _gather(i, tracks, trk, rowbuf)
         u, position, mood, has_prev, n = _row_setup(r, sess_f, sess_i, buf_w, trk, par, centre, prev_f)
         base = u + position + mood
         for j in range(n_k):
             t = tracks[i, j]
-            taste, genre, transition, satiation, familiarity = _track_terms(r, t, centre, prev_f, has_prev, n, sess_f,
-                                                                            buf_i, buf_w, trk, trk_int, par)
+            terms = _track_terms(r, t, rowbuf, rowbuf_int, j, centre, prev_f, has_prev, n, sess_f, buf_i, buf_w, par)
+            taste, genre, transition, satiation, familiarity = terms
             eta = base + taste + genre + transition + satiation + familiarity
             if probabilities:
                 c1, c2, c3 = _cumulative(eta, par)
@@ -467,8 +486,8 @@ def _respond(rows, tracks, u, sess_f, sess_i, buf_i, buf_w, trk, trk_int, par, r
         r = rows[i]
         t = tracks[i]
         lu, position, mood, has_prev, n = _row_setup(r, sess_f, sess_i, buf_w, trk, par, centre, prev_f)
-        taste, genre, transition, satiation, familiarity = _track_terms(r, t, centre, prev_f, has_prev, n, sess_f,
-                                                                        buf_i, buf_w, trk, trk_int, par)
+        terms = _track_terms(r, t, trk, trk_int, t, centre, prev_f, has_prev, n, sess_f, buf_i, buf_w, par)
+        taste, genre, transition, satiation, familiarity = terms
         eta = lu + taste + genre + transition + satiation + familiarity + position + mood
         c1, c2, c3 = _cumulative(eta, par)
         x = u[i, 0]
@@ -555,8 +574,8 @@ def _best(rows, exclude, sess_f, sess_i, buf_i, buf_w, trk, trk_int, par, reward
         for t in range(n_tracks):
             if banned[t]:
                 continue
-            taste, genre, transition, satiation, familiarity = _track_terms(r, t, centre, prev_f, has_prev, n, sess_f,
-                                                                            buf_i, buf_w, trk, trk_int, par)
+            terms = _track_terms(r, t, trk, trk_int, t, centre, prev_f, has_prev, n, sess_f, buf_i, buf_w, par)
+            taste, genre, transition, satiation, familiarity = terms
             v = _value(base + taste + genre + transition + satiation + familiarity, t, trk, par, reward_minutes)
             if v > top:
                 top = v
