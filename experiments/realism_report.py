@@ -3,7 +3,8 @@
 For each catalog, simulates sessions of the shipped listener (``assets/session_listener.json``, fitted
 on the default catalog) under the behaviour policy, the way an env runs them, and writes the realism
 table (target, real value, simulated value with a bootstrap 95% CI, tolerance, within) and two plots
-(skips by position; session lengths and end hazard) to ``<out>/<catalog>/``. With ``--calibrate``,
+(skips by position; session lengths and end hazard) to ``<out>/<catalog>/``, and compares the skip
+rates of the behaviour, random and taste-greedy policies (``policies.csv``). With ``--calibrate``,
 a catalog other than the default is also refitted (`musicgym.realism.calibrate.calibrate`) and
 reported with its own fit (``<out>/<catalog>/refit/``).
 
@@ -21,7 +22,7 @@ from pathlib import Path
 
 from musicgym.realism.calibrate import calibrate
 from musicgym.realism.measure import TIDYTUESDAY, data_dir
-from musicgym.realism.report import realism_report
+from musicgym.realism.report import policy_comparison, realism_report
 
 
 @dataclass
@@ -42,6 +43,8 @@ class Args:
     """also refit the listener on each catalog other than the default, and report the refit"""
     calibration_sessions: int = 20_000
     """simulated sessions per calibration evaluation"""
+    policy_sessions: int = 2000
+    """sessions per policy in the behaviour / random / greedy comparison (greedy: a tenth)"""
 
 
 def parse() -> Args:
@@ -77,6 +80,11 @@ def main() -> None:
         paths = report.write(out)
         print(report.markdown())
         print("wrote", ", ".join(str(p) for p in paths), "\n")
+        policies = policy_comparison(spec, n_sessions=args.policy_sessions, n_greedy=max(args.policy_sessions // 10, 1),
+                                     seed=args.seed)
+        policies.to_csv(out / "policies.csv", index=False)
+        print(f"policies on {spec} (reward 'fraction', at most 20 plays):")
+        print(policies.to_string(index=False, float_format=lambda v: f"{v:.3f}"), "\n")
         if args.calibrate and spec != "default":
             fit_path = out / "refit" / "session_listener.json"
             doc = calibrate(spec, n_sessions=args.calibration_sessions, out=fit_path)

@@ -11,7 +11,7 @@ import pytest
 from musicgym.listeners.session import DEFAULT_PARAMS_PATH, SCHEMA_VERSION, SessionListener, SessionParams, load_params
 from musicgym.realism import measure
 from musicgym.realism.calibrate import FREE, Simulator, calibrate
-from musicgym.realism.report import realism_report
+from musicgym.realism.report import policy_comparison, realism_report
 from musicgym.realism.simulate import behaviour_per_session, behaviour_sequences, behaviour_statistics, simulate
 from musicgym.realism.stats import STATISTICS, plays_from_mssd, statistics
 from musicgym.realism.targets import (
@@ -261,3 +261,9 @@ def test_the_report_runs_on_the_tidytuesday_catalog(tmp_path):
     rep = realism_report(cat, n_sessions=1000, n_boot=20)
     assert np.isfinite(rep.table.loc[rep.table["kind"] == "listener", "simulated"]).all()
     rep.write(tmp_path)
+
+
+def test_the_policy_comparison_ranks_random_behaviour_and_greedy_by_skips(small_catalog):
+    tab = policy_comparison(small_catalog, n_sessions=400, n_greedy=40, max_len=10).set_index("policy")
+    assert tab.loc["random", "skip_2"] > tab.loc["behaviour", "skip_2"] > tab.loc["greedy", "skip_2"]
+    assert tab.loc["greedy", "minutes"] > tab.loc["random", "minutes"]

@@ -10,7 +10,7 @@ to real logs and ships the fit in ``assets/session_listener.json``, which ``Sess
 
 Everything is batched over sessions (``rows``) and runs in a few numba kernels, so that the single env
 (B = 1) and the native vector env (B = 1,024) share one implementation; per-session state is a ring
-buffer of the last `history` plays plus a small hash table of their power-law activations.
+buffer of the last `history` plays with their power-law activation weights.
 """
 
 from __future__ import annotations
@@ -38,8 +38,7 @@ SCHEMA_VERSION = 1
 #: The four graded outcomes, in order of how much of the track was heard (MSSD's nested flags:
 #: skip_1 implies skip_2 implies skip_3; not_skipped is the complement of skip_3 in this model).
 OUTCOMES: tuple[str, ...] = ("skip_1", "skip_2", "skip_3", "not_skipped")
-#: The named terms of the linear predictor, in the order of `SessionListener.terms` (each is a
-#: reward component of `respond`, prefixed ``term_``).
+#: The named terms of the linear predictor (each is a reward component of `respond`, prefixed ``term_``).
 TERMS: tuple[str, ...] = ("listener", "taste", "genre", "transition", "satiation", "familiarity", "position", "mood")
 
 
@@ -50,7 +49,11 @@ class SessionParams:
     The calibrated ones (`musicgym.realism.calibrate.FREE` lists them) are fitted to MSSD and Last.fm
     (the defaults here are only the calibration's starting point; the fit ships in
     ``assets/session_listener.json``); the others are fixed by a published figure or by a modelling
-    choice stated here, because no target we have identifies them.
+    choice stated here, because no target we have identifies them. In particular the taste, genre and
+    transition weights: the targets are measured under the behaviour policy, which plays the
+    listener's own playlist, so they hardly depend on how fast a listener's liking falls off away from
+    its taste; the fixed values make that fall-off steep (``experiments/realism_report.py`` prints
+    the skip rates of random and taste-greedy policies against the behaviour policy's).
 
     Attributes:
         cut_1: theta_1, logit cut between "skipped very early" (skip_1) and the rest (calibrated).
@@ -73,8 +76,8 @@ class SessionParams:
         genre_satiation: beta_genre_sat, weight of the genre's ACT-R activation (calibrated).
         familiarity_weight: beta_fam, height of the mere-exposure inverted U of a replayed track.
             Fixed at 0.5.
-        familiarity_peak: A*, the track activation at which a replay pleases most (0.1: a play about
-            15 minutes ago with the LFM-2b decay). Fixed.
+        familiarity_peak: A*, the track activation at which a replay pleases most (0.1: one play about
+            14 minutes of listening ago, with the LFM-2b decay). Fixed.
         first_track: beta_first, bonus of the session's first track (the listener chose it) (calibrated).
         position_slope: beta_pos, weight of log(position) (calibrated).
         mood_weight: beta_mood, weight of the recent-skip mood m (calibrated).

@@ -134,6 +134,36 @@ def realism_report(
                          np.percentile(survival, [2.5, 97.5], axis=0).T)
 
 
+def policy_comparison(
+    catalog: Catalog | str = "default",
+    params: SessionParams | str | Path | None = None,
+    n_sessions: int = 2000,
+    n_greedy: int = 200,
+    seed: int = 1,
+    max_len: int = 20,
+) -> pd.DataFrame:
+    """Skip rates, session lengths and listening time of the behaviour, random and taste-greedy policies.
+
+    The greedy policy plays the catalog track of highest expected fraction heard given the hidden
+    listener (``reward="fraction"``, so that it is not drawn to long tracks), never one twice; it scans
+    the whole catalog every step, hence fewer sessions (`n_greedy`). Sessions end when the listener
+    leaves or at `max_len` plays.
+
+    Returns:
+        One row per policy: sessions, skip_2 and not_skipped rates over all plays, mean plays and
+        minutes listened per session.
+    """
+    cat = load_catalog(catalog)
+    rows = []
+    for policy, n in (("behaviour", n_sessions), ("random", n_sessions), ("greedy", n_greedy)):
+        sim = simulate(SessionListener(params, reward="fraction"), cat, n, seed=seed, policy=policy, max_len=max_len)
+        valid = np.arange(max_len)[None, :] < sim.length[:, None]
+        rows.append({"policy": policy, "sessions": n, "skip_2": float((sim.outcome <= 1)[valid].mean()),
+                     "not_skipped": float((sim.outcome == 3)[valid].mean()), "plays": float(sim.length.mean()),
+                     "minutes": float((sim.minutes * valid).sum(axis=1).mean())})
+    return pd.DataFrame(rows)
+
+
 def plot(report: RealismReport, out_dir: Path, prefix: str = "realism") -> list[Path]:
     """Save the skip-by-position plot and the session-length plot (PNG); returns their paths."""
     import matplotlib
