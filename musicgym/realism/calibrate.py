@@ -33,8 +33,14 @@ import pandas as pd
 from scipy.optimize import least_squares
 
 from musicgym.catalog import Catalog, load_catalog
-from musicgym.listeners.session import DEFAULT_PARAMS_PATH, SCHEMA_VERSION, SessionListener, SessionParams
-from musicgym.realism.simulate import behaviour_sequences, simulate
+from musicgym.listeners.session import (
+    DEFAULT_PARAMS_PATH,
+    SCHEMA_VERSION,
+    SessionListener,
+    SessionParams,
+    load_params,
+)
+from musicgym.realism.simulate import simulate
 from musicgym.realism.stats import statistics
 from musicgym.realism.targets import LISTENER_TARGETS, SHUFFLE_SHARE, Target, targets_from_mssd
 
@@ -95,14 +101,10 @@ class Simulator:
 
     def statistics(self, params: SessionParams, smooth: bool = True) -> dict[str, float]:
         """Every `stats.STATISTICS` figure of the simulated sessions under `params`."""
-        listener = SessionListener(params)
-        if self._sequences is None:  # the behaviour tracks do not depend on the parameters: draw them once
-            listener.setup(self.catalog, self.n_sessions)
-            listener_rng, policy_rng, _ = (np.random.default_rng(s) for s in np.random.SeedSequence(self.seed).spawn(3))
-            listener.sample(listener_rng, np.arange(self.n_sessions))
-            self._sequences = behaviour_sequences(listener, policy_rng, self.max_len, self.shuffle_share)
-        sim = simulate(listener, self.catalog, self.n_sessions, seed=self.seed, max_len=self.max_len,
-                       sequences=self._sequences)
+        sim = simulate(SessionListener(params), self.catalog, self.n_sessions, seed=self.seed, max_len=self.max_len,
+                       shuffle_share=self.shuffle_share, sequences=self._sequences)
+        # the behaviour policy's tracks do not depend on the parameters: draw them once, reuse them after
+        self._sequences = sim.tracks
         self.evaluations += 1
         return statistics(sim.plays(smooth=smooth))
 
@@ -177,7 +179,7 @@ def calibrate(
     if base is None:
         base = SessionParams()
         if DEFAULT_PARAMS_PATH.exists():
-            shipped = SessionParams.from_dict(_read(DEFAULT_PARAMS_PATH)["params"])
+            shipped = load_params()
             base = _from_vector(_to_vector(shipped, free), base, free)
     sim = Simulator(cat, n_sessions=n_sessions, seed=seed, shuffle_share=shuffle_share)
     lo = np.array([FREE[n][0] for n in free])
@@ -224,10 +226,6 @@ def _version() -> str:
         return version("musicgym")
     except PackageNotFoundError:
         return "unknown"
-
-
-def _read(path: Path) -> dict[str, Any]:
-    return json.loads(Path(path).read_text())
 
 
 def _write(path: Path, doc: dict[str, Any]) -> None:

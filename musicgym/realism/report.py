@@ -157,7 +157,7 @@ def policy_comparison(
     rows = []
     for policy, n in (("behaviour", n_sessions), ("random", n_sessions), ("greedy", n_greedy)):
         sim = simulate(SessionListener(params, reward="fraction"), cat, n, seed=seed, policy=policy, max_len=max_len)
-        valid = np.arange(max_len)[None, :] < sim.length[:, None]
+        valid = sim.valid
         rows.append({"policy": policy, "sessions": n, "skip_2": float((sim.outcome <= 1)[valid].mean()),
                      "not_skipped": float((sim.outcome == 3)[valid].mean()), "plays": float(sim.length.mean()),
                      "minutes": float((sim.minutes * valid).sum(axis=1).mean())})

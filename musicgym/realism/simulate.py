@@ -58,6 +58,11 @@ class SimulatedSessions:
     def __len__(self) -> int:
         return self.tracks.shape[0]
 
+    @property
+    def valid(self) -> np.ndarray:
+        """(S, L) bool: the play happened (it is not a ghost play after the listener left)."""
+        return np.arange(self.tracks.shape[1])[None, :] < self.length[:, None]
+
     def plays(self, smooth: bool = False) -> Plays:
         """The sessions as `stats.Plays`: sampled outcomes and leaving, as in a real log.
 
@@ -73,8 +78,7 @@ class SimulatedSessions:
             return Plays(prob, self.hazard.astype(np.float64), after, np.ones(self.outcome.shape, dtype=bool))
         o = self.outcome
         prob = np.stack([o == 0, o <= 1, o <= 2, o == 3], axis=2).astype(np.float64)
-        valid = np.arange(o.shape[1])[None, :] < self.length[:, None]
-        return Plays(prob, self.left.astype(np.float64), after, valid)
+        return Plays(prob, self.left.astype(np.float64), after, self.valid)
 
 
 def behaviour_sequences(listener: SessionListener, rng: np.random.Generator, length: int,
@@ -171,7 +175,7 @@ def behaviour_per_session(sim: SimulatedSessions, catalog: Catalog, seed: int = 
     """
     from musicgym.realism.measure import _rms, _zscore
 
-    valid = np.arange(sim.tracks.shape[1])[None, :] < sim.length[:, None]
+    valid = sim.valid
     scrobble = ((sim.fraction >= 0.5) | (sim.minutes >= 4.0)) & valid
     artist = pd.factorize(catalog.tracks["artist"].astype(str))[0]
     n = len(sim)
