@@ -16,7 +16,10 @@ from musicgym.realism.simulate import behaviour_per_session, behaviour_sequences
 from musicgym.realism.stats import STATISTICS, plays_from_mssd, statistics
 from musicgym.realism.targets import (
     BEHAVIOUR_TARGETS,
+    LASTFM_ARTIST_REPEAT,
+    LASTFM_LENGTH_MEDIAN,
     LASTFM_REACH,
+    LASTFM_TRACK_REPEAT,
     LISTENER_TARGETS,
     MPD_TRANSITION_RATIO,
     MSSD_RATES,
@@ -126,6 +129,9 @@ def test_the_data_derived_constants_are_what_measure_computes_from_the_data():
     lastfm = measure.lastfm_sessions(shared(measure.LASTFM_SAMPLE))
     for k, v in LASTFM_REACH.items():
         assert lastfm[f"reach@{k}"] == pytest.approx(v, abs=5e-4)
+    assert lastfm["length_median"] == LASTFM_LENGTH_MEDIAN
+    assert lastfm["artist_repeat_rate"] == pytest.approx(LASTFM_ARTIST_REPEAT, abs=5e-5)
+    assert lastfm["track_repeat_rate"] == pytest.approx(LASTFM_TRACK_REPEAT, abs=5e-5)
     mssd = measure.mssd_sample(shared(measure.MSSD_SAMPLE))
     assert mssd["shuffle_share"] == pytest.approx(SHUFFLE_SHARE, abs=5e-4)
     tt = measure.playlist_transitions(shared(measure.TIDYTUESDAY), shared(measure.MPD_SLICE))

@@ -119,7 +119,7 @@ def lastfm_targets() -> list[Target]:
 #: [LFM-1K] (``python -m musicgym.realism.measure``): median session length in scrobbles (plays heard
 #: at least half way or 4 minutes) and the share of sessions of 10 or more; within-session artist and
 #: track repeat rates (shares of plays whose artist / track was already played in the session).
-LASTFM_LENGTH_MEDIAN, LASTFM_SHARE_10_PLUS = 9.0, 0.4613
+LASTFM_LENGTH_MEDIAN, LASTFM_SHARE_10_PLUS = 9.0, LASTFM_REACH[10]
 LASTFM_ARTIST_REPEAT, LASTFM_TRACK_REPEAT = 0.8024, 0.2942
 #: [TT] / [MPD]: mean RMS distance of z-scored taste features between consecutive playlist tracks over
 #: that between random catalog tracks (1 = no smoother than chance).
