@@ -296,3 +296,18 @@ def test_the_track_table_holds_features_minutes_artist_and_genre_in_one_aligned_
     np.testing.assert_array_equal(rows.view(np.int32)[:, 10], pop.artist)
     np.testing.assert_array_equal(rows.view(np.int32)[:, 11], pop.genre)
     assert pd.Series(pop.genre).nunique() == catalog.tracks["genre"].nunique()
+
+
+def test_feedback_text_names_the_outcome_the_time_heard_and_leaving():
+    listener = SessionListener()
+    res = {"skip_1": 0.0, "skip_2": 1.0, "skip_3": 1.0, "not_skipped": 0.0, "liked": 0.0, "minutes": 0.75, "left": 1.0}
+    assert listener.feedback_text(res) == "skipped early (0:45 heard), then left"
+    res.update(skip_2=0.0, skip_3=0.0, not_skipped=1.0, liked=1.0, minutes=3.5, left=0.0)
+    assert listener.feedback_text(res) == "played to the end, liked (3:30 heard)"
+
+
+def test_the_session_starts_on_the_listeners_chosen_track_unless_the_env_draws_it(catalog):
+    listener, _, rows = ready(catalog, 3)
+    first = [int(listener.pop.playlists[s][0]) for s in listener.source_playlist]
+    assert listener.initial_tracks(rows).tolist() == first
+    assert SessionListener(start_from_taste=False).initial_tracks(rows) is None
