@@ -85,6 +85,25 @@ def test_the_listener_leaves_after_the_response_that_says_so_and_a_new_listener_
     assert not listener.is_terminal(rows).any()
 
 
+def test_the_state_attributes_hold_the_whole_session_state(catalog):
+    """Restoring them (an env snapshot) replays the same responses from the same generator state."""
+    listener, rng, rows = ready(catalog, 6)
+    for _ in range(3):
+        play(listener, rng, rows, rng.integers(0, len(catalog), 6))
+    saved = {k: np.array(getattr(listener, k), copy=True) for k in listener.state_attributes}
+    tracks = rng.integers(0, len(catalog), (4, 6))
+    runs = []
+    for _ in range(2):
+        for k, v in saved.items():
+            getattr(listener, k)[...] = v
+        gen = np.random.default_rng(9)
+        runs.append([play(listener, gen, rows, t) for t in tracks] + [listener.expected_reward(rows, tracks.T)])
+    for a, b in zip(runs[0][:-1], runs[1][:-1], strict=True):
+        for k in a:
+            np.testing.assert_array_equal(a[k], b[k])
+    np.testing.assert_array_equal(runs[0][-1], runs[1][-1])
+
+
 # ---------------------------------------------------------------------------------------------------- randomness
 def test_same_seed_gives_identical_responses_and_the_global_rng_is_untouched(catalog):
     state = np.random.get_state()[1].copy()

@@ -667,6 +667,9 @@ class SessionListener(Listener):
 
     components: ClassVar[tuple[str, ...]] = (*OUTCOMES, "fraction_heard", "minutes", "liked", "left",
                                              "leave_probability", *(f"term_{t}" for t in TERMS))
+    #: the arrays holding the sessions' state (what an env snapshot saves and restores)
+    state_attributes: ClassVar[tuple[str, ...]] = ("_sess_f", "_sess_i", "_buf_i", "_buf_w", "_buf_t",
+                                                   "source_playlist")
     observation_dim = 0
     reward_range = (0.0, np.inf)
     REWARDS: ClassVar[tuple[str, ...]] = ("minutes", "fraction")
