@@ -38,6 +38,18 @@ ENV_SPECS: dict[str, dict] = {
         "max_episode_steps": 20,
         "kwargs": {"action_mode": "catalog"},
     },
+    # a listening session with the realistic listener (musicgym.listeners.SessionListener)
+    "MusicGym/Session-v0": {
+        "entry_point": "musicgym.envs.session:SessionEnv",
+        "vector_entry_point": "musicgym.envs.session:SessionVectorEnv",
+        "max_episode_steps": 50,
+    },
+    "MusicGym/SessionCatalog-v0": {
+        "entry_point": "musicgym.envs.session:SessionEnv",
+        "vector_entry_point": "musicgym.envs.session:SessionVectorEnv",
+        "max_episode_steps": 50,
+        "kwargs": {"action_mode": "catalog"},
+    },
     # the hard track: the settings that make a POMDP of the published ones
     "MusicGym/PlaylistPOMDP-v0": {
         "entry_point": "musicgym.envs.playlist:PlaylistEnv",

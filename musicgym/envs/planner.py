@@ -21,8 +21,10 @@ greedy oracle (``info["oracle_action"]``) looks one step ahead; a planner looks 
   generator, every copy the same numbers that a single session would draw (`TiledGenerator`: common
   random numbers), so in the single env a rollout is what would happen: the planner then sees the
   env's future random candidates too, and on every episode its return is at least the greedy
-  oracle's, up to rare redraws of the random candidate fill. It is a strong plan, not a bound: the
-  leaderboard calls it the best known reference.
+  oracle's, up to rare redraws of the random candidate fill. Where the listener's answers are random
+  (Session-v0), knowing them would be cheating: the copies draw a fresh future instead, the same one
+  for every action (common random numbers across actions), averaged over several futures. It is a
+  strong plan, not a bound: the leaderboard calls it the best known reference.
 """
 
 from __future__ import annotations
@@ -210,24 +212,32 @@ class RolloutPlanner:
 
     Args:
         core: the env's core.
-        horizon: steps to simulate, the current one included (the rest of the episode for the
-            leaderboard's reference).
+        horizon: the episode's steps (the rollouts run to its end, or `depth` steps).
         width: catalog mode: how many of the best tracks by immediate expected reward are tried.
-        seed: seed of the copies' generator.
+        seed: seed of the copies' own generator (used where `common_random` is False).
+        common_random: the copies draw what the env itself would draw next (`TiledGenerator`); False:
+            fresh draws of their own (for a listener whose answers are random: the plan must not know
+            them before they happen), averaged over `n_rollouts` copies per action.
+        n_rollouts: copies per action.
+        depth: at most this many steps per rollout (None: to the horizon).
     """
 
-    def __init__(self, core: Any, horizon: int, width: int = 20, seed: int = 0) -> None:
+    def __init__(self, core: Any, horizon: int, width: int = 20, seed: int = 0, common_random: bool = True,
+                 n_rollouts: int = 1, depth: int | None = None) -> None:
         self.core = core
         self.horizon = check_int("plan_horizon", horizon, 1, None)
         self.width = width
+        self.common_random = common_random
+        self.n_rollouts = check_int("n_rollouts", n_rollouts, 1, None)
+        self.depth = None if depth is None else check_int("depth", depth, 1, None)
         self.exact = False
         self.rng = np.random.default_rng(seed)
         params = dict(core.params)
         listener = params.get("listener")
         if not isinstance(listener, str):  # the listener's configuration (see Listener.setup), not its state
             params["listener"] = pickle.loads(pickle.dumps(listener))
-        n = core.n_actions if core.action_mode == "candidates" else min(width, core.n_tracks)
-        self.shadow = type(core)(core.catalog, num=n, **params)
+        self.n_choices = core.n_actions if core.action_mode == "candidates" else min(width, core.n_tracks)
+        self.shadow = type(core)(core.catalog, num=self.n_choices, **params)
         self.shadow.length_limit = core.length_limit
 
     def _actions(self, row: int) -> np.ndarray:
@@ -237,35 +247,47 @@ class RolloutPlanner:
             return np.arange(core.n_actions)
         value = np.asarray(core.listener.expected_reward(rows, np.arange(core.n_tracks)[None, :])[0], dtype=np.float64)
         value[core.history[row, : core.length[row]]] = -np.inf
-        top = np.argsort(-value, kind="stable")[: self.shadow.num]
-        return top
+        return np.argsort(-value, kind="stable")[: self.n_choices]
 
     def plan(self, row: int, rng: np.random.Generator | None = None) -> tuple[int, float]:
         """The action now for session `row` with the best simulated expected return, and that return.
 
-        `rng`: the env's generator, whose state the copies start from (it is not advanced).
+        `rng`: the env's generator, whose state the copies start from where `common_random` (it is not
+        advanced).
         """
+        choices = self._actions(row)
+        value = np.zeros(len(choices))
+        for k in range(self.n_rollouts):
+            if self.common_random and rng is not None:
+                gen = np.random.Generator(type(rng.bit_generator)())
+                gen.bit_generator.state = rng.bit_generator.state
+            else:  # the same fresh future for every action (common random numbers), another per rollout
+                gen = np.random.default_rng(self.rng.integers(2**63))
+            value += self._rollout(row, choices, TiledGenerator(gen, len(choices)))
+        value /= self.n_rollouts
+        best = int(np.argmax(value))
+        return int(choices[best]), float(value[best])
+
+    def _rollout(self, row: int, choices: np.ndarray, draw: TiledGenerator) -> np.ndarray:
+        """Each choice, then the greedy oracle, in copies of session `row`: their summed expected rewards."""
         core, shadow = self.core, self.shadow
         steps_left = self.horizon - int(core.steps_taken[row])
-        actions = self._actions(row)
-        m = len(actions)
+        if self.depth is not None:
+            steps_left = min(steps_left, self.depth)
+        m = len(choices)
         rows = np.arange(m)
         shadow.copy_sessions(core, row, rows)
-        gen = np.random.Generator(type(rng.bit_generator)()) if rng is not None else None
-        if gen is not None:
-            gen.bit_generator.state = rng.bit_generator.state
-        tiled = TiledGenerator(gen if gen is not None else self.rng, m)
         total = np.zeros(m)
-        act = actions.astype(np.int64)
+        act = choices.astype(np.int64)
         alive = np.ones(m, dtype=bool)
         for _ in range(max(steps_left, 1)):
             live = rows[alive]
             if not live.size:
                 break
             before = shadow.oracle_reward[live].copy()
-            out = shadow.step(tiled if live.size == m else self.rng, live, act[live])
+            draw.m = live.size  # the rollouts still going share one future
+            out = shadow.step(draw, live, act[live])
             total[live] += before - out["regret"]  # the expected reward of the action taken
             alive[live[out["terminated"]]] = False
             act = shadow.oracle_action.copy()
-        best = int(np.argmax(np.where(np.isfinite(total), total, -np.inf)))
-        return int(actions[best]), float(total[best])
+        return np.where(np.isfinite(total), total, -np.inf)

@@ -9,6 +9,7 @@ from musicgym.listeners.cluster import ClusterListener, PlaylistReward, cluster_
 from musicgym.listeners.person import PersonListener
 from musicgym.listeners.preference import PreferenceUser
 from musicgym.listeners.replay import ReplayListener
+from musicgym.listeners.session import SessionListener, SessionParams
 from musicgym.listeners.taste import TasteUser
 
 __all__ = [
@@ -18,6 +19,8 @@ __all__ = [
     "PlaylistReward",
     "PreferenceUser",
     "ReplayListener",
+    "SessionListener",
+    "SessionParams",
     "TasteUser",
     "cluster_world",
     "expected_listening",

@@ -24,6 +24,8 @@ def test_all_envs_registered():
         "MusicGym/Preference-v0",
         "MusicGym/PreferenceCatalog-v0",
         "MusicGym/PreferenceHidden-v0",
+        "MusicGym/Session-v0",
+        "MusicGym/SessionCatalog-v0",
         "MusicGym/Taste-v0",
         "MusicGym/TasteCatalog-v0",
     ]
