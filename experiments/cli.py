@@ -21,6 +21,8 @@ import time
 from importlib import resources
 from pathlib import Path
 
+from musicgym.experiments.runs import WAIT_S
+
 
 def _demo(args: argparse.Namespace) -> int:
     import gymnasium as gym
@@ -84,7 +86,8 @@ def _run_and_publish(sweep, args: argparse.Namespace, title: str) -> int:
     for agent, env_id in sweep.skipped:
         print(f"  skipped: {agent} does not support {env_id}")
     t0 = time.perf_counter()
-    outcomes = run_sweep(sweep, backend=args.backend, workers=args.workers, progress=not args.no_progress)
+    outcomes = run_sweep(sweep, backend=args.backend, workers=args.workers, progress=not args.no_progress,
+                         wait=args.wait)
     failed = [o for o in outcomes if o.error]
     names = {s.name for s in sweep.specs}
     md, files = leaderboard.write(sweep.out, args.out, title=title, names=names)
@@ -213,6 +216,9 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
                    help="local worker processes, or Ray Tune trials (RAY_ADDRESS or a local Ray)")
     p.add_argument("--workers", type=int, default=None, help="runs at a time (default: CPU count)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--wait", type=float, default=WAIT_S, metavar="SECONDS",
+                   help="how long to wait for a run that another sweep on the same folder is running, then "
+                   f"count its result (default {WAIT_S:.0f}; 0: report it as failed at once)")
 
 
 def build_parser() -> argparse.ArgumentParser:

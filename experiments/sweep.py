@@ -18,7 +18,9 @@ A sweep file (every key but ``agents`` and ``envs`` optional)::
         MusicGym/TasteCatalog-v0: {total_timesteps: 1000}
 
 Pairs an agent does not support are skipped (and listed). Runs are independent; see
-`experiments.runs` for their directories, resume and locking.
+`experiments.runs` for their directories, resume and locking. Several sweeps may run on one folder at
+once (on one machine or on several that share it): each run is run by one of them, and each sweep
+waits for the runs the others hold (`run_local`) and counts their results as its own.
 """
 
 from __future__ import annotations
@@ -26,14 +28,17 @@ from __future__ import annotations
 import itertools
 import os
 import sys
+import time
 import traceback
+from collections import deque
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
-from musicgym.experiments.runs import BASELINES, RunBusy, RunSpec, execute
+from musicgym.experiments.runs import BASELINES, WAIT_S, RunBusy, RunFailedElsewhere, RunSpec, execute
 
 SWEEP_KEYS = {"out", "agents", "envs", "seeds", "total_timesteps", "eval_episodes", "curve_points", "curve_episodes",
               "env_kwargs", "hyperparams", "overrides", "name", "description"}
@@ -160,40 +165,19 @@ class Outcome:
     spec: RunSpec
     result: dict[str, Any] | None = None
     error: str | None = None
+    #: another process held the run (`RunBusy`)
+    busy: bool = False
 
 
-def _worker(spec: RunSpec, root: str) -> Outcome:
+def _worker(spec: RunSpec, root: str, wait: float, since: float) -> Outcome:
     try:
-        return Outcome(spec, result=execute(spec, root))
+        return Outcome(spec, result=execute(spec, root, wait=wait, since=since))
     except RunBusy as e:
+        return Outcome(spec, error=str(e), busy=True)
+    except RunFailedElsewhere as e:
         return Outcome(spec, error=str(e))
     except Exception as e:  # noqa: BLE001 - a failed run is reported, the sweep goes on
         return Outcome(spec, error=f"{type(e).__name__}: {e}\n{traceback.format_exc(limit=8)}")
-
-
-def run_local(specs: list[RunSpec], root: Path, workers: int = 1,
-              on_done: Callable[[Outcome], None] | None = None) -> list[Outcome]:
-    """Run `specs` in `workers` processes on this machine (in this process when `workers` is 1)."""
-    root.mkdir(parents=True, exist_ok=True)
-    outcomes: list[Outcome] = []
-    if workers <= 1:
-        for spec in specs:
-            outcomes.append(_worker(spec, str(root)))
-            if on_done:
-                on_done(outcomes[-1])
-        return outcomes
-    import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-
-    # spawn, not fork: torch and FAISS thread pools do not survive a fork
-    with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"),
-                             initializer=_init_worker) as pool:
-        futures = [pool.submit(_worker, spec, str(root)) for spec in specs]
-        for fut in as_completed(futures):
-            outcomes.append(fut.result())
-            if on_done:
-                on_done(outcomes[-1])
-    return outcomes
 
 
 def _init_worker() -> None:
@@ -201,8 +185,64 @@ def _init_worker() -> None:
     sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - workers print nothing over the parent's progress bar
 
 
-def run_sweep(sweep: Sweep, backend: str = "local", workers: int | None = None, progress: bool = True) -> list[Outcome]:
-    """Run every run of `sweep` that has no result yet; return each run's outcome."""
+def run_local(specs: list[RunSpec], root: Path, workers: int = 1, on_done: Callable[[Outcome], None] | None = None,
+              wait: float = WAIT_S) -> list[Outcome]:
+    """Run `specs` in `workers` processes on this machine (in this process when `workers` is 1).
+
+    A run that another process holds (a second sweep on the same folder) is put aside and tried again,
+    waiting up to `wait` seconds for it, once the other runs are done: its result then counts as this
+    sweep's (see `experiments.runs`).
+    """
+    root.mkdir(parents=True, exist_ok=True)
+    since = time.time()
+    outcomes: list[Outcome] = []
+
+    def finish(outcome: Outcome, waited: float) -> bool:
+        """Record `outcome`; False when it is a held run to try again, waiting this time."""
+        if outcome.busy and waited == 0 and wait > 0:
+            return False
+        outcomes.append(outcome)
+        if on_done:
+            on_done(outcome)
+        return True
+
+    if workers <= 1:
+        queue = deque((spec, 0.0) for spec in specs)
+        while queue:
+            spec, waited = queue.popleft()
+            if not finish(_worker(spec, str(root), waited, since), waited):
+                queue.append((spec, wait))
+        return outcomes
+
+    import multiprocessing as mp
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor
+    from concurrent.futures import wait as wait_for
+
+    # spawn, not fork: torch and FAISS thread pools do not survive a fork
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"), initializer=_init_worker)
+
+    def submit(spec: RunSpec, waited: float) -> Future:
+        return pool.submit(_worker, spec, str(root), waited, since)
+
+    try:
+        pending = {submit(spec, 0.0): (spec, 0.0) for spec in specs}
+        while pending:
+            done, _ = wait_for(pending, return_when=FIRST_COMPLETED)
+            for fut in done:
+                spec, waited = pending.pop(fut)
+                if not finish(fut.result(), waited):
+                    pending[submit(spec, wait)] = (spec, wait)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    return outcomes
+
+
+def run_sweep(sweep: Sweep, backend: str = "local", workers: int | None = None, progress: bool = True,
+              wait: float = WAIT_S) -> list[Outcome]:
+    """Run every run of `sweep` that has no result yet; return each run's outcome.
+
+    `wait`: seconds to wait for a run that another process holds (see `run_local`).
+    """
     if backend not in ("local", "ray"):
         raise SweepError(f"unknown backend {backend!r}; use local or ray")
     workers = workers or max(1, (os.cpu_count() or 1))
@@ -219,7 +259,7 @@ def run_sweep(sweep: Sweep, backend: str = "local", workers: int | None = None, 
         if backend == "ray":
             from musicgym.experiments.ray_backend import run_ray
 
-            return run_ray(sweep.specs, sweep.out, workers=workers, on_done=on_done)
-        return run_local(sweep.specs, sweep.out, workers=workers, on_done=on_done)
+            return run_ray(sweep.specs, sweep.out, workers=workers, on_done=on_done, wait=wait)
+        return run_local(sweep.specs, sweep.out, workers=workers, on_done=on_done, wait=wait)
     finally:
         bar.close()
