@@ -283,7 +283,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
-        print(f"musicgym {args.command}: interrupted", file=sys.stderr)
+        print(f"musicgym {args.command}: interrupted; rerun to resume", file=sys.stderr)
         return 130
     except (OSError, ValueError, KeyError, RuntimeError, ImportError) as e:
         if args.debug:

@@ -27,12 +27,15 @@ from __future__ import annotations
 
 import itertools
 import os
+import signal
 import sys
+import threading
 import time
 import traceback
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -180,9 +183,46 @@ def _worker(spec: RunSpec, root: str, wait: float, since: float) -> Outcome:
         return Outcome(spec, error=f"{type(e).__name__}: {e}\n{traceback.format_exc(limit=8)}")
 
 
+def _pool_worker(spec: RunSpec, root: str, wait: float, since: float) -> Outcome:
+    """`_worker` in a pool process: Ctrl-C stops the run in progress; an idle worker ignores it.
+
+    A KeyboardInterrupt raised while the worker waits for its next task would print a traceback from
+    the pool's loop; raised here, it unwinds the run (its lock is released, the run resumes when the
+    sweep is run again) and goes back to the parent as this task's exception.
+    """
+    signal.signal(signal.SIGINT, _interrupt_once)
+    try:
+        return _worker(spec, root, wait, since)
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _interrupt_once(signum: int, frame: Any) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not break the run's clean-up
+    raise KeyboardInterrupt
+
+
 def _init_worker() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # until a task starts (see `_pool_worker`)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - workers print nothing over the parent's progress bar
+
+
+@contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    """Ignore Ctrl-C in this process meanwhile (in the main thread; elsewhere it is not delivered anyway).
+
+    Worker processes started meanwhile inherit "ignore" and keep it until `_init_worker` runs, so that
+    a Ctrl-C while one is starting up prints no traceback.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def run_local(specs: list[RunSpec], root: Path, workers: int = 1, on_done: Callable[[Outcome], None] | None = None,
@@ -191,7 +231,8 @@ def run_local(specs: list[RunSpec], root: Path, workers: int = 1, on_done: Calla
 
     A run that another process holds (a second sweep on the same folder) is put aside and tried again,
     waiting up to `wait` seconds for it, once the other runs are done: its result then counts as this
-    sweep's (see `experiments.runs`).
+    sweep's (see `experiments.runs`). Ctrl-C stops every worker's run (each resumes when the sweep is
+    run again) and raises KeyboardInterrupt here.
     """
     root.mkdir(parents=True, exist_ok=True)
     since = time.time()
@@ -220,9 +261,11 @@ def run_local(specs: list[RunSpec], root: Path, workers: int = 1, on_done: Calla
 
     # spawn, not fork: torch and FAISS thread pools do not survive a fork
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"), initializer=_init_worker)
+    others = set(mp.active_children())
 
     def submit(spec: RunSpec, waited: float) -> Future:
-        return pool.submit(_worker, spec, str(root), waited, since)
+        with _sigint_ignored():  # the pool starts its worker processes in submit
+            return pool.submit(_pool_worker, spec, str(root), waited, since)
 
     try:
         pending = {submit(spec, 0.0): (spec, 0.0) for spec in specs}
@@ -232,6 +275,14 @@ def run_local(specs: list[RunSpec], root: Path, workers: int = 1, on_done: Calla
                 spec, waited = pending.pop(fut)
                 if not finish(fut.result(), waited):
                     pending[submit(spec, wait)] = (spec, wait)
+    except KeyboardInterrupt:
+        with _sigint_ignored():
+            # Ctrl-C in a terminal reaches every worker; a SIGINT sent to this process alone is passed on
+            for proc in set(mp.active_children()) - others:
+                with suppress(ProcessLookupError):
+                    os.kill(proc.pid, signal.SIGINT)
+            pool.shutdown(wait=True, cancel_futures=True)
+        raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
     return outcomes
