@@ -27,6 +27,7 @@ def _wait_until(condition, procs, timeout: float = 120.0) -> None:
         time.sleep(0.1)
 
 
+@pytest.mark.slow  # two `musicgym sweep` processes: 24-35 s in our runs on 2 busy cores
 def test_two_sweeps_on_one_folder_both_succeed_and_write_the_whole_leaderboard(tmp_path):
     out = tmp_path / "runs"
     cfg = tmp_path / "sweep.yml"

@@ -19,7 +19,7 @@ SWEEP = {
     "agents": ["random", "ah_dqn"],
     "envs": ["MusicGym/Preference-v0"],
     "seeds": 1,
-    "total_timesteps": 200_000,
+    "total_timesteps": 20_000,
     "eval_episodes": 3,
     "curve_points": 100,
     "curve_episodes": 2,
@@ -27,7 +27,7 @@ SWEEP = {
 }
 
 
-@pytest.mark.slow
+@pytest.mark.slow  # a sweep with two worker processes: 14-48 s per case in our runs on 2 busy cores
 @pytest.mark.parametrize("sent_to", ["process group", "parent only"])
 def test_ctrl_c_stops_the_sweep_and_every_worker_quietly(tmp_path, sent_to):
     """Ctrl-C in a terminal signals every process of the group; `kill -INT` the parent alone."""
