@@ -280,6 +280,8 @@ def execute(
             if error is not None and error["time"] >= since:
                 raise RunFailedElsewhere(f"failed in process {error['pid']} on {error['host']}: {error['error']}")
             (run_dir / ERROR_FILE).unlink(missing_ok=True)
+            for tmp in run_dir.glob(".*.tmp"):  # left by a process killed mid-write; none writes here but us now
+                tmp.unlink(missing_ok=True)
             import torch
 
             torch.set_num_threads(1)
