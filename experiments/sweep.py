@@ -212,8 +212,8 @@ def _init_worker() -> None:
 def _sigint_ignored() -> Iterator[None]:
     """Ignore Ctrl-C in this process meanwhile (in the main thread; elsewhere it is not delivered anyway).
 
-    Worker processes started meanwhile inherit "ignore" and keep it until `_init_worker` runs, so that
-    a Ctrl-C while one is starting up prints no traceback.
+    Worker processes started meanwhile inherit "ignore" and keep it until a task starts (`_pool_worker`),
+    so that a Ctrl-C while one is starting up prints no traceback.
     """
     if threading.current_thread() is not threading.main_thread():
         yield
