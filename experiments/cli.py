@@ -10,7 +10,9 @@ Subcommands:
     ope              off-policy estimates (IPS / SNIPS) of an agent's reward on logged sessions.
     demo             build the default catalog and its indexes and play a random episode on every env.
 
-Errors are one line on stderr (exit status 1); ``--debug`` shows the traceback.
+Errors are one line on stderr (exit status 1), of any exception type; ``--debug`` (before or after the
+subcommand) shows the traceback. A subcommand that needs the ``agents`` extra says so when it is not
+installed. Ctrl-C prints one line (exit status 130): a sweep resumes where it stopped when run again.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ import sys
 import time
 from importlib import resources
 from pathlib import Path
+
+from musicgym.experiments.runs import WAIT_S
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -84,19 +88,24 @@ def _run_and_publish(sweep, args: argparse.Namespace, title: str) -> int:
     for agent, env_id in sweep.skipped:
         print(f"  skipped: {agent} does not support {env_id}")
     t0 = time.perf_counter()
-    outcomes = run_sweep(sweep, backend=args.backend, workers=args.workers, progress=not args.no_progress)
+    outcomes = run_sweep(sweep, backend=args.backend, workers=args.workers, progress=not args.no_progress,
+                         wait=args.wait)
     failed = [o for o in outcomes if o.error]
     names = {s.name for s in sweep.specs}
-    md, files = leaderboard.write(sweep.out, args.out, title=title, names=names)
-    others = [p for p in leaderboard.run_dirs(sweep.out) if p.name not in names]
-    if others:
-        print(f"({len(others)} other run directories under {sweep.out} are not in this sweep and not in the table)")
-    print()
-    print(md)
-    print(f"written: {', '.join(str(f) for f in files)}")
+    if len(failed) < len(outcomes):  # from every finished run of the sweep on disk now (another sweep's too)
+        md, files = leaderboard.write(sweep.out, args.out, title=title, names=names)
+        others = [p for p in leaderboard.run_dirs(sweep.out) if p.name not in names]
+        if others:
+            print(f"({len(others)} other run directories under {sweep.out} are not in this sweep and not in the table)")
+        print()
+        print(md)
+        print(f"written: {', '.join(str(f) for f in files)}")
     print(f"{len(outcomes) - len(failed)} of {len(outcomes)} runs finished in {time.perf_counter() - t0:.0f} s")
-    for o in failed:
-        print(f"FAILED {o.spec.name}: {o.error}", file=sys.stderr)
+    for o in failed:  # one line each; the traceback with --debug, and in the run's error.json
+        error = o.error if args.debug else o.error.splitlines()[0]
+        where = sweep.out / o.spec.name / "error.json"
+        print(f"FAILED {o.spec.name}: {error}" + (f" (traceback in {where})" if where.exists() else ""),
+              file=sys.stderr)
     return 1 if failed else 0
 
 
@@ -213,77 +222,126 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
                    help="local worker processes, or Ray Tune trials (RAY_ADDRESS or a local Ray)")
     p.add_argument("--workers", type=int, default=None, help="runs at a time (default: CPU count)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--wait", type=float, default=WAIT_S, metavar="SECONDS",
+                   help="how long to wait for a run that another sweep on the same folder is running, then "
+                   f"count its result (default {WAIT_S:.0f}; 0: report it as failed at once)")
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``musicgym`` command."""
-    parser = argparse.ArgumentParser(prog="musicgym", description="MusicGym: RL music recommendation benchmark")
-    parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
+    debug = argparse.ArgumentParser(add_help=False)
+    debug.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                       help="show the full traceback of an error (before or after the subcommand)")
+    parser = argparse.ArgumentParser(prog="musicgym", description="MusicGym: RL music recommendation benchmark. "
+                                     "Errors are one line; --debug shows their traceback.")
+    parser.add_argument("--debug", action="store_true", help="show the full traceback of an error")
     sub = parser.add_subparsers(dest="command", required=True)
-    lb = sub.add_parser("leaderboard", help="train and evaluate agents on envs and print the leaderboard",
-                        description="Run a preset sweep (experiments/presets/PRESET.yml) and print and write "
-                        "the leaderboard (Markdown, CSV, JSON, PNG). Finished runs are reused; interrupted "
-                        "ones resume.")
-    lb.add_argument("--preset", choices=sorted(p.name.removesuffix(".yml") for p in PRESETS.iterdir() if p.name.endswith(".yml")), default="quick")
+
+    def add(name: str, help: str, description: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=help, description=description, parents=[debug])
+
+    lb = add("leaderboard", "train and evaluate agents on envs and print the leaderboard",
+             "Run a preset sweep (experiments/presets/PRESET.yml) and print and write the leaderboard "
+             "(Markdown, CSV, JSON, PNG). Finished runs are reused; interrupted ones resume.")
+    presets = sorted(p.name.removesuffix(".yml") for p in PRESETS.iterdir() if p.name.endswith(".yml"))
+    lb.add_argument("--preset", choices=presets, default="quick",
+                    help="quick: 2 seeds and small budgets, minutes; full: the published leaderboard, hours "
+                    "(default: quick)")
     _add_run_options(lb)
     lb.set_defaults(func=_leaderboard)
-    sw = sub.add_parser("sweep", help="run a sweep file's grid of agents x envs x seeds x hyperparameters",
-                        description="Run the grid a sweep YAML describes; the format is in experiments/sweep.py "
-                        "(`python -c 'import musicgym.experiments.sweep as s; help(s)'`).")
+    sw = add("sweep", "run a sweep file's grid of agents x envs x seeds x hyperparameters",
+             "Run the grid a sweep YAML describes; the format is in experiments/sweep.py "
+             "(`python -c 'import musicgym.experiments.sweep as s; help(s)'`).")
     sw.add_argument("config", help="sweep YAML file")
     _add_run_options(sw)
     sw.set_defaults(func=_sweep)
-    be = sub.add_parser("bench", help="run the env, index and agent benchmarks and print their figures")
-    be.add_argument("--only", nargs="+", choices=["index", "envs", "agents"], default=None)
+    be = add("bench", "run the env, index and agent benchmarks and print their figures",
+             "Run the speed benchmarks one after another and print their figures: the FAISS candidate index "
+             "(build time, query latency, recall; experiments/bench_index.py), the envs (steps per second, "
+             "single and native vector; bench_envs.py) and the RL agents (normalised score after a short "
+             "training run, and PPO's throughput against CartPole; bench_agents.py). The exit status is not 0 "
+             "if one of them fails.")
+    be.add_argument("--only", nargs="+", choices=["index", "envs", "agents"], default=None,
+                    help="run only these benchmarks (default: all three)")
     be.add_argument("--agent-steps", type=int, default=20_000, help="training steps per agent benchmark run")
     be.set_defaults(func=_bench)
-    pl = sub.add_parser("play", help="listen to an agent's recommendations in the terminal (logged)",
-                        description="A terminal listening session (see musicgym/play.py). Answers: '75 y' "
-                        "(percentage listened, liked), 'skip', 'q'; in Preference-v0 also 'p rock=1' to edit "
-                        "preferences. Every answer is appended to the log at once.")
+    pl = add("play", "listen to an agent's recommendations in the terminal (logged)",
+             "A terminal listening session (see musicgym/play.py). Answers: '75 y' (percentage listened, "
+             "liked), 'skip', 'q'; in Preference-v0 also 'p rock=1' to edit preferences. Every answer is "
+             "appended to the log at once.")
     pl.add_argument("--agent", default="random", help="'random', an agent name, or a saved agent's path")
     pl.add_argument("--env", default="MusicGym/Playlist-v0", help="Playlist-v0 or Preference-v0")
     pl.add_argument("--catalog", default=None, help="catalog preset or path (default: the agent's, or default)")
     pl.add_argument("--log", default="musicgym-sessions.jsonl", help="JSON Lines log to append to")
     pl.add_argument("--explore", type=float, default=0.1, help="share of random proposals (logged propensities)")
-    pl.add_argument("--seed", type=int, default=None)
+    pl.add_argument("--seed", type=int, default=None, help="seed of the session's random draws (default: fresh)")
     pl.set_defaults(func=_play)
-    ft = sub.add_parser("finetune", help="update a trained agent (ah_dqn, actor_critic) from logged interactions")
+    ft = add("finetune", "update a trained agent (ah_dqn, actor_critic) from logged interactions",
+             "Update a saved agent from the sessions `musicgym play` logged: ah_dqn takes TD updates on a "
+             "replay buffer of the logged transitions; actor_critic an importance-weighted, clipped "
+             "off-policy update (musicgym/agents/finetune.py). Prints how the agent rated your logged "
+             "sessions before and after. Logs from another env or catalog than the agent's are refused.")
     ft.add_argument("--log", nargs="+", required=True, help="JSON Lines logs written by musicgym play")
     ft.add_argument("--agent", required=True, help="the saved agent to start from")
     ft.add_argument("--out", required=True, help="where to save the fine-tuned agent")
     ft.add_argument("--steps", type=int, default=500, help="gradient updates")
     ft.set_defaults(func=_finetune)
-    op = sub.add_parser("ope", help="IPS / SNIPS estimates of a saved agent's reward on logged sessions")
-    op.add_argument("--log", nargs="+", required=True)
+    op = add("ope", "IPS / SNIPS estimates of a saved agent's reward on logged sessions",
+             "Estimate, without running it, the mean reward per step a saved agent would earn on the sessions "
+             "`musicgym play` logged: IPS and SNIPS from the logged propensities, with the effective sample "
+             "size (musicgym/ope.py). Logs from another env or catalog than the agent's are refused.")
+    op.add_argument("--log", nargs="+", required=True, help="JSON Lines logs written by musicgym play")
     op.add_argument("--agent", required=True, help="the saved agent to evaluate")
     op.set_defaults(func=_ope)
-    demo = sub.add_parser("demo", help="build the default catalog and indexes, roll random policies")
+    demo = add("demo", "build the default catalog and indexes, roll random policies",
+               "Load a catalog, build its FAISS candidate indexes (printing the time each takes) and play "
+               "one episode of a random policy on every registered env, printing each rendered episode.")
     demo.add_argument("--catalog", default="default", help="catalog preset or path (default: default)")
-    demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument("--seed", type=int, default=0, help="seed of the episodes and the random policy (default: 0)")
     demo.set_defaults(func=_demo)
-    cat = sub.add_parser("catalog", help="load a file and report what was loaded and dropped")
+    cat = add("catalog", "load a file and report what was loaded and dropped",
+              "Load your files as one catalog (Spotify audio-feature CSVs, MPD JSON slices, Last.fm-1K TSV "
+              "logs, or a directory of them) and print what was loaded, how many rows were dropped and why.")
     cat.add_argument("paths", nargs="+", help="CSV / MPD JSON / Last.fm TSV files, or a directory")
     cat.add_argument("--features", default=None, help="feature CSV to join to MPD / Last.fm tracks")
-    cat.add_argument("--errors", choices=["report", "raise"], default="report")
+    cat.add_argument("--errors", choices=["report", "raise"], default="report",
+                     help="report: drop unusable rows and list them; raise: stop at the first one (default: report)")
     cat.add_argument("--all-dropped", action="store_true", help="list every dropped row")
     cat.set_defaults(func=_catalog)
     return parser
 
 
+#: top-level modules of the agents extra that the subcommands import (see pyproject.toml)
+AGENTS_EXTRA = ("torch", "stable_baselines3", "sb3_contrib", "yaml", "tqdm", "matplotlib", "tensorboard", "rich")
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``musicgym`` console command."""
+    """Entry point of the ``musicgym`` console command.
+
+    An error is one line on stderr (exit status 1), the traceback only with ``--debug``; Ctrl-C is one
+    line too (exit status 130).
+    """
     args = build_parser().parse_args(argv)
+    verb = f"musicgym {args.command}"
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
-        print(f"musicgym {args.command}: interrupted", file=sys.stderr)
+        print(f"{verb}: interrupted; rerun to resume", file=sys.stderr)
         return 130
-    except (OSError, ValueError, KeyError, RuntimeError, ImportError) as e:
+    except Exception as e:
         if args.debug:
             raise
-        print(f"musicgym {args.command}: error: {e}", file=sys.stderr)
+        if isinstance(e, ModuleNotFoundError) and (e.name or "").partition(".")[0] in AGENTS_EXTRA:
+            print(f'{verb} needs the agents extra: pip install "musicgym[agents]" ({e})', file=sys.stderr)
+        else:
+            print(f"{verb}: error: {_one_line(e)}", file=sys.stderr)
         return 1
+
+
+def _one_line(e: BaseException) -> str:
+    """``Type: message`` on one line."""
+    message = " ".join(line.strip() for line in str(e).splitlines() if line.strip())
+    return f"{type(e).__name__}: {message}" if message else type(e).__name__
 
 
 if __name__ == "__main__":

@@ -7,7 +7,9 @@ env steps, wall time (training + evaluation, per run), and for reference policie
 Hit@10 / NDCG@10 on held-out playlists. The aggregate column is the IQM over every env the agent
 ran on (strata: env x seed), with its CI.
 
-Written to ``OUT/leaderboard.{md,csv,json}`` and ``OUT/{scores,learning_curves}.png``.
+Written to ``OUT/leaderboard.{md,csv,json}`` and ``OUT/{scores,learning_curves}.png``, each atomically
+(a temporary file renamed over the old one), from every finished run on disk at the time of writing: of
+two sweeps on one folder, the one that writes last leaves the complete table, never a mix.
 
 The interval is rliable's (Agarwal et al., 2021): percentile bootstrap where every replicate resamples,
 with replacement, the episodes within each stratum. rliable itself is not a dependency: its
@@ -18,8 +20,9 @@ same computation in a few lines of numpy.
 from __future__ import annotations
 
 import json
+import os
 from collections import defaultdict
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any
 
@@ -176,7 +179,7 @@ def plot(results: list[dict[str, Any]], table: pd.DataFrame, out: Path) -> list[
         ax.set_xlabel("normalised score (IQM, 95% CI)", fontsize=7)
     fig.tight_layout()
     paths = [out / "scores.png"]
-    fig.savefig(paths[0], dpi=110)
+    _write_atomic(paths[0], lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
     plt.close(fig)
 
     curves: dict[tuple[str, str], dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
@@ -197,7 +200,7 @@ def plot(results: list[dict[str, Any]], table: pd.DataFrame, out: Path) -> list[
             ax.legend(fontsize=6)
         fig.tight_layout()
         paths.append(out / "learning_curves.png")
-        fig.savefig(paths[-1], dpi=110)
+        _write_atomic(paths[-1], lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
         plt.close(fig)
     return paths
 
@@ -217,11 +220,22 @@ def write(
     out.mkdir(parents=True, exist_ok=True)
     table, agg = build(results)
     md = to_markdown(table, agg, title)
-    (out / "leaderboard.md").write_text(md)
-    table.to_csv(out / "leaderboard.csv", index=False)
+    _write_atomic(out / "leaderboard.md", lambda tmp: tmp.write_text(md))
+    _write_atomic(out / "leaderboard.csv", lambda tmp: table.to_csv(tmp, index=False))
     def records(df: pd.DataFrame) -> list[dict[str, Any]]:
         return df.astype(object).where(df.notna(), None).to_dict(orient="records")  # NaN -> null
 
-    (out / "leaderboard.json").write_text(json.dumps({"envs": records(table), "aggregate": records(agg)}, indent=1))
+    doc = json.dumps({"envs": records(table), "aggregate": records(agg)}, indent=1)
+    _write_atomic(out / "leaderboard.json", lambda tmp: tmp.write_text(doc))
     files = [out / "leaderboard.md", out / "leaderboard.csv", out / "leaderboard.json", *plot(results, table, out)]
     return md, files
+
+
+def _write_atomic(path: Path, write: Callable[[Path], Any]) -> None:
+    """`write` a temporary file beside `path`, then rename it to `path`: readers see a whole file, old or new."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)

@@ -12,22 +12,26 @@ Needs the ``ray`` extra: ``pip install "musicgym[ray]"``.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from musicgym.experiments.runs import RunSpec, execute
+from musicgym.experiments.runs import WAIT_S, RunSpec, execute
 
 
 def _trainable(config: dict[str, Any]) -> dict[str, Any]:
     spec = RunSpec(**config["spec"])
-    result = execute(spec, config["root"])
+    result = execute(spec, config["root"], wait=config["wait"], since=config["since"])
     return {"normalized_score": result["normalized_score"], "run": spec.name}
 
 
 def run_ray(specs: list[RunSpec], root: Path, workers: int = 1,
-            on_done: Callable[[Any], None] | None = None) -> list[Any]:
-    """Run `specs` as Ray Tune trials, at most `workers` at a time; return one `Outcome` per spec."""
+            on_done: Callable[[Any], None] | None = None, wait: float = WAIT_S) -> list[Any]:
+    """Run `specs` as Ray Tune trials, at most `workers` at a time; return one `Outcome` per spec.
+
+    A trial whose run another process holds waits up to `wait` seconds for it (`experiments.runs.execute`).
+    """
     try:
         import ray
         from ray import tune
@@ -45,7 +49,8 @@ def run_ray(specs: list[RunSpec], root: Path, workers: int = 1,
     try:
         tuner = tune.Tuner(
             tune.with_resources(_trainable, {"cpu": 1}),
-            param_space={"spec": tune.grid_search([s.to_dict() for s in specs]), "root": str(root)},
+            param_space={"spec": tune.grid_search([s.to_dict() for s in specs]), "root": str(root), "wait": wait,
+                         "since": time.time()},
             tune_config=tune.TuneConfig(max_concurrent_trials=workers,
                                         trial_dirname_creator=lambda t: t.trial_id),
             run_config=tune.RunConfig(name="trials", storage_path=str(root / "_ray"), verbose=0,

@@ -21,7 +21,14 @@ deleted) and the run starts afresh. So is a run recorded without ``defaults`` (b
 not record them): what it ran under is unknown.
 
 Two processes never run the same run at once: a run holds an exclusive ``flock`` on ``run.lock``
-while it works (the kernel releases it when the process dies, even by SIGKILL).
+while it works (the kernel releases it when the process dies, even by SIGKILL). A process that finds a
+run locked waits for the lock, polling every ``POLL_S`` seconds for at most ``WAIT_S`` seconds (three
+hours by default, `execute`'s ``wait``; the longest run of the full preset takes about 190 s on 2
+cores), and then takes the other process's result as its own. A run that fails writes its error to
+``error.json`` before it lets go of the lock; a process that waited for it reports that error instead
+of running the run again (a later sweep does run it again). If the holder died without a result or an
+error (killed), the waiting process resumes the run itself. After ``WAIT_S`` it gives up with
+`RunBusy`.
 
 ``random`` and ``oracle`` are runs too (no training): the leaderboard's 0 and 1.
 
@@ -38,8 +45,11 @@ import hashlib
 import itertools
 import json
 import os
+import socket
 import time
+import traceback
 import warnings
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -53,6 +63,12 @@ BASELINES = ("random", "oracle")
 EVAL_SEED = 100_000
 #: the same for the learning-curve evaluations
 CURVE_SEED = 200_000
+#: seconds `execute` waits by default for a run that another live process holds (see module docstring)
+WAIT_S = 3 * 3600.0
+#: seconds between two tries of a held run's lock
+POLL_S = 0.5
+#: a failed run's error, written by the process that ran it (see module docstring)
+ERROR_FILE = "error.json"
 
 
 @dataclass
@@ -102,11 +118,14 @@ class RunSpec:
 def write_json_atomic(path: Path, obj: Any) -> None:
     """Write `obj` as JSON to `path` so that readers see the old file or the whole new one, never a part."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w") as fh:
-        json.dump(obj, fh, indent=1, default=_jsonable)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w") as fh:
+            json.dump(obj, fh, indent=1, default=_jsonable)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:  # an error or Ctrl-C part-way leaves no temporary file behind
+        tmp.unlink(missing_ok=True)
 
 
 def _jsonable(x: Any) -> Any:
@@ -129,22 +148,59 @@ def read_result(run_dir: Path) -> dict[str, Any] | None:
 
 
 class RunBusy(RuntimeError):
-    """Another process is working on this run."""
+    """Another process is working on this run (and still was when the wait ran out)."""
+
+
+class RunFailedElsewhere(RuntimeError):
+    """Another process ran this run while this one waited for it, and the run failed there."""
 
 
 @contextmanager
-def run_lock(run_dir: Path):
-    """Hold the run's lock (RunBusy if another live process holds it)."""
-    run_dir.mkdir(parents=True, exist_ok=True)
-    fh = open(run_dir / "run.lock", "w")
-    try:
+def run_lock(run_dir: Path, wait: float = 0.0) -> Iterator[None]:
+    """Hold the run's lock, waiting up to `wait` seconds for another live process that holds it.
+
+    Raises:
+        RunBusy: another process still holds the lock after `wait` seconds.
+    """
+    deadline = time.monotonic() + wait
+    path = run_dir / "run.lock"
+    while True:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        fh = open(path, "w")  # noqa: SIM115 - held open while the lock is held
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError as e:
-            raise RunBusy(f"run {run_dir.name} is being run by another process") from e
+        except BlockingIOError:
+            fh.close()
+            if time.monotonic() >= deadline:
+                waited = f" after waiting {wait:.0f} s" if wait > 0 else ""
+                raise RunBusy(f"run {run_dir.name} is still being run by another process{waited}") from None
+            time.sleep(POLL_S)
+            continue
+        if _is_linked(fh, path):
+            break
+        fh.close()  # the holder moved the run aside (stale) while this process opened its lock: lock the new one
+    try:
         yield
     finally:
         fh.close()
+
+
+def _is_linked(fh: Any, path: Path) -> bool:
+    """Whether the open file `fh` is still the file at `path`."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return False
+    own = os.fstat(fh.fileno())
+    return (own.st_dev, own.st_ino) == (st.st_dev, st.st_ino)
+
+
+def _read_error(run_dir: Path) -> dict[str, Any] | None:
+    """The error a process recorded for the run's last attempt (see module docstring), or None."""
+    try:
+        return json.loads((run_dir / ERROR_FILE).read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
 
 
 def resolved_defaults(spec: RunSpec) -> dict[str, Any]:
@@ -177,19 +233,35 @@ def _stale(run_dir: Path, defaults: dict[str, Any]) -> str | None:
     return "its defaults changed since it ran" if config["defaults"] != defaults else None
 
 
-def execute(spec: RunSpec, root: str | Path, progress_bar: bool = False) -> dict[str, Any]:
+def execute(
+    spec: RunSpec, root: str | Path, progress_bar: bool = False, wait: float = WAIT_S, since: float | None = None,
+) -> dict[str, Any]:
     """Run `spec` under `root` (or return its result if it is done) and return the result.
 
     Resumes an interrupted run from its checkpoint; a stale run (see module docstring) is moved to
     ``ROOT/_stale/`` and started afresh. Every run uses one torch thread, so that the same spec gives
     the same numbers in any process (a local worker, a Ray trial).
+
+    Args:
+        spec: the run.
+        root: the folder of the run directories.
+        progress_bar: show the agent's training progress bar.
+        wait: seconds to wait for a run that another live process holds (then its result is returned).
+        since: a run whose last attempt failed after this time (``time.time()``; default: now), in the
+            process this one waited for or in another, is not run again: `RunFailedElsewhere` carries
+            that process's error. A sweep passes its start, so that it tries each run at most once.
+
+    Raises:
+        RunBusy: another process still held the run after `wait` seconds.
+        RunFailedElsewhere: see `since`.
     """
+    since = time.time() if since is None else since
     run_dir = Path(root) / spec.name
     defaults = resolved_defaults(spec)
     done = read_result(run_dir)
     if done is not None and not _stale(run_dir, defaults):
         return done
-    with run_lock(run_dir):
+    with run_lock(run_dir, wait):
         reason = _stale(run_dir, defaults)
         if reason:
             archive = base = Path(root) / "_stale" / f"{spec.name}.{time.strftime('%Y%m%d-%H%M%S')}.{os.getpid()}"
@@ -201,19 +273,31 @@ def execute(spec: RunSpec, root: str | Path, progress_bar: bool = False) -> dict
             os.replace(run_dir, archive)  # under the lock: no other process is inside this run
             warnings.warn(f"run {spec.name}: {reason}; the old run is kept in {archive}", stacklevel=2)
         else:
-            done = read_result(run_dir)  # finished by another process while we waited for nothing
+            done = read_result(run_dir)  # finished by the process this one waited for
             if done is not None:
                 return done
+            error = _read_error(run_dir)
+            if error is not None and error["time"] >= since:
+                raise RunFailedElsewhere(f"failed in process {error['pid']} on {error['host']}: {error['error']}")
+            (run_dir / ERROR_FILE).unlink(missing_ok=True)
+            for tmp in run_dir.glob(".*.tmp"):  # left by a process killed mid-write; none writes here but us now
+                tmp.unlink(missing_ok=True)
             import torch
 
             torch.set_num_threads(1)
             write_json_atomic(run_dir / "config.json", {"name": spec.name, **spec.to_dict(), "defaults": defaults})
-            result = _run_baseline(spec) if spec.is_baseline else _run_agent(spec, run_dir, progress_bar)
+            try:
+                result = _run_baseline(spec) if spec.is_baseline else _run_agent(spec, run_dir, progress_bar)
+            except Exception as e:  # recorded for processes waiting for this run; Ctrl-C is no failure
+                write_json_atomic(run_dir / ERROR_FILE, {
+                    "error": f"{type(e).__name__}: {e}", "traceback": traceback.format_exc(),
+                    "pid": os.getpid(), "host": socket.gethostname(), "time": time.time()})
+                raise
             result = {"name": spec.name, "spec": spec.to_dict(), **result, "defaults": defaults,
                       "finished": time.time()}
             write_json_atomic(run_dir / "result.json", result)
             return result
-    return execute(spec, root, progress_bar)  # afresh, in a new directory under a new lock
+    return execute(spec, root, progress_bar, wait, since)  # afresh, in a new directory under a new lock
 
 
 def _eval_seed(spec: RunSpec, base: int) -> int:

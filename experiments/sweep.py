@@ -18,22 +18,30 @@ A sweep file (every key but ``agents`` and ``envs`` optional)::
         MusicGym/TasteCatalog-v0: {total_timesteps: 1000}
 
 Pairs an agent does not support are skipped (and listed). Runs are independent; see
-`experiments.runs` for their directories, resume and locking.
+`experiments.runs` for their directories, resume and locking. Several sweeps may run on one folder at
+once (on one machine or on several that share it): each run is run by one of them, and each sweep
+waits for the runs the others hold (`run_local`) and counts their results as its own.
 """
 
 from __future__ import annotations
 
 import itertools
 import os
+import signal
 import sys
+import threading
+import time
 import traceback
-from collections.abc import Callable, Iterable
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
-from musicgym.experiments.runs import BASELINES, RunBusy, RunSpec, execute
+from musicgym.experiments.runs import BASELINES, WAIT_S, RunBusy, RunFailedElsewhere, RunSpec, execute
 
 SWEEP_KEYS = {"out", "agents", "envs", "seeds", "total_timesteps", "eval_episodes", "curve_points", "curve_episodes",
               "env_kwargs", "hyperparams", "overrides", "name", "description"}
@@ -160,49 +168,132 @@ class Outcome:
     spec: RunSpec
     result: dict[str, Any] | None = None
     error: str | None = None
+    #: another process held the run (`RunBusy`)
+    busy: bool = False
 
 
-def _worker(spec: RunSpec, root: str) -> Outcome:
+def _worker(spec: RunSpec, root: str, wait: float, since: float) -> Outcome:
     try:
-        return Outcome(spec, result=execute(spec, root))
+        return Outcome(spec, result=execute(spec, root, wait=wait, since=since))
     except RunBusy as e:
+        return Outcome(spec, error=str(e), busy=True)
+    except RunFailedElsewhere as e:
         return Outcome(spec, error=str(e))
     except Exception as e:  # noqa: BLE001 - a failed run is reported, the sweep goes on
         return Outcome(spec, error=f"{type(e).__name__}: {e}\n{traceback.format_exc(limit=8)}")
 
 
-def run_local(specs: list[RunSpec], root: Path, workers: int = 1,
-              on_done: Callable[[Outcome], None] | None = None) -> list[Outcome]:
-    """Run `specs` in `workers` processes on this machine (in this process when `workers` is 1)."""
-    root.mkdir(parents=True, exist_ok=True)
-    outcomes: list[Outcome] = []
-    if workers <= 1:
-        for spec in specs:
-            outcomes.append(_worker(spec, str(root)))
-            if on_done:
-                on_done(outcomes[-1])
-        return outcomes
-    import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor, as_completed
+def _pool_worker(spec: RunSpec, root: str, wait: float, since: float) -> Outcome:
+    """`_worker` in a pool process: Ctrl-C stops the run in progress; an idle worker ignores it.
 
-    # spawn, not fork: torch and FAISS thread pools do not survive a fork
-    with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"),
-                             initializer=_init_worker) as pool:
-        futures = [pool.submit(_worker, spec, str(root)) for spec in specs]
-        for fut in as_completed(futures):
-            outcomes.append(fut.result())
-            if on_done:
-                on_done(outcomes[-1])
-    return outcomes
+    A KeyboardInterrupt raised while the worker waits for its next task would print a traceback from
+    the pool's loop; raised here, it unwinds the run (its lock is released, the run resumes when the
+    sweep is run again) and goes back to the parent as this task's exception.
+    """
+    signal.signal(signal.SIGINT, _interrupt_once)
+    try:
+        return _worker(spec, root, wait, since)
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _interrupt_once(signum: int, frame: Any) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not break the run's clean-up
+    raise KeyboardInterrupt
 
 
 def _init_worker() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # until a task starts (see `_pool_worker`)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - workers print nothing over the parent's progress bar
 
 
-def run_sweep(sweep: Sweep, backend: str = "local", workers: int | None = None, progress: bool = True) -> list[Outcome]:
-    """Run every run of `sweep` that has no result yet; return each run's outcome."""
+@contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    """Ignore Ctrl-C in this process meanwhile (in the main thread; elsewhere it is not delivered anyway).
+
+    Worker processes started meanwhile inherit "ignore" and keep it until a task starts (`_pool_worker`),
+    so that a Ctrl-C while one is starting up prints no traceback.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def run_local(specs: list[RunSpec], root: Path, workers: int = 1, on_done: Callable[[Outcome], None] | None = None,
+              wait: float = WAIT_S) -> list[Outcome]:
+    """Run `specs` in `workers` processes on this machine (in this process when `workers` is 1).
+
+    A run that another process holds (a second sweep on the same folder) is put aside and tried again,
+    waiting up to `wait` seconds for it, once the other runs are done: its result then counts as this
+    sweep's (see `experiments.runs`). Ctrl-C stops every worker's run (each resumes when the sweep is
+    run again) and raises KeyboardInterrupt here.
+    """
+    root.mkdir(parents=True, exist_ok=True)
+    since = time.time()
+    outcomes: list[Outcome] = []
+
+    def finish(outcome: Outcome, waited: float) -> bool:
+        """Record `outcome`; False when it is a held run to try again, waiting this time."""
+        if outcome.busy and waited == 0 and wait > 0:
+            return False
+        outcomes.append(outcome)
+        if on_done:
+            on_done(outcome)
+        return True
+
+    if workers <= 1:
+        queue = deque((spec, 0.0) for spec in specs)
+        while queue:
+            spec, waited = queue.popleft()
+            if not finish(_worker(spec, str(root), waited, since), waited):
+                queue.append((spec, wait))
+        return outcomes
+
+    import multiprocessing as mp
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor
+    from concurrent.futures import wait as wait_for
+
+    # spawn, not fork: torch and FAISS thread pools do not survive a fork
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"), initializer=_init_worker)
+    others = set(mp.active_children())
+
+    def submit(spec: RunSpec, waited: float) -> Future:
+        with _sigint_ignored():  # the pool starts its worker processes in submit
+            return pool.submit(_pool_worker, spec, str(root), waited, since)
+
+    try:
+        pending = {submit(spec, 0.0): (spec, 0.0) for spec in specs}
+        while pending:
+            done, _ = wait_for(pending, return_when=FIRST_COMPLETED)
+            for fut in done:
+                spec, waited = pending.pop(fut)
+                if not finish(fut.result(), waited):
+                    pending[submit(spec, wait)] = (spec, wait)
+    except KeyboardInterrupt:
+        with _sigint_ignored():
+            # Ctrl-C in a terminal reaches every worker; a SIGINT sent to this process alone is passed on
+            for proc in set(mp.active_children()) - others:
+                with suppress(ProcessLookupError):
+                    os.kill(proc.pid, signal.SIGINT)
+            pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    return outcomes
+
+
+def run_sweep(sweep: Sweep, backend: str = "local", workers: int | None = None, progress: bool = True,
+              wait: float = WAIT_S) -> list[Outcome]:
+    """Run every run of `sweep` that has no result yet; return each run's outcome.
+
+    `wait`: seconds to wait for a run that another process holds (see `run_local`).
+    """
     if backend not in ("local", "ray"):
         raise SweepError(f"unknown backend {backend!r}; use local or ray")
     workers = workers or max(1, (os.cpu_count() or 1))
@@ -219,7 +310,7 @@ def run_sweep(sweep: Sweep, backend: str = "local", workers: int | None = None, 
         if backend == "ray":
             from musicgym.experiments.ray_backend import run_ray
 
-            return run_ray(sweep.specs, sweep.out, workers=workers, on_done=on_done)
-        return run_local(sweep.specs, sweep.out, workers=workers, on_done=on_done)
+            return run_ray(sweep.specs, sweep.out, workers=workers, on_done=on_done, wait=wait)
+        return run_local(sweep.specs, sweep.out, workers=workers, on_done=on_done, wait=wait)
     finally:
         bar.close()

@@ -7,6 +7,11 @@ is the posterior mean, min-max scaled to [0, 1] over the catalog it was trained 
 
 Weights are cached per catalog fingerprint in the user cache directory (`musicgym.paths.cache_dir`, or
 ``cache_dir=``), and the default catalog's weights ship in ``assets/vae_default.pt``.
+
+Training for a new catalog takes a minute or more on a CPU, so it says so on stderr: one line naming the
+catalog and the expected time (the first epoch's time x the epochs), and a tqdm bar over the epochs
+when stderr is a terminal. ``MUSICGYM_QUIET=1`` silences both. Neither touches a random number
+generator: the weights are the same with or without them.
 """
 
 from __future__ import annotations
@@ -14,6 +19,10 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
+import sys
+import time
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -87,8 +96,40 @@ class VAE(nn.Module):
         return self.decoder(mu).numpy()
 
 
-def train_vae(x: np.ndarray, cfg: VAEConfig = VAEConfig()) -> VAE:
-    """Train a VAE on `x` (N, 11) in [0, 1]; deterministic for a given `cfg.seed` on CPU."""
+def _quiet() -> bool:
+    """Whether ``MUSICGYM_QUIET=1`` asks training to say nothing."""
+    return os.environ.get("MUSICGYM_QUIET") == "1"
+
+
+def _say(message: str) -> None:
+    """One line on stderr (above a progress bar, if one is shown)."""
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        print(message, file=sys.stderr, flush=True)
+    else:
+        tqdm.write(message, file=sys.stderr)
+
+
+def _epochs(n: int, desc: str) -> Iterable[int]:
+    """``range(n)``, shown as a tqdm bar on stderr when it is a terminal and not `_quiet`."""
+    try:
+        from tqdm import tqdm
+    except ImportError:  # tqdm comes with torch in the agents extra; a torch installed alone shows no bar
+        return range(n)
+    terminal = sys.stderr is not None and sys.stderr.isatty()
+    return tqdm(range(n), desc=desc, unit="epoch", file=sys.stderr, leave=False, disable=_quiet() or not terminal)
+
+
+def train_vae(x: np.ndarray, cfg: VAEConfig = VAEConfig(), name: str | None = None) -> VAE:
+    """Train a VAE on `x` (N, 11) in [0, 1]; deterministic for a given `cfg.seed` on CPU.
+
+    Args:
+        x: the min-max scaled features.
+        cfg: the model and its training run.
+        name: what is trained for, e.g. ``"catalog 'songs.csv'"``: once the first epoch is done, one
+            line on stderr names it with the expected time (see the module docstring).
+    """
     if x.ndim != 2 or x.shape[1] != cfg.input_dim:
         raise ValueError(f"VAE input must be (N, {cfg.input_dim}), got {x.shape}")
     if not np.isfinite(x).all():
@@ -104,7 +145,12 @@ def train_vae(x: np.ndarray, cfg: VAEConfig = VAEConfig()) -> VAE:
         data = full[torch.randperm(len(full), generator=gen)[: cfg.max_train_rows]]
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     n = len(data)
-    for _ in range(cfg.epochs):
+    start = time.perf_counter()
+    for epoch in _epochs(cfg.epochs, f"VAE of {name}" if name else "VAE"):
+        if epoch == 1 and name and not _quiet():
+            expected = (time.perf_counter() - start) * cfg.epochs
+            _say(f"musicgym: training the VAE encoder of {name} ({len(full):,} tracks, {cfg.epochs} epochs): "
+                 f"about {expected:.0f} s")
         perm = torch.randperm(n, generator=gen)
         for i in range(0, n, cfg.batch_size):
             xb = data[perm[i : i + cfg.batch_size]]
@@ -165,7 +211,7 @@ def encoder_for(catalog: Catalog, cfg: VAEConfig = VAEConfig(), cache: Path | No
                 log.debug("not using %s: %s", path, e)
     if model is None:
         catalog.require_features("the VAE encoder")
-        model = train_vae(catalog.features_11, cfg)
+        model = train_vae(catalog.features_11, cfg, name=f"catalog {catalog.name!r}")
         try:
             save_vae(model, cached, catalog.fingerprint)
         except OSError as e:  # a read-only cache must not stop an env from starting

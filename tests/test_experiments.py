@@ -185,6 +185,15 @@ def test_a_corrupt_result_file_is_named(tmp_path):
         read_result(run)
 
 
+def test_a_resumed_run_clears_the_temporary_files_of_a_process_killed_mid_write(tmp_path):
+    spec = RunSpec("random", "MusicGym/Taste-v0", eval_episodes=2, total_timesteps=0)
+    run = tmp_path / spec.name
+    run.mkdir()
+    (run / ".config.json.4242.tmp").write_text('{"name": ')  # SIGKILL between open and rename
+    execute(spec, tmp_path)
+    assert sorted(p.name for p in run.iterdir()) == ["config.json", "result.json", "run.lock"]
+
+
 def test_atomic_json_leaves_no_temporary_files(tmp_path):
     write_json_atomic(tmp_path / "a.json", {"x": np.float32(1.5), "y": np.arange(2)})
     assert json.loads((tmp_path / "a.json").read_text()) == {"x": 1.5, "y": [0, 1]}

@@ -1,5 +1,9 @@
 from __future__ import annotations
 
+import io
+import re
+import sys
+
 import numpy as np
 import pytest
 from sklearn.decomposition import PCA
@@ -61,3 +65,40 @@ def test_bad_input():
     x[0, 0] = np.nan
     with pytest.raises(ValueError, match="NaN"):
         train_vae(x)
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def _weights(model) -> dict[str, np.ndarray]:
+    return {k: v.numpy().copy() for k, v in model.state_dict().items()}
+
+
+def test_a_new_catalog_says_that_it_trains_its_encoder_and_how_long_it_takes(small_catalog, tmp_path, capsys):
+    vae._models.clear()
+    encoder_for(small_catalog, VAEConfig(epochs=2), cache=tmp_path)
+    (line,) = capsys.readouterr().err.splitlines()  # stderr is not a terminal here: no bar
+    assert re.fullmatch(rf"musicgym: training the VAE encoder of catalog '{re.escape(small_catalog.name)}' "
+                        r"\(2,000 tracks, 2 epochs\): about \d+ s", line), line
+    vae._models.clear()
+    encoder_for(small_catalog, VAEConfig(epochs=2), cache=tmp_path)  # cached: nothing to say
+    assert capsys.readouterr().err == ""
+
+
+def test_the_progress_bar_shows_on_a_terminal_unless_quiet_and_leaves_the_weights_alone(small_catalog, monkeypatch):
+    x, cfg = small_catalog.features_11[:512], VAEConfig(epochs=2)
+    said = {}
+    for case in ("terminal", "quiet terminal", "file"):
+        stderr = io.StringIO() if case == "file" else _Terminal()
+        monkeypatch.setattr(sys, "stderr", stderr)
+        monkeypatch.setenv("MUSICGYM_QUIET", "1" if case == "quiet terminal" else "0")
+        said[case] = (_weights(train_vae(x, cfg, name="catalog 'test'")), stderr.getvalue())
+    text = said["terminal"][1]
+    assert "VAE of catalog 'test'" in text and "/2 [" in text and "epoch/s" in text
+    assert "about" in said["file"][1] and "epoch/s" not in said["file"][1]
+    assert said["quiet terminal"][1] == ""
+    for case in ("quiet terminal", "file"):
+        assert said[case][0].keys() == said["terminal"][0].keys()
+        assert all(np.array_equal(said[case][0][k], w) for k, w in said["terminal"][0].items())
