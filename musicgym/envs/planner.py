@@ -257,7 +257,7 @@ class RolloutPlanner:
         """
         choices = self._actions(row)
         value = np.zeros(len(choices))
-        for k in range(self.n_rollouts):
+        for _ in range(self.n_rollouts):
             if self.common_random and rng is not None:
                 gen = np.random.Generator(type(rng.bit_generator)())
                 gen.bit_generator.state = rng.bit_generator.state

@@ -94,7 +94,7 @@ def test_render_modes(env_id, capsys):
     text = env.render()
     row = int(env.unwrapped.history()[0])
     assert isinstance(text, str) and env.unwrapped.catalog.tracks["name"].iat[row] in text
-    assert "reward" in text
+    assert "reward" in text or "heard" in text  # the feedback on the step: a reward, or minutes heard
     env = gym.make(env_id, render_mode="human")
     env.reset(seed=0)
     env.step(0)
@@ -180,6 +180,8 @@ def test_one_session_vector_env_reproduces_single_env(env_id):
         assert np.array_equal(o1, o2[0]) and r1 == r2[0] and (te1, tr1) == (te2[0], tr2[0])
         assert i1["oracle_action"] == i2["oracle_action"][0] and i1["regret"] == i2["regret"][0]
         assert np.array_equal(i1["candidates"], i2["candidates"][0]) and i1["track"] == i2["track"][0]
+        if te1 or tr1:  # the episode ended (a Session-v0 listener may leave)
+            break
 
 
 @pytest.mark.parametrize("env_id", IDS)
