@@ -5,8 +5,15 @@ Column names are matched case-insensitively against the aliases in `ALIASES`. Th
 several rows (e.g. in several playlists) becomes one catalog row; ``playlist_id`` / ``playlist_name``
 columns become the catalog's playlists.
 
-Rows that cannot be used are dropped and listed in the catalog's `LoadReport` with their line number
-(line 1 is the header) and the reason, or, with ``errors="raise"``, stop the load with that message.
+The file is read by `musicgym.catalog.csvfile.read_table` (encodings, delimiter detection, malformed and
+cut-short rows). Rows that cannot be used are dropped and listed in the catalog's `LoadReport` with
+their line number (line 1 is the header) and the reason, or, with ``errors="raise"``, stop the load with
+that message. A row is dropped for: a track id that cannot be one (`musicgym.catalog.values.track_id_problems`);
+an audio feature that is missing, unparsable, infinite, outside Spotify's documented range (`RANGES`),
+or (key, mode) not a whole number. A row is kept with a value set unknown, and listed in
+``report.changed``, for a popularity outside [0, 100] or a release year that is unparsable or outside
+[1900, next year]. In a file separated by semicolons or tabs, decimal commas (``0,5``) are read as
+decimal points (noted).
 """
 
 from __future__ import annotations
@@ -17,8 +24,20 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from musicgym.catalog.csvfile import read_table
 from musicgym.catalog.model import AUDIO_FEATURES, COLUMNS, FEATURES_11, Catalog, CatalogError, Playlists
 from musicgym.catalog.report import LoadReport
+from musicgym.catalog.values import (
+    SPOTIFY_ID,
+    YEAR_MIN,
+    parse_float,
+    parse_year,
+    track_id_problems,
+    year_max,
+)
+
+__all__ = ["ALIASES", "RANGES", "load_feature_csv", "merge_tracks", "parse_year", "playlists_from_rows",
+           "read_feature_rows"]
 
 #: canonical column -> accepted spellings (first match wins)
 ALIASES: dict[str, tuple[str, ...]] = {
@@ -40,6 +59,8 @@ RANGES: dict[str, tuple[float, float]] = {
     "key": (-1, 11), "mode": (0, 1), "loudness": (-100.0, 10.0), "tempo": (0.0, 400.0),
     "duration_ms": (0.0, 1e8),
 }  # fmt: skip
+#: features that are whole numbers (pitch class, major/minor)
+INTEGER_FEATURES: tuple[str, ...] = ("key", "mode")
 
 
 def _resolve_columns(columns: list[str], source: str) -> dict[str, str]:
@@ -62,11 +83,6 @@ def _resolve_columns(columns: list[str], source: str) -> dict[str, str]:
     return found
 
 
-def _clean_id(s: pd.Series) -> pd.Series:
-    """Spotify URIs ``spotify:track:XYZ`` become ``XYZ``."""
-    return s.str.strip().str.replace(r"^spotify:track:", "", regex=True)
-
-
 def _clean_artist(s: pd.Series) -> pd.Series:
     """Kaggle's ``artists`` column holds Python-list strings ("['A', 'B']"): join them with ", "."""
 
@@ -74,22 +90,13 @@ def _clean_artist(s: pd.Series) -> pd.Series:
         if isinstance(v, str) and v.startswith("[") and v.endswith("]"):
             try:
                 items = ast.literal_eval(v)
-                if isinstance(items, list):
-                    return ", ".join(str(x) for x in items)
-            except (ValueError, SyntaxError):
+            except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
                 return v
+            if isinstance(items, list):
+                return ", ".join(str(x) for x in items)
         return v
 
     return s.map(one)
-
-
-def parse_year(s: pd.Series) -> pd.Series:
-    """Years from ``2019-06-14``, ``2019``, ``1960`` or decade labels like ``60s`` / ``1960s``; NaN otherwise."""
-    s = s.astype(str).str.strip()
-    four = pd.to_numeric(s.str.extract(r"^(\d{4})", expand=False), errors="coerce").astype(float)
-    two = pd.to_numeric(s.str.extract(r"^(\d{2})s$", expand=False), errors="coerce").astype(float)
-    two = pd.Series(np.where(two < 30, 2000 + two, 1900 + two), index=s.index)
-    return four.fillna(two)
 
 
 class _Flagger:
@@ -99,28 +106,80 @@ class _Flagger:
         self.bad, self.reasons = bad, reasons
 
     def __call__(self, mask: pd.Series, text: pd.Series | str) -> None:
+        mask = mask.fillna(False).astype(bool)
         new = mask & ~self.bad
         self.reasons[new] = text if isinstance(text, str) else text[new]
         self.bad[new] = True
 
 
-def _read_frame(path: Path, **kw) -> pd.DataFrame:
-    if not path.exists():
-        raise FileNotFoundError(f"catalog file not found: {path}")
-    try:
-        df = pd.read_csv(path, dtype=str, keep_default_na=False, **kw)
-    except pd.errors.EmptyDataError as e:
-        raise CatalogError(f"{path}: the file is empty (no header, no rows)") from e
-    except pd.errors.ParserError as e:
-        raise CatalogError(f"{path}: malformed CSV: {e}") from e
-    except UnicodeDecodeError as e:
-        raise CatalogError(f"{path}: not UTF-8 text ({e})") from e
-    if len(df) == 0:
-        raise CatalogError(f"{path}: the file has a header but no data rows")
-    return df
+def _decimal_commas(text: pd.Series, sep: str) -> tuple[pd.Series, bool]:
+    """In a file not separated by commas, ``0,5`` is a decimal comma: read it as ``0.5``."""
+    if sep == ",":
+        return text, False
+    comma = text.str.fullmatch(r"[+-]?\d*,\d+(?:[eE][+-]?\d+)?")
+    if not comma.any():
+        return text, False
+    return text.where(~comma, text.str.replace(",", ".", regex=False)), True
 
 
-def read_feature_rows(paths: list[Path], errors: str = "report") -> tuple[pd.DataFrame, LoadReport]:
+def _features(raw: pd.DataFrame, cols: dict[str, str], sep: str, flag: _Flagger) -> tuple[pd.DataFrame, bool]:
+    """The audio-feature columns as floats; missing, unparsable, non-finite, out-of-range values flagged."""
+    out = pd.DataFrame(index=raw.index)
+    commas = False
+    for feat in AUDIO_FEATURES:
+        if feat not in cols:
+            out[feat] = np.nan
+            continue
+        text = raw[cols[feat]].str.strip()
+        text, c = _decimal_commas(text, sep)
+        commas |= c
+        num = parse_float(text)
+        quoted = text.map(repr)
+        empty = text.isin(["", "NA", "NaN", "nan", "null", "None"])
+        flag(empty, f"missing value in column '{cols[feat]}'")
+        flag(num.isna() & ~empty, "unparsable number in column '" + cols[feat] + "': " + quoted)
+        flag(np.isinf(num), f"non-finite value in column '{cols[feat]}': " + quoted)
+        lo, hi = RANGES[feat]
+        flag((num < lo) | (num > hi), f"value out of range [{lo}, {hi}] in column '{cols[feat]}': " + text)
+        if feat in INTEGER_FEATURES:
+            flag(num != np.round(num), f"not a whole number in column '{cols[feat]}': " + quoted)
+        out[feat] = num
+    return out, commas
+
+
+def _optional_numbers(
+    raw: pd.DataFrame, cols: dict[str, str], keep: pd.Series, lines: np.ndarray, path: Path, report: LoadReport
+) -> tuple[pd.Series, pd.Series]:
+    """Popularity and release year: a value that is unparsable or out of range becomes unknown (reported)."""
+    out = {"popularity": pd.Series(np.nan, index=raw.index), "year": pd.Series(np.nan, index=raw.index)}
+    if "popularity" in cols:
+        text = raw[cols["popularity"]].str.strip()
+        out["popularity"] = parse_float(text)
+        bad = (text != "") & ~out["popularity"].between(0, 100)
+        _changed(bad & keep, f"popularity in column '{cols['popularity']}' is not a number in [0, 100]", text,
+                 lines, path, report)
+        out["popularity"] = out["popularity"].where(~bad)
+    if "year" in cols:
+        text = raw[cols["year"]].str.strip()
+        year = parse_year(text)
+        lo, hi = YEAR_MIN, year_max()
+        unparsable = (text != "") & year.isna()
+        _changed(unparsable & keep, f"no release year in column '{cols['year']}'", text, lines, path, report)
+        wrong = year.notna() & ~year.between(lo, hi)
+        _changed(wrong & keep, f"release year outside [{lo}, {hi}] in column '{cols['year']}'", text, lines, path,
+                 report)
+        out["year"] = year.where(~wrong)
+    return out["popularity"], out["year"]
+
+
+def _changed(mask: pd.Series, what: str, text: pd.Series, lines: np.ndarray, path: Path, report: LoadReport) -> None:
+    for i in np.flatnonzero(mask.to_numpy()):
+        report.change(int(lines[i]), f"{what}: {text.iat[i]!r} (kept, set unknown) ({path.name})")
+
+
+def read_feature_rows(
+    paths: list[Path], errors: str = "report", encoding: str | None = None
+) -> tuple[pd.DataFrame, LoadReport]:
     """Read Spotify feature CSVs into one canonical frame (one row per file row) and a report.
 
     The frame has the catalog's `COLUMNS` plus ``playlist_id``, ``playlist_name``, ``_source`` and
@@ -132,53 +191,41 @@ def read_feature_rows(paths: list[Path], errors: str = "report") -> tuple[pd.Dat
     report = LoadReport(source=source)
     frames = []
     for path in paths:
-        raw = _read_frame(path)
-        cols = _resolve_columns(list(raw.columns), str(path))
-        report.rows_read += len(raw)
-        out = pd.DataFrame(index=raw.index)
-        out["_source"] = str(path)
-        out["_line"] = raw.index.to_numpy() + 2
-        out["track_id"] = _clean_id(raw[cols["track_id"]])
+        table = read_table(path, report, errors, encoding)
+        raw, lines = table.rows, table.lines
+        cols = _resolve_columns(table.columns, str(path))
         bad = pd.Series(False, index=raw.index)
         reasons = pd.Series("", index=raw.index, dtype=object)
         flag = _Flagger(bad, reasons)
-        flag(out["track_id"] == "", f"empty track id in column '{cols['track_id']}'")
-        for feat in AUDIO_FEATURES:
-            if feat not in cols:
-                out[feat] = np.nan
-                continue
-            text = raw[cols[feat]].str.strip()
-            num = pd.to_numeric(text, errors="coerce")
-            empty = text.isin(["", "NA", "NaN", "nan", "null", "None"])
-            flag(empty, f"missing value in column '{cols[feat]}'")
-            flag(num.isna() & ~empty, "unparsable number in column '" + cols[feat] + "': " + text.map(repr))
-            flag(np.isinf(num), f"non-finite value in column '{cols[feat]}'")
-            lo, hi = RANGES[feat]
-            flag((num < lo) | (num > hi), f"value out of range [{lo}, {hi}] in column '{cols[feat]}': " + text)
-            out[feat] = num
+        ids, id_problems = track_id_problems(raw[cols["track_id"]], cols["track_id"])
+        flag(id_problems != "", id_problems)
+        feats, commas = _features(raw, cols, table.sep, flag)
+        out = pd.concat([pd.DataFrame({"_source": str(path), "_line": lines, "track_id": ids}, index=raw.index), feats],
+                        axis=1)
         for canon in ("name", "artist", "album", "genre", "subgenre", "playlist_id", "playlist_name"):
             out[canon] = raw[cols[canon]].str.strip() if canon in cols else ""
         if "artist" in cols:
             out["artist"] = _clean_artist(out["artist"])
         out["genre"] = out["genre"].str.lower()
-        out["popularity"] = pd.to_numeric(raw[cols["popularity"]], errors="coerce") if "popularity" in cols else np.nan
-        out["year"] = parse_year(raw[cols["year"]]) if "year" in cols else np.nan
+        out["popularity"], out["year"] = _optional_numbers(raw, cols, ~bad, lines, path, report)
         if bad.any():
-            first = bad.idxmax()
             if errors == "raise":
-                raise CatalogError(f"{path}, line {first + 2}: {reasons[first]}")
+                first = int(np.flatnonzero(bad.to_numpy())[0])
+                raise CatalogError(f"{path}, line {lines[first]}: {reasons.iat[first]}")
             for i in np.flatnonzero(bad.to_numpy()):
-                report.drop(int(i) + 2, f"{reasons.iat[i]} ({path.name})")
+                report.drop(int(lines[i]), f"{reasons.iat[i]} ({path.name})")
+        if commas:
+            report.note(f"{path.name}: numbers with a decimal comma (0,5) read as 0.5")
+        links = int((raw[cols["track_id"]].str.contains("open.spotify.com", regex=False) & ~bad).sum())
+        if links:
+            report.note(f"{path.name}: {links} track ids given as open.spotify.com links (the id kept)")
+        odd = int((~out["track_id"].str.fullmatch(SPOTIFY_ID.pattern) & ~bad).sum())
+        if odd and odd < int((~bad).sum()):
+            report.note(f"{path.name}: {odd} track ids are not Spotify ids of 22 letters or digits (kept)")
         for canon, what in (("name", "track name"), ("artist", "artist")):
             n_missing = int((out.loc[~bad, canon] == "").sum()) if canon in cols else 0
             if n_missing:
                 report.note(f"{path.name}: {n_missing} rows have no {what} (kept, {what} left empty)")
-        if "year" in cols:
-            n_noyear = int(out.loc[~bad, "year"].isna().sum())
-            if n_noyear:
-                report.note(
-                    f"{path.name}: {n_noyear} rows have no parsable year in '{cols['year']}' (kept, year unknown)"
-                )
         frames.append(out[~bad])
     rows = pd.concat(frames, ignore_index=True)
     if len(rows) == 0:
@@ -232,9 +279,11 @@ def playlists_from_rows(rows: pd.DataFrame, track_row: np.ndarray, report: LoadR
     return Playlists(tracks, titles, ordered=False)
 
 
-def load_feature_csv(paths: list[Path], errors: str = "report", name: str | None = None) -> Catalog:
-    """Load one or more Spotify audio-feature CSVs as one `Catalog`."""
-    rows, report = read_feature_rows(paths, errors)
+def load_feature_csv(
+    paths: list[Path], errors: str = "report", name: str | None = None, encoding: str | None = None
+) -> Catalog:
+    """Load one or more Spotify audio-feature CSVs as one `Catalog` (`encoding`: see `musicgym.catalog.textfile`)."""
+    rows, report = read_feature_rows(paths, errors, encoding)
     tracks, track_row = merge_tracks(rows, report)
     playlists = playlists_from_rows(rows, track_row, report)
     return Catalog(tracks, playlists, name=name or paths[0].name, report=report)
