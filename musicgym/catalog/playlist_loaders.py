@@ -1,4 +1,4 @@
-"""Playlist and listening-log formats: Spotify Million Playlist Dataset JSON, Last.fm-1K TSV logs.
+"""Playlist and listening-log formats: Spotify Million Playlist Dataset JSON (in `mpd`), Last.fm-1K TSV logs.
 
 Neither format carries audio features. Tracks are kept as ids (features NaN) and the report says how
 many lack features; pass ``features=`` (a Spotify feature CSV or a `Catalog`) to join them, by track
@@ -8,104 +8,19 @@ id first and then by (artist, track name), case-insensitively.
 from __future__ import annotations
 
 import csv
-import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from musicgym.catalog.model import AUDIO_FEATURES, COLUMNS, Catalog, CatalogError, Playlists
+from musicgym.catalog.join import attach_features, id_only_tracks, report_missing_features
+from musicgym.catalog.model import Catalog, CatalogError, Playlists
+from musicgym.catalog.mpd import load_mpd_json
 from musicgym.catalog.report import LoadReport
 
+__all__ = ["LASTFM_FIELDS", "attach_features", "load_lastfm_tsv", "load_mpd_json"]
+
 LASTFM_FIELDS = ("userid", "timestamp", "artist_id", "artist", "track_id", "track")
-
-
-def _empty_tracks(ids: list[str], names: list[str], artists: list[str], albums: list[str]) -> pd.DataFrame:
-    df = pd.DataFrame({"track_id": ids, "name": names, "artist": artists, "album": albums})
-    df["genre"] = ""
-    df["subgenre"] = ""
-    for c in ("popularity", "year", *AUDIO_FEATURES):
-        df[c] = np.nan
-    return df.loc[:, list(COLUMNS)]
-
-
-def attach_features(tracks: pd.DataFrame, features: Catalog, report: LoadReport) -> pd.DataFrame:
-    """Fill audio features, genre, popularity and year from `features` by id, then by (artist, name)."""
-    src = features.tracks
-    by_id = pd.Series(np.arange(len(src)), index=src["track_id"])
-    match = tracks["track_id"].map(by_id)
-    key_src = src["artist"].str.lower().str.strip() + "\x1f" + src["name"].str.lower().str.strip()
-    by_key = pd.Series(np.arange(len(src)), index=key_src).groupby(level=0).first()
-    key = tracks["artist"].str.lower().str.strip() + "\x1f" + tracks["name"].str.lower().str.strip()
-    match = match.fillna(key.map(by_key))
-    hit = match.notna().to_numpy()
-    rows = match[hit].astype(int).to_numpy()
-    tracks = tracks.copy()
-    for c in (*AUDIO_FEATURES, "genre", "subgenre", "popularity", "year"):
-        col = tracks[c].to_numpy(dtype=object if c in ("genre", "subgenre") else np.float64).copy()
-        col[hit] = src[c].to_numpy()[rows]
-        tracks[c] = col
-    report.note(f"audio features joined for {int(hit.sum())} of {len(tracks)} tracks from {features.name}")
-    return tracks
-
-
-def _report_missing_features(tracks: pd.DataFrame, report: LoadReport) -> None:
-    missing = int(tracks["danceability"].isna().sum())
-    if missing:
-        report.note(
-            f"{missing} of {len(tracks)} tracks have no audio features (kept as ids; "
-            "catalog.with_features_only() drops them, reported)"
-        )
-
-
-def load_mpd_json(paths: list[Path], features: Catalog | None = None, name: str | None = None) -> Catalog:
-    """Load Spotify Million Playlist Dataset slices (``{"info":..., "playlists": [...]}``)."""
-    report = LoadReport(source=", ".join(str(p) for p in paths))
-    ids: dict[str, int] = {}
-    names: list[str] = []
-    artists: list[str] = []
-    albums: list[str] = []
-    pls: list[np.ndarray] = []
-    titles: list[str] = []
-    for path in paths:
-        if not path.exists():
-            raise FileNotFoundError(f"playlist file not found: {path}")
-        try:
-            doc = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as e:
-            raise CatalogError(
-                f"{path}: invalid JSON at line {e.lineno}, column {e.colno}: {e.msg} (a truncated file?)"
-            ) from e
-        if not isinstance(doc, dict) or not isinstance(doc.get("playlists"), list):
-            raise CatalogError(f"{path}: not an MPD slice: expected an object with a 'playlists' list")
-        for k, pl in enumerate(doc["playlists"]):
-            report.rows_read += 1
-            if not isinstance(pl, dict) or not isinstance(pl.get("tracks"), list):
-                report.drop(None, f"playlist #{k} in {path.name} has no 'tracks' list")
-                continue
-            rows = []
-            entries = sorted(pl["tracks"], key=lambda t: t.get("pos", 0) if isinstance(t, dict) else 0)
-            for t in entries:
-                uri = t.get("track_uri") if isinstance(t, dict) else None
-                if not uri:
-                    report.drop(None, f"track entry without track_uri in playlist {pl.get('pid', k)} ({path.name})")
-                    continue
-                tid = str(uri).removeprefix("spotify:track:")
-                if tid not in ids:
-                    ids[tid] = len(names)
-                    names.append(str(t.get("track_name", "")))
-                    artists.append(str(t.get("artist_name", "")))
-                    albums.append(str(t.get("album_name", "")))
-                rows.append(ids[tid])
-            pls.append(np.array(list(dict.fromkeys(rows)), dtype=np.int64))
-            titles.append(str(pl.get("name", "")))
-    if not names:
-        raise CatalogError(f"{report.source}: no tracks found in any playlist")
-    tracks = _empty_tracks(list(ids), names, artists, albums)
-    if features is not None:
-        tracks = attach_features(tracks, features, report)
-    _report_missing_features(tracks, report)
-    return Catalog(tracks, Playlists(pls, titles, ordered=False), name=name or paths[0].name, report=report)
 
 
 def load_lastfm_tsv(
@@ -156,7 +71,7 @@ def load_lastfm_tsv(
     log["key"] = log["track_id"].where(log["track_id"] != "", log["artist"] + " - " + log["track"])
     log = log.sort_values(["userid", "time"], kind="stable").reset_index(drop=True)
     first = log.drop_duplicates("key")
-    tracks = _empty_tracks(first["key"].tolist(), first["track"].tolist(), first["artist"].tolist(), [""] * len(first))
+    tracks = id_only_tracks(first["key"].tolist(), first["track"].tolist(), first["artist"].tolist(), [""] * len(first))
     row_of = pd.Series(np.arange(len(first)), index=first["key"].to_numpy())
     rows = row_of.loc[log["key"]].to_numpy()
     gap = log["time"].diff().dt.total_seconds().to_numpy() > session_gap_minutes * 60
@@ -170,5 +85,5 @@ def load_lastfm_tsv(
     report.note(f"{len(pls)} sessions split at {session_gap_minutes:g}-minute gaps from {len(log)} plays")
     if features is not None:
         tracks = attach_features(tracks, features, report)
-    _report_missing_features(tracks, report)
+    report_missing_features(tracks, report)
     return Catalog(tracks, Playlists(pls, titles, ordered=True, users=users), name=name or paths[0].name, report=report)
