@@ -165,8 +165,8 @@ def _load_files(
     paths: list[Path], features: Catalog | None, errors: str, gap: float, name: str, encoding: str | None
 ) -> Catalog:
     from musicgym.catalog.csv_loader import load_feature_csv
+    from musicgym.catalog.lastfm import load_lastfm_tsv
     from musicgym.catalog.mpd import load_mpd_json
-    from musicgym.catalog.playlist_loaders import load_lastfm_tsv
 
     kinds = {p.suffix.lower() for p in paths}
     if len(kinds) > 1:
@@ -179,5 +179,6 @@ def _load_files(
     if kind == ".json":
         return load_mpd_json(paths, features=features, name=name, encoding=encoding)
     if kind in (".tsv", ".txt"):
-        return load_lastfm_tsv(paths, session_gap_minutes=gap, features=features, errors=errors, name=name)
+        return load_lastfm_tsv(paths, session_gap_minutes=gap, features=features, errors=errors, name=name,
+                               encoding=encoding)
     raise CatalogError(f"unsupported file type {kind!r}: expected .csv (Spotify features), .json (MPD), .tsv (Last.fm)")

@@ -107,9 +107,10 @@ class Catalog:
         self.tracks = tracks
         self.playlists = playlists if playlists is not None else Playlists()
         n = len(tracks)
-        for i, pl in enumerate(self.playlists.tracks):
-            if pl.size and (pl.min() < 0 or pl.max() >= n):
-                raise CatalogError(f"catalog {name!r}: playlist {i} refers to rows outside 0..{n - 1}")
+        rows = np.concatenate(self.playlists.tracks) if len(self.playlists) else np.zeros(0, np.int64)
+        if rows.size and (rows.min() < 0 or rows.max() >= n):
+            i = next(i for i, pl in enumerate(self.playlists.tracks) if pl.size and (pl.min() < 0 or pl.max() >= n))
+            raise CatalogError(f"catalog {name!r}: playlist {i} refers to rows outside 0..{n - 1}")
         self.name = name
         self.report = report if report is not None else LoadReport(source=name)
 

@@ -1,10 +1,14 @@
 from __future__ import annotations
 
+import csv
 import json
 
+import pandas as pd
 import pytest
 
-from musicgym.catalog import CatalogError, load_catalog
+from musicgym.catalog import CatalogError, lastfm, load_catalog
+from musicgym.catalog.textfile import utf8_blocks
+from tests.conftest import SHARED_DATA
 
 
 def mpd_doc():
@@ -182,4 +186,118 @@ def test_json_that_cannot_be_read_is_named(tmp_path, text, match):
     p = tmp_path / "bad.json"
     p.write_text(text)
     with pytest.raises(CatalogError, match=rf"bad\.json: .*{match}"):
+        load_catalog(p)
+
+
+# ---------------------------------------------------------------- Last.fm: vectorised reading (finding 5)
+def reference_lastfm(path, gap_minutes=20.0):
+    """The loader's specification, line by line: fields, drops, sort, sessions, track keys."""
+    good, dropped = [], []
+    with open(path, encoding="utf-8", newline="") as fh:
+        for n, fields in enumerate(csv.reader(fh, delimiter="\t", quoting=csv.QUOTE_NONE), start=1):
+            if len(fields) != 6:
+                dropped.append((n, f"expected 6 tab-separated fields, found {len(fields)}"))
+            elif not fields[0] or not fields[5]:
+                dropped.append((n, "empty user id or track name"))
+            else:
+                ts = pd.to_datetime(fields[1], utc=True, errors="coerce", format="ISO8601")
+                if pd.isna(ts):
+                    dropped.append((n, f"unparsable timestamp {fields[1]!r}"))
+                else:
+                    key = fields[4] or f"{fields[3]} - {fields[5]}"
+                    good.append((fields[0], ts, key, len(good)))
+    good.sort(key=lambda g: (g[0], g[1], g[3]))
+    sessions, titles = [], []
+    for i, (user, ts, key, _) in enumerate(good):
+        if i == 0 or user != good[i - 1][0] or (ts - good[i - 1][1]).total_seconds() > gap_minutes * 60:
+            sessions.append([])
+            titles.append(f"{user} {ts:%Y-%m-%d %H:%M}")
+        sessions[-1].append(key)
+    return sessions, titles, dropped
+
+
+LOG_WITH_EVERY_PROBLEM = [
+    "u2\t2009-05-04T10:01:00Z\tA2\tOther\tT1\tOne",
+    "u1\t2009-05-04T10:00:00Z\tA1\tArtist\tT1\tOne",
+    "",
+    "u1\t2009-05-04T10:04:00+00:00\tA1\tArtist\tT2\tTwo \"quoted\"",
+    "u1\t2009-05-04T10:04:00Z\tA1\tArtist\t\tSame Second",
+    "u1\t2009-05-04T11:00:00Z\tA1\tArtist\t\tThree",
+    "u1\tnot-a-time\tA1\tArtist\tT2\tTwo",
+    "u1\t2009-02-30T10:00:00Z\tA1\tArtist\tT2\tTwo",
+    "\t2009-05-04T12:00:00Z\tA1\tArtist\tT2\tTwo",
+    "u3\t2009-05-04T12:00:00Z\tA1\tArtist\tT2\t",
+    "short\tline",
+    "too\tmany\tfields\there\tand\there\ttoo",
+    "u3\t2009-05-04T12:30:00Z\tA3\t坂本龍一\t\tComposition 0919",
+]
+
+
+def lastfm_fixture_paths(tmp_path):
+    p = tmp_path / "log.tsv"
+    p.write_text("\n".join(LOG_WITH_EVERY_PROBLEM) + "\n", encoding="utf-8")
+    return [p, SHARED_DATA / "lastfm1k_sample" / "userid-timestamp-artid-artname-traid-traname.tsv"]
+
+
+@pytest.mark.parametrize("engine", ["auto", "pandas"])
+def test_lastfm_loader_matches_the_line_by_line_reference(tmp_path, monkeypatch, engine):
+    monkeypatch.setattr(lastfm, "ENGINE", engine)
+    for path in lastfm_fixture_paths(tmp_path):
+        if not path.exists():
+            continue
+        cat = lastfm.load_lastfm_tsv([path])
+        sessions, titles, dropped = reference_lastfm(path)
+        ids = cat.tracks["track_id"].tolist()
+        assert [[ids[i] for i in s] for s in cat.playlists.tracks] == sessions
+        assert cat.playlists.titles == titles
+        assert [(d.line, d.reason.rsplit(" (", 1)[0]) for d in cat.report.dropped] == dropped
+        first_seen = list(dict.fromkeys(k for s in sessions for k in s))
+        assert ids == first_seen
+
+
+def test_lastfm_blocks_do_not_change_the_result(tmp_path, monkeypatch):
+    path = lastfm_fixture_paths(tmp_path)[0]
+    whole = lastfm.load_lastfm_tsv([path])
+    monkeypatch.setattr(lastfm, "utf8_blocks", lambda p, e: utf8_blocks(p, e, block_bytes=7))
+    small = lastfm.load_lastfm_tsv([path])
+    assert small.fingerprint == whole.fingerprint and small.playlists.titles == whole.playlists.titles
+    assert [(d.line, d.reason) for d in small.report.dropped] == [(d.line, d.reason) for d in whole.report.dropped]
+
+
+def test_lastfm_last_line_without_end_of_line_is_kept_and_listed(tmp_path):
+    p = tmp_path / "log.tsv"
+    p.write_text("\n".join(LOG[:3]))
+    cat = load_catalog(p)
+    assert sum(len(s) for s in cat.playlists.tracks) == 3
+    (c,) = cat.report.changed
+    assert c.line == 3 and "may be cut short" in c.reason and "'Three'" in c.reason
+
+
+def test_lastfm_that_is_not_utf8_names_file_line_and_column(tmp_path):
+    p = tmp_path / "log.tsv"
+    p.write_bytes(("\n".join(LOG[:2] + ["u1\t2009-05-04T11:00:00Z\tA1\tBjörk\t\tJóga"]) + "\n").encode("latin-1"))
+    with pytest.raises(CatalogError, match=r"log\.tsv: not valid UTF-8 text: byte\(s\) f6 at line 3, column 30"):
+        load_catalog(p)
+    cat = load_catalog(p, encoding="latin-1")
+    assert "Björk - Jóga" in cat.tracks["track_id"].tolist()
+
+
+def test_lastfm_utf16_with_byte_order_mark_and_crlf_loads(tmp_path):
+    p = tmp_path / "log.tsv"
+    p.write_bytes(("\r\n".join(LOG[:3]) + "\r\n").encode("utf-16"))
+    cat = load_catalog(p)
+    assert [len(s) for s in cat.playlists.tracks] == [2, 1] and cat.tracks["name"].tolist() == ["One", "Two", "Three"]
+
+
+def test_lastfm_line_with_a_nul_byte_is_dropped(tmp_path):
+    p = tmp_path / "log.tsv"
+    p.write_text("\n".join([LOG[0], LOG[1].replace("Two", "T\x00wo")]) + "\n")
+    cat = load_catalog(p)
+    assert [(d.line, d.reason.split(" (")[0]) for d in cat.report.dropped] == [(2, "holds a NUL byte")]
+
+
+def test_a_comma_separated_file_given_as_lastfm_log_is_named(tmp_path):
+    p = tmp_path / "log.tsv"
+    p.write_text("u1,2009-05-04T10:00:00Z,A1,Artist,T1,One\n")
+    with pytest.raises(CatalogError, match=r"log\.tsv: line 1 has no tab but 5 commas: this file looks comma-separated"):
         load_catalog(p)
