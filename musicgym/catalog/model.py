@@ -179,6 +179,27 @@ class Catalog:
         """Boolean mask of rows whose 11 core audio features (`FEATURES_11`) are all known."""
         return ~self.tracks.loc[:, list(FEATURES_11)].isna().any(axis=1).to_numpy()
 
+    # ------------------------------------------------------------------ what callers need
+    def require_tracks(self, minimum: int, what: str) -> None:
+        """Raise `CatalogError` naming `what` unless the catalog has at least `minimum` tracks.
+
+        An env calls it before it sizes its spaces, e.g. ``catalog.require_tracks(k + 1, "Taste-v0 with
+        window=5")``, so that a one-track catalog gets that sentence rather than a range error.
+        """
+        if len(self) < minimum:
+            raise CatalogError(
+                f"{what} needs at least {minimum} tracks, but catalog {self.name!r} has {len(self)}"
+                + ("" if len(self) > 1 else "; load a larger catalog (e.g. 'default')")
+            )
+
+    def require_playlists(self, minimum: int, what: str) -> None:
+        """Raise `CatalogError` naming `what` unless the catalog has at least `minimum` non-empty playlists."""
+        n = sum(1 for p in self.playlists.tracks if len(p))
+        if n < minimum:
+            raise CatalogError(
+                f"{what} needs at least {minimum} playlists or sessions, but catalog {self.name!r} has {n}"
+            )
+
     # ------------------------------------------------------------------ feature views
     def require_features(self, what: str) -> None:
         """Raise `CatalogError` naming `what` unless every track has its audio features."""

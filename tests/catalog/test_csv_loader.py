@@ -368,6 +368,15 @@ def test_conflicting_duplicate_ids_raise_naming_file_and_lines(tmp_path):
         load_catalog(write(tmp_path, "\n".join([HEADER, *rows])))
 
 
+def test_a_one_track_catalog_loads_and_has_every_view(tmp_path):
+    cat = load_catalog(write(tmp_path, "\n".join([HEADER, *good_rows(1)])))
+    assert len(cat) == 1
+    assert cat.features_11.shape == (1, 11) and cat.taste_features.shape == (1, 9) and cat.attributes.shape == (1, 21)
+    assert "tracks=1" in cat.describe()
+    with pytest.raises(CatalogError, match=r"Taste-v0 with window=5 needs at least 6 tracks, but catalog 'songs\.csv' has 1"):
+        cat.require_tracks(6, "Taste-v0 with window=5")
+
+
 def test_a_catalog_spec_of_the_wrong_type_is_named():
     with pytest.raises(TypeError, match="catalog must be a preset name, a path"):
         load_catalog(12345)

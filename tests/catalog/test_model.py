@@ -95,6 +95,20 @@ def test_the_default_catalog_keeps_its_fingerprint(default_catalog):
     assert default_catalog.fingerprint == "ee7cd428f2a0fc46" == default_catalog.stored_fingerprint
 
 
+def test_require_tracks_and_playlists_name_what_needs_them():
+    c = Catalog(frame())
+    c.require_tracks(2, "x")
+    with pytest.raises(CatalogError, match=r"Preference-v0 with k=20 needs at least 20 tracks, but catalog 'catalog' has 2"):
+        c.require_tracks(20, "Preference-v0 with k=20")
+    with pytest.raises(CatalogError, match=r"Playlist-v0 needs at least 1 playlists or sessions, but catalog 'catalog' has 0"):
+        c.require_playlists(1, "Playlist-v0")
+    Catalog(frame(), Playlists([np.array([0, 1])])).require_playlists(1, "Playlist-v0")
+    one = Catalog(frame().iloc[:1])
+    with pytest.raises(CatalogError, match="has 1; load a larger catalog"):
+        one.require_tracks(2, "Taste-v0")
+    assert one.features_11.shape == (1, 11) and not one.features_11.any()
+
+
 def test_the_default_catalog_is_read_back_bit_for_bit(default_catalog):
     """Its 17-digit numbers are parsed correctly rounded (pandas before 3.1 was one unit off for 46,503 of them)."""
     import csv
