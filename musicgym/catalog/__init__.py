@@ -1,6 +1,7 @@
 """Catalogs: the data model, loaders for real formats, the embedded default and a synthetic generator.
 
 One public entry, `load_catalog`, takes a preset name, a path (or several), or a `Catalog`.
+`load_mssd_log` reads Spotify's Music Streaming Sessions Dataset logs (skips, session ends) for calibration.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from musicgym.catalog.model import (
     CatalogError,
     Playlists,
 )
+from musicgym.catalog.mssd import MSSDLog, load_mssd_log
 from musicgym.catalog.report import LoadReport
 from musicgym.catalog.synthetic import synthetic
 from musicgym.catalog.textfile import check_encoding
@@ -31,8 +33,10 @@ __all__ = [
     "Catalog",
     "CatalogError",
     "LoadReport",
+    "MSSDLog",
     "Playlists",
     "load_catalog",
+    "load_mssd_log",
     "synthetic",
     "PRESETS",
 ]

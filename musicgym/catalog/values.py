@@ -17,8 +17,8 @@ SPOTIFY_ID = re.compile(r"[0-9A-Za-z]{22}")
 YEAR_MIN = 1900
 #: a column of ids counts as Spotify ids when at least this share of them are
 SPOTIFY_MAJORITY = 0.9
-_TRUE = frozenset({"true", "1", "t", "yes"})
-_FALSE = frozenset({"false", "0", "f", "no"})
+_TRUE = frozenset({"true", "1"})
+_FALSE = frozenset({"false", "0"})
 
 
 def year_max() -> int:
@@ -51,7 +51,7 @@ def parse_year(s: pd.Series) -> pd.Series:
 
 
 def parse_bool(text: pd.Series) -> pd.Series:
-    """``true/false``, ``1/0`` (also ``t/f``, ``yes/no``, any case) to a float 1.0 / 0.0; NaN otherwise."""
+    """``true/false`` (any case) or ``1/0`` to a float 1.0 / 0.0; NaN otherwise."""
     s = text.astype(str).str.strip().str.lower()
     return pd.Series(np.where(s.isin(_TRUE), 1.0, np.where(s.isin(_FALSE), 0.0, np.nan)), index=text.index)
 

@@ -20,8 +20,8 @@ def test_parse_float_marks_what_it_cannot_read():
 
 
 def test_parse_bool_and_year():
-    assert parse_bool(pd.Series(["True", "false", "1", "0", "maybe", ""])).tolist()[:4] == [1.0, 0.0, 1.0, 0.0]
-    assert parse_bool(pd.Series(["maybe", ""])).isna().all()
+    assert parse_bool(pd.Series(["True", "FALSE", "1", "0"])).tolist() == [1.0, 0.0, 1.0, 0.0]
+    assert parse_bool(pd.Series(["maybe", "", "yes", "2", "1.0"])).isna().all()
     assert parse_year(pd.Series(["2019-06-14", "1960", "60s", "10s", "?"])).tolist()[:4] == [2019.0, 1960.0, 1960.0, 2010.0]
 
 
