@@ -19,6 +19,7 @@ decimal points (noted).
 from __future__ import annotations
 
 import ast
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -59,6 +60,8 @@ RANGES: dict[str, tuple[float, float]] = {
     "key": (-1, 11), "mode": (0, 1), "loudness": (-100.0, 10.0), "tempo": (0.0, 400.0),
     "duration_ms": (0.0, 1e8),
 }  # fmt: skip
+#: how a missing feature value is written
+MISSING = ("", "NA", "NaN", "nan", "null", "None")
 #: features that are whole numbers (pitch class, major/minor)
 INTEGER_FEATURES: tuple[str, ...] = ("key", "mode")
 
@@ -100,15 +103,16 @@ def _clean_artist(s: pd.Series) -> pd.Series:
 
 
 class _Flagger:
-    """Marks rows bad with the first reason found for each (later reasons do not overwrite)."""
+    """Marks rows bad with the first reason found for each; a reason is built only for the rows it flags."""
 
-    def __init__(self, bad: pd.Series, reasons: pd.Series) -> None:
-        self.bad, self.reasons = bad, reasons
+    def __init__(self, n: int) -> None:
+        self.bad = np.zeros(n, dtype=bool)
+        self.reasons = [""] * n
 
-    def __call__(self, mask: pd.Series, text: pd.Series | str) -> None:
-        mask = mask.fillna(False).astype(bool)
-        new = mask & ~self.bad
-        self.reasons[new] = text if isinstance(text, str) else text[new]
+    def __call__(self, mask: np.ndarray, reason: str | Callable[[int], str]) -> None:
+        new = np.flatnonzero(np.asarray(mask, dtype=bool) & ~self.bad)
+        for i in new:
+            self.reasons[i] = reason if isinstance(reason, str) else reason(int(i))
         self.bad[new] = True
 
 
@@ -122,59 +126,66 @@ def _decimal_commas(text: pd.Series, sep: str) -> tuple[pd.Series, bool]:
     return text.where(~comma, text.str.replace(",", ".", regex=False)), True
 
 
-def _features(raw: pd.DataFrame, cols: dict[str, str], sep: str, flag: _Flagger) -> tuple[pd.DataFrame, bool]:
-    """The audio-feature columns as floats; missing, unparsable, non-finite, out-of-range values flagged."""
-    out = pd.DataFrame(index=raw.index)
-    commas = False
-    for feat in AUDIO_FEATURES:
-        if feat not in cols:
-            out[feat] = np.nan
-            continue
-        text = raw[cols[feat]].str.strip()
-        text, c = _decimal_commas(text, sep)
-        commas |= c
-        num = parse_float(text)
-        quoted = text.map(repr)
-        empty = text.isin(["", "NA", "NaN", "nan", "null", "None"])
-        flag(empty, f"missing value in column '{cols[feat]}'")
-        flag(num.isna() & ~empty, "unparsable number in column '" + cols[feat] + "': " + quoted)
-        flag(np.isinf(num), f"non-finite value in column '{cols[feat]}': " + quoted)
-        lo, hi = RANGES[feat]
-        flag((num < lo) | (num > hi), f"value out of range [{lo}, {hi}] in column '{cols[feat]}': " + text)
-        if feat in INTEGER_FEATURES:
-            flag(num != np.round(num), f"not a whole number in column '{cols[feat]}': " + quoted)
-        out[feat] = num
+def _features(raw: pd.DataFrame, cols: dict[str, str], sep: str, flag: _Flagger) -> tuple[dict[str, np.ndarray], bool]:
+    """The audio features as floats (all columns parsed in one pass); bad values flagged feature by feature.
+
+    A value is flagged when missing, unparsable, non-finite, outside `RANGES`, or (key, mode) not whole.
+    """
+    present = [f for f in AUDIO_FEATURES if f in cols]
+    n = len(raw)
+    flat = pd.Series(raw.loc[:, [cols[f] for f in present]].to_numpy(dtype=object).ravel(order="F"), dtype=object)
+    flat, commas = _decimal_commas(flat.str.strip(), sep)
+    num = parse_float(flat).to_numpy(np.float64).reshape(len(present), n)
+    text = flat.to_numpy(dtype=object).reshape(len(present), n)
+    out = {f: np.full(n, np.nan) for f in AUDIO_FEATURES}
+    for j, feat in enumerate(present):
+        _check_feature(num[j], text[j], feat, cols[feat], flag)
+        out[feat] = num[j]
     return out, commas
 
 
+def _check_feature(num: np.ndarray, text: np.ndarray, feat: str, column: str, flag: _Flagger) -> None:
+    empty = np.isnan(num) & np.isin(text, MISSING)
+    lo, hi = RANGES[feat]
+    with np.errstate(invalid="ignore"):
+        flag(empty, f"missing value in column '{column}'")
+        flag(np.isnan(num) & ~empty, lambda i: f"unparsable number in column '{column}': {text[i]!r}")
+        flag(np.isinf(num), lambda i: f"non-finite value in column '{column}': {text[i]!r}")
+        flag((num < lo) | (num > hi), lambda i: f"value out of range [{lo}, {hi}] in column '{column}': {text[i]}")
+        if feat in INTEGER_FEATURES:
+            flag(num != np.round(num), lambda i: f"not a whole number in column '{column}': {text[i]!r}")
+
+
 def _optional_numbers(
-    raw: pd.DataFrame, cols: dict[str, str], keep: pd.Series, lines: np.ndarray, path: Path, report: LoadReport
-) -> tuple[pd.Series, pd.Series]:
+    raw: pd.DataFrame, cols: dict[str, str], keep: np.ndarray, lines: np.ndarray, path: Path, report: LoadReport
+) -> tuple[np.ndarray, np.ndarray]:
     """Popularity and release year: a value that is unparsable or out of range becomes unknown (reported)."""
-    out = {"popularity": pd.Series(np.nan, index=raw.index), "year": pd.Series(np.nan, index=raw.index)}
+    popularity = year = np.full(len(raw), np.nan)
     if "popularity" in cols:
-        text = raw[cols["popularity"]].str.strip()
-        out["popularity"] = parse_float(text)
-        bad = (text != "") & ~out["popularity"].between(0, 100)
+        text = raw[cols["popularity"]].str.strip().to_numpy(dtype=object)
+        popularity = parse_float(pd.Series(text, dtype=object)).to_numpy(np.float64)
+        with np.errstate(invalid="ignore"):
+            bad = (text != "") & ~((popularity >= 0) & (popularity <= 100))
         _changed(bad & keep, f"popularity in column '{cols['popularity']}' is not a number in [0, 100]", text,
                  lines, path, report)
-        out["popularity"] = out["popularity"].where(~bad)
+        popularity = np.where(bad, np.nan, popularity)
     if "year" in cols:
-        text = raw[cols["year"]].str.strip()
-        year = parse_year(text)
+        text = raw[cols["year"]].str.strip().to_numpy(dtype=object)
+        year = parse_year(pd.Series(text, dtype=object)).to_numpy(np.float64)
         lo, hi = YEAR_MIN, year_max()
-        unparsable = (text != "") & year.isna()
-        _changed(unparsable & keep, f"no release year in column '{cols['year']}'", text, lines, path, report)
-        wrong = year.notna() & ~year.between(lo, hi)
+        _changed((text != "") & np.isnan(year) & keep, f"no release year in column '{cols['year']}'", text, lines,
+                 path, report)
+        with np.errstate(invalid="ignore"):
+            wrong = ~np.isnan(year) & ~((year >= lo) & (year <= hi))
         _changed(wrong & keep, f"release year outside [{lo}, {hi}] in column '{cols['year']}'", text, lines, path,
                  report)
-        out["year"] = year.where(~wrong)
-    return out["popularity"], out["year"]
+        year = np.where(wrong, np.nan, year)
+    return popularity, year
 
 
-def _changed(mask: pd.Series, what: str, text: pd.Series, lines: np.ndarray, path: Path, report: LoadReport) -> None:
-    for i in np.flatnonzero(mask.to_numpy()):
-        report.change(int(lines[i]), f"{what}: {text.iat[i]!r} (kept, set unknown) ({path.name})")
+def _changed(mask: np.ndarray, what: str, text: np.ndarray, lines: np.ndarray, path: Path, report: LoadReport) -> None:
+    for i in np.flatnonzero(mask):
+        report.change(int(lines[i]), f"{what}: {text[i]!r} (kept, set unknown) ({path.name})")
 
 
 def read_feature_rows(
@@ -194,43 +205,50 @@ def read_feature_rows(
         table = read_table(path, report, errors, encoding)
         raw, lines = table.rows, table.lines
         cols = _resolve_columns(table.columns, str(path))
-        bad = pd.Series(False, index=raw.index)
-        reasons = pd.Series("", index=raw.index, dtype=object)
-        flag = _Flagger(bad, reasons)
+        flag = _Flagger(len(raw))
         ids, id_problems = track_id_problems(raw[cols["track_id"]], cols["track_id"])
-        flag(id_problems != "", id_problems)
+        flag(id_problems != "", id_problems.__getitem__)
+        columns: dict[str, object] = {"_source": str(path), "_line": lines, "track_id": ids.to_numpy(dtype=object)}
         feats, commas = _features(raw, cols, table.sep, flag)
-        out = pd.concat([pd.DataFrame({"_source": str(path), "_line": lines, "track_id": ids}, index=raw.index), feats],
-                        axis=1)
+        columns.update(feats)
         for canon in ("name", "artist", "album", "genre", "subgenre", "playlist_id", "playlist_name"):
-            out[canon] = raw[cols[canon]].str.strip() if canon in cols else ""
+            columns[canon] = raw[cols[canon]].str.strip().to_numpy(dtype=object) if canon in cols else ""
+        out = pd.DataFrame(columns, index=raw.index)
         if "artist" in cols:
             out["artist"] = _clean_artist(out["artist"])
         out["genre"] = out["genre"].str.lower()
+        bad = flag.bad
         out["popularity"], out["year"] = _optional_numbers(raw, cols, ~bad, lines, path, report)
         if bad.any():
             if errors == "raise":
-                first = int(np.flatnonzero(bad.to_numpy())[0])
-                raise CatalogError(f"{path}, line {lines[first]}: {reasons.iat[first]}")
-            for i in np.flatnonzero(bad.to_numpy()):
-                report.drop(int(lines[i]), f"{reasons.iat[i]} ({path.name})")
-        if commas:
-            report.note(f"{path.name}: numbers with a decimal comma (0,5) read as 0.5")
-        links = int((raw[cols["track_id"]].str.contains("open.spotify.com", regex=False) & ~bad).sum())
-        if links:
-            report.note(f"{path.name}: {links} track ids given as open.spotify.com links (the id kept)")
-        odd = int((~out["track_id"].str.fullmatch(SPOTIFY_ID.pattern) & ~bad).sum())
-        if odd and odd < int((~bad).sum()):
-            report.note(f"{path.name}: {odd} track ids are not Spotify ids of 22 letters or digits (kept)")
-        for canon, what in (("name", "track name"), ("artist", "artist")):
-            n_missing = int((out.loc[~bad, canon] == "").sum()) if canon in cols else 0
-            if n_missing:
-                report.note(f"{path.name}: {n_missing} rows have no {what} (kept, {what} left empty)")
+                first = int(np.flatnonzero(bad)[0])
+                raise CatalogError(f"{path}, line {lines[first]}: {flag.reasons[first]}")
+            for i in np.flatnonzero(bad):
+                report.drop(int(lines[i]), f"{flag.reasons[i]} ({path.name})")
+        _notes(path, raw[cols["track_id"]], out, bad, cols, commas, report)
         frames.append(out[~bad])
     rows = pd.concat(frames, ignore_index=True)
     if len(rows) == 0:
         raise CatalogError(f"{source}: every row was dropped\n{report.summary()}")
     return rows, report
+
+
+def _notes(path: Path, raw_ids: pd.Series, out: pd.DataFrame, bad: np.ndarray, cols: dict[str, str], commas: bool,
+           report: LoadReport) -> None:
+    """What the report should say about the rows kept: decimal commas, link ids, odd ids, missing names."""
+    kept = out[~bad]
+    if commas:
+        report.note(f"{path.name}: numbers with a decimal comma (0,5) read as 0.5")
+    links = int(raw_ids[~bad].str.contains("open.spotify.com", regex=False).sum())
+    if links:
+        report.note(f"{path.name}: {links} track ids given as open.spotify.com links (the id kept)")
+    odd = int((~kept["track_id"].astype(str).str.fullmatch(SPOTIFY_ID.pattern)).sum())
+    if odd and odd < len(kept):
+        report.note(f"{path.name}: {odd} track ids are not Spotify ids of 22 letters or digits (kept)")
+    for canon, what in (("name", "track name"), ("artist", "artist")):
+        n_missing = int((kept[canon] == "").sum()) if canon in cols else 0
+        if n_missing:
+            report.note(f"{path.name}: {n_missing} rows have no {what} (kept, {what} left empty)")
 
 
 def merge_tracks(rows: pd.DataFrame, report: LoadReport) -> tuple[pd.DataFrame, np.ndarray]:

@@ -30,15 +30,18 @@ def parse_float(text: pd.Series) -> pd.Series:
     """Decimal strings to float64, NaN where unparsable; correctly rounded on every pandas version.
 
     pandas before 3.1 parses some strings of more than 15 significant digits (e.g. ``%.17g`` output) one
-    unit in the last place off; those strings are parsed again with Python's correctly rounded `float`.
+    unit in the last place off; those strings (and any with an exponent) are parsed again with
+    Python's correctly rounded `float`.
     """
-    s = text.astype(object)
-    num = pd.to_numeric(s, errors="coerce").astype(np.float64)
-    text_s = s.where(num.notna(), "").astype(str)
-    long = num.notna() & ((text_s.str.len() > 15) | text_s.str.contains("e", case=False, regex=False))
-    if long.any():
-        num[long] = [float(v) for v in text_s[long]]
-    return num
+    text = pd.Series(text, copy=False)
+    obj = text.to_numpy(dtype=object)
+    num = np.asarray(pd.to_numeric(obj, errors="coerce"), dtype=np.float64)
+    parsed = ~np.isnan(num)
+    if parsed.any():
+        again = np.flatnonzero(parsed & text.str.contains(r"[eE]|.{16}", regex=True).to_numpy(bool))
+        for i in again:
+            num[i] = float(obj[i])
+    return pd.Series(num, index=text.index)
 
 
 def parse_year(s: pd.Series) -> pd.Series:
@@ -56,7 +59,7 @@ def parse_bool(text: pd.Series) -> pd.Series:
     return pd.Series(np.where(s.isin(_TRUE), 1.0, np.where(s.isin(_FALSE), 0.0, np.nan)), index=text.index)
 
 
-def track_id_problems(ids: pd.Series, column: str) -> tuple[pd.Series, pd.Series]:
+def track_id_problems(ids: pd.Series, column: str) -> tuple[pd.Series, np.ndarray]:
     """Normalise Spotify track ids and say what is wrong with each one that cannot be a track id.
 
     ``spotify:track:<id>`` URIs and ``https://open.spotify.com/track/<id>`` links become ``<id>``.
@@ -66,30 +69,35 @@ def track_id_problems(ids: pd.Series, column: str) -> tuple[pd.Series, pd.Series
     22-character ids).
 
     Returns:
-        (ids, problems): the normalised ids, and a reason per row ("" where the id is fine).
+        (ids, problems): the normalised ids, and an object array with a reason per row ("" where fine).
     """
+    text = ids.astype(str).to_numpy(dtype=object)
     s = ids.astype(str).str.strip()
-    link = s.str.extract(r"^https?://open\.spotify\.com/(?:intl-[A-Za-z-]+/)?track/([^/?#\s]*)", expand=False)
-    s = s.where(link.isna(), "spotify:track:" + link.fillna(""))
-    kind = s.str.extract(r"^spotify:([^:]*):", expand=False)
-    s = s.where(kind != "track", s.str.slice(len("spotify:track:")))
-    bare = s.str.fullmatch(SPOTIFY_ID.pattern)
-    base62 = s.str.fullmatch(r"[0-9A-Za-z]+")
-    problems = pd.Series("", index=ids.index, dtype=object)
-
-    def flag(mask: pd.Series, reason: pd.Series | str) -> None:
-        new = mask.fillna(False).astype(bool) & (problems == "")
-        problems[new] = reason if isinstance(reason, str) else reason[new]
-
-    quoted = ids.astype(str).map(repr)
-    flag(s == "", f"empty track id in column '{column}'")
-    flag(s.str.contains(r"[\s\x00-\x1f\x7f]", regex=True), f"track id in column '{column}' holds whitespace: " + quoted)
-    flag(kind.notna() & (kind != "track"), f"not a track URI in column '{column}' (a Spotify " + kind.fillna("")
-         + " URI): " + quoted)
-    flag((kind == "track") & ~base62, f"malformed Spotify track URI in column '{column}' (expected letters and digits "
-         "after spotify:track:): " + quoted)
-    looks_spotify = bare[s != ""]
-    if len(looks_spotify) and looks_spotify.mean() >= SPOTIFY_MAJORITY:
-        flag(~bare, f"not a Spotify track id in column '{column}' (the column's other ids have 22 letters or digits): "
-             + quoted)
+    plain = s.str.fullmatch(r"[0-9A-Za-z]+").to_numpy(bool)  # most ids: nothing to normalise or explain
+    problems = np.full(len(s), "", dtype=object)
+    if not plain.all():
+        other = s[~plain]
+        link = other.str.extract(r"^https?://open\.spotify\.com/(?:intl-[A-Za-z-]+/)?track/([^/?#\s]*)", expand=False)
+        other = other.where(link.isna(), "spotify:track:" + link.fillna(""))
+        kind = other.str.extract(r"^spotify:([^:]*):", expand=False).fillna("")
+        other = other.where(kind != "track", other.str.slice(len("spotify:track:")))
+        s = s.copy()
+        s[~plain] = other
+        for i, k, v, space in zip(np.flatnonzero(~plain), kind, other,
+                                  other.str.contains(r"[\s\x00-\x1f\x7f]", regex=True), strict=True):
+            if v == "":
+                problems[i] = f"empty track id in column '{column}'"
+            elif space:
+                problems[i] = f"track id in column '{column}' holds whitespace: {text[i]!r}"
+            elif k not in ("", "track"):
+                problems[i] = f"not a track URI in column '{column}' (a Spotify {k} URI): {text[i]!r}"
+            elif k == "track" and not re.fullmatch(r"[0-9A-Za-z]+", v):
+                problems[i] = (f"malformed Spotify track URI in column '{column}' (expected letters and digits "
+                               f"after spotify:track:): {text[i]!r}")
+    bare = s.str.fullmatch(SPOTIFY_ID.pattern).to_numpy(bool)
+    filled = (s != "").to_numpy(bool)
+    if filled.any() and bare[filled].mean() >= SPOTIFY_MAJORITY:
+        for i in np.flatnonzero(~bare & (problems == "")):
+            problems[i] = (f"not a Spotify track id in column '{column}' (the column's other ids have 22 letters "
+                           f"or digits): {text[i]!r}")
     return s, problems
