@@ -19,7 +19,6 @@ decimal points (noted).
 from __future__ import annotations
 
 import ast
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +30,7 @@ from musicgym.catalog.report import LoadReport
 from musicgym.catalog.values import (
     SPOTIFY_ID,
     YEAR_MIN,
+    RowFlags,
     parse_float,
     parse_year,
     track_id_problems,
@@ -102,20 +102,6 @@ def _clean_artist(s: pd.Series) -> pd.Series:
     return s.map(one)
 
 
-class _Flagger:
-    """Marks rows bad with the first reason found for each; a reason is built only for the rows it flags."""
-
-    def __init__(self, n: int) -> None:
-        self.bad = np.zeros(n, dtype=bool)
-        self.reasons = [""] * n
-
-    def __call__(self, mask: np.ndarray, reason: str | Callable[[int], str]) -> None:
-        new = np.flatnonzero(np.asarray(mask, dtype=bool) & ~self.bad)
-        for i in new:
-            self.reasons[i] = reason if isinstance(reason, str) else reason(int(i))
-        self.bad[new] = True
-
-
 def _decimal_commas(text: pd.Series, sep: str) -> tuple[pd.Series, bool]:
     """In a file not separated by commas, ``0,5`` is a decimal comma: read it as ``0.5``."""
     if sep == ",":
@@ -126,7 +112,7 @@ def _decimal_commas(text: pd.Series, sep: str) -> tuple[pd.Series, bool]:
     return text.where(~comma, text.str.replace(",", ".", regex=False)), True
 
 
-def _features(raw: pd.DataFrame, cols: dict[str, str], sep: str, flag: _Flagger) -> tuple[dict[str, np.ndarray], bool]:
+def _features(raw: pd.DataFrame, cols: dict[str, str], sep: str, flag: RowFlags) -> tuple[dict[str, np.ndarray], bool]:
     """The audio features as floats (all columns parsed in one pass); bad values flagged feature by feature.
 
     A value is flagged when missing, unparsable, non-finite, outside `RANGES`, or (key, mode) not whole.
@@ -144,7 +130,7 @@ def _features(raw: pd.DataFrame, cols: dict[str, str], sep: str, flag: _Flagger)
     return out, commas
 
 
-def _check_feature(num: np.ndarray, text: np.ndarray, feat: str, column: str, flag: _Flagger) -> None:
+def _check_feature(num: np.ndarray, text: np.ndarray, feat: str, column: str, flag: RowFlags) -> None:
     empty = np.isnan(num) & np.isin(text, MISSING)
     lo, hi = RANGES[feat]
     with np.errstate(invalid="ignore"):
@@ -205,7 +191,7 @@ def read_feature_rows(
         table = read_table(path, report, errors, encoding)
         raw, lines = table.rows, table.lines
         cols = _resolve_columns(table.columns, str(path))
-        flag = _Flagger(len(raw))
+        flag = RowFlags(len(raw))
         ids, id_problems = track_id_problems(raw[cols["track_id"]], cols["track_id"])
         flag(id_problems != "", id_problems.__getitem__)
         columns: dict[str, object] = {"_source": str(path), "_line": lines, "track_id": ids.to_numpy(dtype=object)}

@@ -34,7 +34,7 @@ import pandas as pd
 from musicgym.catalog.csvfile import read_table
 from musicgym.catalog.model import CatalogError
 from musicgym.catalog.report import LoadReport
-from musicgym.catalog.values import parse_bool, parse_float
+from musicgym.catalog.values import RowFlags, parse_bool, parse_float
 
 #: the public schema of the training-set logs, in its order
 MSSD_COLUMNS: tuple[str, ...] = (
@@ -176,52 +176,56 @@ def load_mssd_log(path: str | Path | list, errors: str = "report", encoding: str
 
 
 def _read_one(path: Path, report: LoadReport, errors: str, encoding: str | None) -> pd.DataFrame:
+    """The checked plays of one file (all columns stripped and parsed in one pass each, reasons built lazily)."""
     table = read_table(path, report, errors, encoding)
     lower = {c.lower(): c for c in table.columns}
     missing = [c for c in REQUIRED if c not in lower]
     if missing:
         raise CatalogError(f"{path}: not an MSSD log: missing column(s) {missing}; columns present: {table.columns}")
-    raw = table.rows.rename(columns={lower[c]: c for c in MSSD_COLUMNS if c in lower})
-    raw = raw.loc[:, [c for c in MSSD_COLUMNS if c in raw.columns]].apply(lambda s: s.str.strip())
-    out = raw.copy()
-    reason = pd.Series("", index=raw.index, dtype=object)
-
-    def flag(mask: pd.Series | np.ndarray, text: pd.Series | str) -> None:
-        new = np.asarray(mask, dtype=bool) & (reason == "").to_numpy()
-        reason[new] = text if isinstance(text, str) else np.asarray(text, dtype=object)[new]
-
+    names = [c for c in MSSD_COLUMNS if c in lower]
+    n = len(table.rows)
+    flat = table.rows.loc[:, [lower[c] for c in names]].to_numpy(dtype=object).ravel(order="F")
+    text = dict(zip(names, pd.Series(flat, dtype=object).str.strip().to_numpy(dtype=object).reshape(len(names), n),
+                    strict=True))
+    out: dict[str, np.ndarray] = dict(text)
+    flag = RowFlags(n)
     for c in REQUIRED:
-        flag(raw[c] == "", f"empty {c}")
-    for c, (lo, hi) in WHOLE.items():
-        if c in raw:
-            num = parse_float(raw[c])
-            flag(~(num.between(lo, hi) & (num == np.round(num))),
-                 f"{c} is not a whole number from {lo}" + ("" if hi == np.inf else f" to {int(hi)}") + ": "
-                 + raw[c].map(repr))
-            out[c] = num.fillna(-1).astype(np.int64)
-    for c in BOOLEANS:
-        if c in raw:
-            b = parse_bool(raw[c])
-            flag(b.isna(), f"{c} is not true/false/0/1: " + raw[c].map(repr))
-            out[c] = b.fillna(0).astype(bool)
-    flag(out["session_position"] > out["session_length"],
-         "session_position " + raw["session_position"] + " is beyond session_length " + raw["session_length"])
+        flag(text[c] == "", f"empty {c}")
+    whole_cols = [c for c in WHOLE if c in text]
+    nums = parse_float(pd.Series(np.concatenate([text[c] for c in whole_cols]), dtype=object)).to_numpy(np.float64)
+    for c, num in zip(whole_cols, nums.reshape(len(whole_cols), n), strict=True):
+        out[c] = _whole(num, text[c], c, flag)
+    bool_cols = [c for c in BOOLEANS if c in text]
+    bools = parse_bool(pd.Series(np.concatenate([text[c] for c in bool_cols]), dtype=object)).to_numpy(np.float64)
+    for c, b in zip(bool_cols, bools.reshape(len(bool_cols), n), strict=True):
+        flag(np.isnan(b), lambda i, c=c: f"{c} is not true/false/0/1: {text[c][i]!r}")
+        out[c] = b == 1.0
+    flag(out["session_position"] > out["session_length"], lambda i: f"session_position {out['session_position'][i]} "
+         f"is beyond session_length {out['session_length'][i]}")
     s1, s2, s3, ns = (out[c] for c in SKIPS)
     flag(s1 & ~s2, "skip_1 is true but skip_2 false (skip_1 implies skip_2 implies skip_3)")
     flag(s2 & ~s3, "skip_2 is true but skip_3 false (skip_1 implies skip_2 implies skip_3)")
     flag(ns & s3, "not_skipped is true but skip_3 is true too")
-    out["_line"] = table.lines
-    out["_file"] = str(path)
-    _drop(out, reason, report, errors, path)
-    return out[(reason == "").to_numpy()]
-
-
-def _drop(out: pd.DataFrame, reason: pd.Series, report: LoadReport, errors: str, path: Path) -> None:
-    bad = np.flatnonzero((reason != "").to_numpy())
+    bad = np.flatnonzero(flag.bad)
     if bad.size and errors == "raise":
-        raise CatalogError(f"{path}, line {out['_line'].iat[bad[0]]}: {reason.iat[bad[0]]}")
+        raise CatalogError(f"{path}, line {table.lines[bad[0]]}: {flag.reasons[bad[0]]}")
     for i in bad:
-        report.drop(int(out["_line"].iat[i]), f"{reason.iat[i]} ({path.name})")
+        report.drop(int(table.lines[i]), f"{flag.reasons[i]} ({path.name})")
+    keep = ~flag.bad
+    frame = pd.DataFrame({c: v[keep] for c, v in out.items()})
+    frame["_line"] = table.lines[keep]
+    frame["_file"] = str(path)
+    return frame
+
+
+def _whole(num: np.ndarray, text: np.ndarray, column: str, flag: RowFlags) -> np.ndarray:
+    """A whole-number column as int64 (-1 where flagged: not a whole number in `WHOLE`'s range)."""
+    lo, hi = WHOLE[column]
+    with np.errstate(invalid="ignore"):
+        whole = (num >= lo) & (num <= hi) & (num == np.round(num)) & (np.abs(num) < 2**53)
+    upto = "" if hi == np.inf else f" to {int(hi)}"
+    flag(~whole, lambda i: f"{column} is not a whole number from {lo}{upto}: {text[i]!r}")
+    return np.where(whole, num, -1).astype(np.int64)
 
 
 def _session_checks(plays: pd.DataFrame, report: LoadReport, errors: str) -> pd.DataFrame:

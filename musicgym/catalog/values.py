@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime
 import re
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -19,6 +20,26 @@ YEAR_MIN = 1900
 SPOTIFY_MAJORITY = 0.9
 _TRUE = frozenset({"true", "1"})
 _FALSE = frozenset({"false", "0"})
+
+
+class RowFlags:
+    """Marks rows bad with the first reason found for each; a reason is built only for the rows it flags.
+
+    Attributes:
+        bad: bool per row.
+        reasons: the reason per row ("" where none).
+    """
+
+    def __init__(self, n: int) -> None:
+        self.bad = np.zeros(n, dtype=bool)
+        self.reasons = [""] * n
+
+    def __call__(self, mask: np.ndarray, reason: str | Callable[[int], str]) -> None:
+        """Flag the rows of `mask` not flagged yet with `reason` (a string, or a function of the row)."""
+        new = np.flatnonzero(np.asarray(mask, dtype=bool) & ~self.bad)
+        for i in new:
+            self.reasons[i] = reason if isinstance(reason, str) else reason(int(i))
+        self.bad[new] = True
 
 
 def year_max() -> int:

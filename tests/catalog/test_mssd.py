@@ -124,3 +124,11 @@ def test_semicolon_separated_and_cut_short_logs(tmp_path):
 def test_every_row_dropped_is_an_error_naming_the_file(tmp_path):
     with pytest.raises(CatalogError, match=r"log\.csv: every row was dropped"):
         load_mssd_log(write(tmp_path, [play("a", 5, 2)]))
+
+
+@pytest.mark.parametrize("value", ["inf", "1e300", "-inf", "nan", "9007199254740993"])
+def test_huge_or_infinite_positions_are_dropped_not_crashing(tmp_path, value):
+    log = load_mssd_log(write(tmp_path, [play("a", 1, 1), play("a", value, 1)]))
+    assert len(log.plays) == 1
+    (d,) = log.report.dropped
+    assert d.line == 3 and "session_position is not a whole number from 1" in d.reason

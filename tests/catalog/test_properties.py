@@ -320,3 +320,26 @@ def test_mpd_entries_of_any_shape_are_used_or_reported_one_by_one(playlists):
     assert set(result.tracks["track_id"]) == {t["track_uri"].removeprefix("spotify:track:") for t in valid}
     reported = [d for d in result.report.dropped if "track entry #" in d.reason]
     assert len(reported) == sum(len(pl) for pl in playlists) - len(valid)
+
+
+# ---------------------------------------------------------------- MSSD cells of any value
+MSSD_ROW = ["s1", "1", "2", "t1", "false", "false", "false", "true", "0", "1", "0", "0", "0", "0", "true", "12",
+            "2018-07-15", "true", "radio", "trackdone", "trackdone"]
+
+
+@FEW
+@given(cells=st.lists(st.tuples(st.integers(0, 1), st.sampled_from([1, 2, 4, 5, 6, 7, 12, 15, 17]),
+                                extreme | st.sampled_from(["True", "FALSE", "1", "0", "yes", "t"])), max_size=5))
+def test_mssd_cells_of_any_value_give_checked_plays_or_reported_drops(cells):
+    rows = [list(MSSD_ROW), [*MSSD_ROW[:1], "2", *MSSD_ROW[2:]]]
+    for r, c, v in cells:
+        rows[r][c] = v
+    data = "\n".join([",".join(MSSD_COLUMNS), *(",".join(r) for r in rows)]) + "\n"
+    result = load_or_error(write(data.encode(), ".csv"), load_mssd_log)
+    if isinstance(result, Exception):
+        assert "every row was dropped" in str(result)
+        return
+    p = result.plays
+    assert len(p) + len(result.report.dropped) == result.report.rows_read == 2
+    assert ((p["session_position"] >= 1) & (p["session_position"] <= p["session_length"])).all()
+    assert (p["skip_2"] <= p["skip_3"]).all() and (p["skip_1"] <= p["skip_2"]).all() and (~(p["not_skipped"] & p["skip_3"])).all()
