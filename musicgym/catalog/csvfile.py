@@ -209,10 +209,13 @@ def _records_fast(
     run_first = np.flatnonzero(np.diff(good, prepend=-2) != 1)  # good lines in runs of consecutive lines
     run_last = np.append(run_first[1:] - 1, good.size - 1)
     body = b"\n".join(buf[starts[good[a]] : ends[good[b]]] for a, b in zip(run_first, run_last, strict=True)) + b"\n"
-    rows = pd.read_csv(
-        io.BytesIO(body), sep=sep, header=None, names=list(range(n)), dtype=str, na_filter=False,
-        quoting=csv.QUOTE_NONE, skip_blank_lines=False, engine="c", encoding="utf-8",
-    )
+    try:
+        rows = pd.read_csv(
+            io.BytesIO(body), sep=sep, header=None, names=list(range(n)), dtype=str, na_filter=False,
+            quoting=csv.QUOTE_NONE, skip_blank_lines=False, engine="c", encoding="utf-8",
+        )
+    except (pd.errors.ParserError, ValueError) as e:
+        raise CatalogError(f"{path}: malformed CSV: {e}") from None
     if len(rows) != good.size:
         raise CatalogError(f"{path}: malformed CSV: {good.size} well-formed lines but {len(rows)} rows were parsed")
     return header, rows, line_no[good], int(data.size)

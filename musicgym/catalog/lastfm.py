@@ -177,6 +177,8 @@ def load_lastfm_tsv(
     encoding: str | None = None,
 ) -> Catalog:
     """Load Last.fm-1K style logs as a `Catalog` of id-only tracks and ordered listening sessions."""
+    if isinstance(session_gap_minutes, bool) or not isinstance(session_gap_minutes, (int, float)):
+        raise TypeError(f"session_gap_minutes must be a number of minutes, got {session_gap_minutes!r}")
     if not session_gap_minutes > 0:
         raise ValueError(f"session_gap_minutes must be positive, got {session_gap_minutes}")
     report = LoadReport(source=", ".join(str(p) for p in paths))

@@ -301,3 +301,10 @@ def test_a_comma_separated_file_given_as_lastfm_log_is_named(tmp_path):
     p.write_text("u1,2009-05-04T10:00:00Z,A1,Artist,T1,One\n")
     with pytest.raises(CatalogError, match=r"log\.tsv: line 1 has no tab but 5 commas: this file looks comma-separated"):
         load_catalog(p)
+
+
+def test_a_session_gap_that_is_not_a_number_is_named(tmp_path):
+    p = tmp_path / "log.tsv"
+    p.write_text("\n".join(LOG) + "\n")
+    with pytest.raises(TypeError, match="session_gap_minutes must be a number of minutes, got '20'"):
+        load_catalog(p, session_gap_minutes="20")
