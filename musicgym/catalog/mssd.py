@@ -233,14 +233,14 @@ def _session_checks(plays: pd.DataFrame, report: LoadReport, errors: str) -> pd.
     if len(plays) == 0:
         return plays
     first_length = plays.groupby("session_id", sort=False)["session_length"].transform("first")
-    wrong = plays["session_length"] != first_length
-    repeat = pd.Series(False, index=plays.index)
-    repeat[~wrong] = plays[~wrong].duplicated(["session_id", "session_position"])
+    wrong = (plays["session_length"] != first_length).to_numpy(bool)
+    repeat = np.zeros(len(plays), dtype=bool)
+    repeat[~wrong] = plays[~wrong].duplicated(["session_id", "session_position"]).to_numpy(bool)
     bad = []
-    for i in np.flatnonzero(wrong.to_numpy()):
+    for i in np.flatnonzero(wrong):
         bad.append((i, f"session_length {plays['session_length'].iat[i]} differs from "
                        f"{first_length.iat[i]}, that of the session's first row"))
-    for i in np.flatnonzero(repeat.to_numpy()):
+    for i in np.flatnonzero(repeat):
         bad.append((i, f"session {plays['session_id'].iat[i]!r} repeats position {plays['session_position'].iat[i]}"))
     bad.sort()
     if bad and errors == "raise":
@@ -248,4 +248,4 @@ def _session_checks(plays: pd.DataFrame, report: LoadReport, errors: str) -> pd.
         raise CatalogError(f"{plays['_file'].iat[i]}, line {plays['_line'].iat[i]}: {why}")
     for i, why in bad:
         report.drop(int(plays["_line"].iat[i]), f"{why} ({Path(plays['_file'].iat[i]).name})")
-    return plays[~(wrong | repeat).to_numpy()]
+    return plays[~(wrong | repeat)]

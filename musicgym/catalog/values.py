@@ -18,6 +18,7 @@ SPOTIFY_ID = re.compile(r"[0-9A-Za-z]{22}")
 YEAR_MIN = 1900
 #: a column of ids counts as Spotify ids when at least this share of them are
 SPOTIFY_MAJORITY = 0.9
+_DECIMAL = re.compile(r"\s*[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\s*")
 _TRUE = frozenset({"true", "1"})
 _FALSE = frozenset({"false", "0"})
 
@@ -51,16 +52,16 @@ def parse_float(text: pd.Series) -> pd.Series:
     """Decimal strings to float64, NaN where unparsable; correctly rounded on every pandas version.
 
     pandas before 3.1 parses some strings of more than 15 significant digits (e.g. ``%.17g`` output) one
-    unit in the last place off; those strings (and any with an exponent) are parsed again with
-    Python's correctly rounded `float`.
+    unit in the last place off, and reads an exponent beyond the float range (``1e999``) as unparsable
+    where later versions read infinity; decimal strings of that kind are parsed again with Python's
+    correctly rounded `float`, so that every version gives the same numbers.
     """
     text = pd.Series(text, copy=False)
     obj = text.to_numpy(dtype=object)
     num = np.asarray(pd.to_numeric(obj, errors="coerce"), dtype=np.float64)
-    parsed = ~np.isnan(num)
-    if parsed.any():
-        again = np.flatnonzero(parsed & text.str.contains(r"[eE]|.{16}", regex=True).to_numpy(bool))
-        for i in again:
+    again = text.str.contains(r"[eE]|.{16}", regex=True).to_numpy(bool)
+    for i in np.flatnonzero(again):
+        if _DECIMAL.fullmatch(obj[i]):
             num[i] = float(obj[i])
     return pd.Series(num, index=text.index)
 
