@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,7 +59,7 @@ def read_table(path: Path, report: LoadReport, errors: str = "report", encoding:
     Raises:
         FileNotFoundError: no such file.
         CatalogError: an empty file, a file without data rows, bytes that are not text in its encoding,
-            NUL bytes, a header that repeats names, or (``errors="raise"``) the first malformed row.
+            NUL bytes, a quoted field never closed, or (``errors="raise"``) the first malformed row.
     """
     if not path.exists():
         raise FileNotFoundError(f"catalog file not found: {path}")
@@ -72,7 +73,7 @@ def read_table(path: Path, report: LoadReport, errors: str = "report", encoding:
             f"{path}: line {line} holds a NUL byte: not a text file, or UTF-16 text without a byte-order mark "
             "(then name it: load_catalog(..., encoding='utf-16-le'))"
         )
-    sep = detect_delimiter(text.lstrip("\r\n").splitlines()[0])
+    sep = detect_delimiter(re.split(r"\r\n|\r|\n", text.lstrip("\r\n"), maxsplit=1)[0])
     open_end = not text.endswith(("\n", "\r"))
     if '"' in text:
         header, records = _records_csv_module(path, text, sep, open_end)
@@ -97,14 +98,14 @@ def read_table(path: Path, report: LoadReport, errors: str = "report", encoding:
 
 
 def _names(header: list[str]) -> list[str]:
-    names, seen = [], {}
+    """Stripped header names, an empty one as ``unnamed_<i>``, a repeated one with a ``.1``, ``.2``... suffix."""
+    names: list[str] = []
     for i, h in enumerate(header):
-        name = h.strip() or f"unnamed_{i}"
-        if name in seen:
-            seen[name] += 1
-            name = f"{name}.{seen[name]}"
-        else:
-            seen[name] = 0
+        base = h.strip() or f"unnamed_{i}"
+        name, k = base, 0
+        while name in names:
+            k += 1
+            name = f"{base}.{k}"
         names.append(name)
     return names
 

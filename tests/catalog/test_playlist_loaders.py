@@ -230,6 +230,7 @@ LOG_WITH_EVERY_PROBLEM = [
     "short\tline",
     "too\tmany\tfields\there\tand\there\ttoo",
     "u3\t2009-05-04T12:30:00Z\tA3\t坂本龍一\t\tComposition 0919",
+    "u4\t2009-05-04T12:30:00Z\tA4\tCR\tT9\tBefore a lone CR\ru4\t2009-05-04T12:31:00Z\tA4\tCR\tT8\tAfter it",
 ]
 
 
