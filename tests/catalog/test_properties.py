@@ -14,6 +14,7 @@ import io
 import itertools
 import json
 import re
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -47,6 +48,12 @@ VALID_ROWS = [
     ["6habFhsOp2NvshLv26DqMb", "Despacito", "Luis Fonsi", "0.66", "0.786", "2", "-4.757", "1", "0.17", "0.209", "0",
      "0.112", "0.846", "177.833", "228200", "2017-01-12"],
 ]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _remove_inputs():
+    yield
+    shutil.rmtree(_DIR, ignore_errors=True)
 
 
 def new_path(suffix: str) -> Path:
