@@ -1,6 +1,7 @@
 """Catalogs: the data model, loaders for real formats, the embedded default and a synthetic generator.
 
 One public entry, `load_catalog`, takes a preset name, a path (or several), or a `Catalog`.
+`load_mssd_log` reads Spotify's Music Streaming Sessions Dataset logs (skips, session ends) for calibration.
 """
 
 from __future__ import annotations
@@ -19,8 +20,10 @@ from musicgym.catalog.model import (
     CatalogError,
     Playlists,
 )
+from musicgym.catalog.mssd import MSSDLog, load_mssd_log
 from musicgym.catalog.report import LoadReport
 from musicgym.catalog.synthetic import synthetic
+from musicgym.catalog.textfile import check_encoding
 
 __all__ = [
     "ATTRIBUTE_NAMES",
@@ -30,8 +33,10 @@ __all__ = [
     "Catalog",
     "CatalogError",
     "LoadReport",
+    "MSSDLog",
     "Playlists",
     "load_catalog",
+    "load_mssd_log",
     "synthetic",
     "PRESETS",
 ]
@@ -52,8 +57,12 @@ def _synthetic_size(name: str) -> int | None:
 
 def _paths(spec: str | Path | list) -> list[Path]:
     items = spec if isinstance(spec, (list, tuple)) else [spec]
+    if not items:
+        raise CatalogError("catalog: an empty list of files")
     out: list[Path] = []
     for item in items:
+        if not isinstance(item, (str, Path)):
+            raise TypeError(f"catalog files must be paths (str or Path), got {item!r} ({type(item).__name__})")
         p = Path(item).expanduser()
         if p.is_dir():
             # README / licence files beside the data are not data.
@@ -83,6 +92,7 @@ def load_catalog(
     errors: str = "report",
     session_gap_minutes: float = 20.0,
     seed: int = 0,
+    encoding: str | None = None,
 ) -> Catalog:
     """Load a catalog by preset name, from files, or pass a `Catalog` through.
 
@@ -97,6 +107,9 @@ def load_catalog(
             stops at the first one.
         session_gap_minutes: Last.fm logs are split into sessions at gaps longer than this.
         seed: seed for synthetic presets.
+        encoding: the text encoding of the files. None (the default) reads UTF-8, with or without a
+            byte-order mark, and UTF-16 / UTF-32 files that start with one; name any other encoding
+            (e.g. ``"latin-1"``): it is never guessed.
 
     Returns:
         The catalog. Preset and file catalogs are cached per process, so every env on the same
@@ -104,12 +117,19 @@ def load_catalog(
 
     Raises:
         FileNotFoundError: the path does not exist (and is not a preset name).
-        CatalogError: malformed file, missing required column, conflicting duplicate ids, empty file.
+        CatalogError: malformed file, missing required column, conflicting duplicate ids, empty file,
+            bytes that are not text in the file's encoding. Every message names the file.
+        TypeError, ValueError: an argument of the wrong type or value (naming the argument).
     """
     if isinstance(spec, Catalog):
         return spec
+    if not isinstance(spec, (str, Path, list, tuple)):
+        raise TypeError(
+            f"catalog must be a preset name, a path, a list of paths or a Catalog, got {type(spec).__name__}"
+        )
     if errors not in ("report", "raise"):
         raise ValueError(f"errors must be 'report' or 'raise', got {errors!r}")
+    check_encoding(encoding)
     if isinstance(spec, str) and not Path(spec).expanduser().exists():
         name = spec.lower()
         size = _synthetic_size(name)
@@ -127,26 +147,30 @@ def load_catalog(
                 _cache[key] = load_default() if name == "default" else synthetic(size, seed=seed)
             return _cache[key]
     paths = _paths(spec)
-    feature_cat = load_catalog(features, errors=errors) if features is not None else None
+    feature_cat = load_catalog(features, errors=errors, encoding=encoding) if features is not None else None
     key = (
-        tuple((str(p.resolve()), p.stat().st_mtime_ns) for p in paths),
+        tuple((str(p.resolve()), p.stat().st_mtime_ns, p.stat().st_size) for p in paths),
         feature_cat.fingerprint if feature_cat else None,
         errors,
         session_gap_minutes,
+        encoding,
     )
     with _lock:
         if key in _cache:
             return _cache[key]
     items = spec if isinstance(spec, (list, tuple)) else [spec]
     name = Path(items[0]).name if len(items) == 1 else f"{Path(items[0]).name} (+{len(items) - 1} more)"
-    cat = _load_files(paths, feature_cat, errors, session_gap_minutes, name)
+    cat = _load_files(paths, feature_cat, errors, session_gap_minutes, name, encoding)
     with _lock:
         return _cache.setdefault(key, cat)
 
 
-def _load_files(paths: list[Path], features: Catalog | None, errors: str, gap: float, name: str) -> Catalog:
+def _load_files(
+    paths: list[Path], features: Catalog | None, errors: str, gap: float, name: str, encoding: str | None
+) -> Catalog:
     from musicgym.catalog.csv_loader import load_feature_csv
-    from musicgym.catalog.playlist_loaders import load_lastfm_tsv, load_mpd_json
+    from musicgym.catalog.lastfm import load_lastfm_tsv
+    from musicgym.catalog.mpd import load_mpd_json
 
     kinds = {p.suffix.lower() for p in paths}
     if len(kinds) > 1:
@@ -155,9 +179,10 @@ def _load_files(paths: list[Path], features: Catalog | None, errors: str, gap: f
     if kind == ".csv":
         if features is not None:
             raise CatalogError("features= is for MPD JSON and Last.fm logs; a feature CSV already has features")
-        return load_feature_csv(paths, errors=errors, name=name)
+        return load_feature_csv(paths, errors=errors, name=name, encoding=encoding)
     if kind == ".json":
-        return load_mpd_json(paths, features=features, name=name)
+        return load_mpd_json(paths, features=features, name=name, encoding=encoding)
     if kind in (".tsv", ".txt"):
-        return load_lastfm_tsv(paths, session_gap_minutes=gap, features=features, errors=errors, name=name)
+        return load_lastfm_tsv(paths, session_gap_minutes=gap, features=features, errors=errors, name=name,
+                               encoding=encoding)
     raise CatalogError(f"unsupported file type {kind!r}: expected .csv (Spotify features), .json (MPD), .tsv (Last.fm)")

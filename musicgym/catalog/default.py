@@ -3,6 +3,10 @@
 It is `synthetic(20_000, seed=0)` written to disk once (``python -m musicgym.catalog.default``), so
 that loading it needs neither the generator's time nor any file from outside the package. A test
 checks that regenerating it gives the same fingerprint.
+
+Numbers are written with 17 significant digits and read back with `values.parse_float`, which rounds
+them correctly on every pandas version (the C parser of pandas before 3.1 read 46,503 of the 240,000
+feature values one unit in the last place off, and the fingerprint changed with it).
 """
 
 from __future__ import annotations
@@ -16,12 +20,12 @@ import pandas as pd
 
 from musicgym.catalog.model import AUDIO_FEATURES, COLUMNS, Catalog, CatalogError, Playlists
 from musicgym.catalog.report import LoadReport
+from musicgym.catalog.values import parse_float
 from musicgym.paths import ASSETS
 
 DEFAULT_SIZE = 20_000
 DEFAULT_SEED = 0
 DEFAULT_DIR = ASSETS / "default_catalog"
-_DTYPES = {c: str for c in ("track_id", "name", "artist", "album", "genre", "subgenre")}
 
 
 def write_default(directory: Path = DEFAULT_DIR) -> Catalog:
@@ -51,9 +55,9 @@ def load_default(directory: Path = DEFAULT_DIR) -> Catalog:
             f"the embedded default catalog is missing from {directory}; reinstall musicgym or run "
             "`python -m musicgym.catalog.default` to regenerate it"
         )
-    tracks = pd.read_csv(tracks_path, dtype=_DTYPES, keep_default_na=False, na_values={"year": [""]})
+    tracks = pd.read_csv(tracks_path, dtype=str, keep_default_na=False)
     for c in (*AUDIO_FEATURES, "popularity", "year"):
-        tracks[c] = tracks[c].astype(np.float64)
+        tracks[c] = parse_float(tracks[c]).to_numpy(np.float64)
     with gzip.open(pl_path, "rt", encoding="utf-8") as fh:
         doc = json.load(fh)
     playlists = Playlists(doc["tracks"], doc["titles"], ordered=doc["ordered"])

@@ -29,8 +29,38 @@ METADATA: tuple[str, ...] = ("track_id", "name", "artist", "album", "genre", "su
 COLUMNS: tuple[str, ...] = METADATA + AUDIO_FEATURES
 
 
+#: significant decimal digits of the audio features and years that `Catalog.fingerprint` hashes
+FINGERPRINT_DIGITS = 9
+
+
 class CatalogError(ValueError):
     """A catalog cannot be built or lacks what a caller needs."""
+
+
+def canonical_floats(x: np.ndarray, digits: int = FINGERPRINT_DIGITS) -> np.ndarray:
+    """`x` rounded to `digits` significant decimal digits, C-contiguous float64 (NaN one NaN, -0.0 as 0.0).
+
+    A value with at most `digits` significant digits comes back bit for bit (the decimal is scaled to
+    an integer exactly and divided back with one correctly rounded division), and so does any value
+    within a few units in the last place of it. Only +, *, /, rint and frexp are used: the result is
+    the same on every machine and numpy version. The scale is at most 1e22, so values below about
+    1e-13 in magnitude keep fewer digits.
+    """
+    x = np.ascontiguousarray(x, dtype=np.float64)
+    out = np.array(x, copy=True)
+    ok = np.isfinite(x) & (x != 0)
+    v = x[ok]
+    e2 = np.frexp(v)[1].astype(np.int64)  # |v| in [2**(e2 - 1), 2**e2)
+    q = np.clip(digits - 1 - ((e2 - 1) * 30103) // 100000, -22, 22)  # 30103 / 1e5 ~ log10(2)
+    up = q >= 0
+    scale = 10.0 ** np.abs(q)
+    r = np.empty_like(v)
+    r[up] = np.rint(v[up] * scale[up]) / scale[up]
+    r[~up] = np.rint(v[~up] / scale[~up]) * scale[~up]
+    out[ok] = r + 0.0
+    out[np.isnan(x)] = np.nan
+    out[x == 0] = 0.0
+    return out
 
 
 @dataclass
@@ -107,9 +137,10 @@ class Catalog:
         self.tracks = tracks
         self.playlists = playlists if playlists is not None else Playlists()
         n = len(tracks)
-        for i, pl in enumerate(self.playlists.tracks):
-            if pl.size and (pl.min() < 0 or pl.max() >= n):
-                raise CatalogError(f"catalog {name!r}: playlist {i} refers to rows outside 0..{n - 1}")
+        rows = np.concatenate(self.playlists.tracks) if len(self.playlists) else np.zeros(0, np.int64)
+        if rows.size and (rows.min() < 0 or rows.max() >= n):
+            i = next(i for i, pl in enumerate(self.playlists.tracks) if pl.size and (pl.min() < 0 or pl.max() >= n))
+            raise CatalogError(f"catalog {name!r}: playlist {i} refers to rows outside 0..{n - 1}")
         self.name = name
         self.report = report if report is not None else LoadReport(source=name)
 
@@ -125,12 +156,19 @@ class Catalog:
     # ------------------------------------------------------------------ identity
     @cached_property
     def fingerprint(self) -> str:
-        """A stable hash of the catalog's content (ids, features, genres, years, playlists)."""
+        """A stable hash of the catalog's content (ids, features, genres, years, playlists).
+
+        Audio features and years are hashed after rounding to `FINGERPRINT_DIGITS` significant digits
+        (`canonical_floats`), so that the last-bit differences of another pandas parser, BLAS or libm
+        do not change the fingerprint. Values given to at most that many digits (every Spotify
+        feature file, the synthetic generator's output) hash exactly as their float64 bytes did
+        before the rounding was introduced: the embedded default catalog keeps its fingerprint.
+        """
         h = hashlib.sha256()
         h.update("\x1f".join(self.tracks["track_id"].astype(str)).encode())
-        h.update(np.ascontiguousarray(self.tracks.loc[:, list(AUDIO_FEATURES)].to_numpy(np.float64)).tobytes())
+        h.update(canonical_floats(self.tracks.loc[:, list(AUDIO_FEATURES)].to_numpy(np.float64)).tobytes())
         h.update("\x1f".join(self.tracks["genre"].astype(str)).encode())
-        h.update(np.nan_to_num(self.tracks["year"].to_numpy(np.float64), nan=-1).tobytes())
+        h.update(canonical_floats(np.nan_to_num(self.tracks["year"].to_numpy(np.float64), nan=-1)).tobytes())
         for pl in self.playlists.tracks:
             h.update(pl.tobytes() + b"|")
         h.update(b"ordered" if self.playlists.ordered else b"unordered")
@@ -140,6 +178,27 @@ class Catalog:
     def has_features(self) -> np.ndarray:
         """Boolean mask of rows whose 11 core audio features (`FEATURES_11`) are all known."""
         return ~self.tracks.loc[:, list(FEATURES_11)].isna().any(axis=1).to_numpy()
+
+    # ------------------------------------------------------------------ what callers need
+    def require_tracks(self, minimum: int, what: str) -> None:
+        """Raise `CatalogError` naming `what` unless the catalog has at least `minimum` tracks.
+
+        An env calls it before it sizes its spaces, e.g. ``catalog.require_tracks(k + 1, "Taste-v0 with
+        window=5")``, so that a one-track catalog gets that sentence rather than a range error.
+        """
+        if len(self) < minimum:
+            raise CatalogError(
+                f"{what} needs at least {minimum} tracks, but catalog {self.name!r} has {len(self)}"
+                + ("" if len(self) > 1 else "; load a larger catalog (e.g. 'default')")
+            )
+
+    def require_playlists(self, minimum: int, what: str) -> None:
+        """Raise `CatalogError` naming `what` unless the catalog has at least `minimum` non-empty playlists."""
+        n = sum(1 for p in self.playlists.tracks if len(p))
+        if n < minimum:
+            raise CatalogError(
+                f"{what} needs at least {minimum} playlists or sessions, but catalog {self.name!r} has {n}"
+            )
 
     # ------------------------------------------------------------------ feature views
     def require_features(self, what: str) -> None:

@@ -22,6 +22,21 @@ How a catalog of `n_tracks` is drawn (all from one ``np.random.Generator``):
    Playlists are denser than tidytuesday's (471 playlists over 28k tracks) so that collaborative
    filtering has co-occurrences to learn from: by default one playlist per 5 tracks, lengths drawn
    from the real length quantiles halved (median about 25).
+
+Same seed, same catalog, on every machine and supported numpy / pandas version (checked against
+numpy 1.26 + pandas 2.1, numpy 2.0 + pandas 3.0 and numpy 2.4 + pandas 3.1, and pinned by tests):
+
+* every weighted draw goes through `_weighted_choice`, numpy's own algorithm written out over
+  ``Generator.random()`` (whose stream numpy keeps), so a faster ``Generator.choice`` in a later
+  numpy cannot change a catalog; uniform draws use ``Generator.integers``. The one remaining
+  ``Generator.choice`` (a uniform subsample of a large genre without replacement) is pinned by
+  ``test_generator_output_is_pinned``.
+* Features pass through BLAS, ``ndtr`` and ``interp``, whose last bits may differ between machines,
+  and are then rounded to Spotify's 3-4 decimals, which absorbs them; playlist weights use ``exp`` and
+  ``**`` but only feed comparisons with uniform draws, which a last-bit difference changes with
+  probability about 1e-16 per draw. The fingerprint hashes rounded values too (`Catalog.fingerprint`).
+* No pandas sort or groupby decides anything: artist names are made unique by ``groupby.cumcount``,
+  which numbers repeats in row order on every pandas version.
 """
 
 from __future__ import annotations
@@ -69,8 +84,48 @@ def calibration() -> dict:
     return json.loads(CALIBRATION_PATH.read_text())
 
 
+def _weighted_choice(
+    rng: np.random.Generator, p: np.ndarray, size: int | None = None, replace: bool = True
+) -> np.ndarray | int:
+    """``rng.choice(len(p), size, replace, p=p)`` as numpy (1.17 to 2.4 at least) draws it, from ``rng.random()``.
+
+    With replacement: inverse-CDF lookup of uniforms. Without: numpy's rounds of draws against the CDF
+    of the weights not yet chosen, keeping the first occurrence of each index within a round.
+    """
+    p = np.ascontiguousarray(p, dtype=np.float64)
+    if replace:
+        cdf = np.cumsum(p)
+        cdf /= cdf[-1]
+        u = rng.random(size) if size is not None else rng.random()
+        idx = cdf.searchsorted(u, side="right")
+        return int(idx) if size is None else np.asarray(idx, dtype=np.int64)
+    if np.count_nonzero(p > 0) < size:
+        raise ValueError("fewer non-zero weights than draws")
+    p = p.copy()
+    found = np.zeros(size, dtype=np.int64)
+    n_found = 0
+    while n_found < size:
+        x = rng.random(size - n_found)
+        if n_found:
+            p[found[:n_found]] = 0
+        cdf = np.cumsum(p)
+        cdf /= cdf[-1]
+        new = cdf.searchsorted(x, side="right")
+        _, first = np.unique(new, return_index=True)
+        first.sort()
+        new = new.take(first)
+        found[n_found : n_found + new.size] = new
+        n_found += new.size
+    return found
+
+
+def _uniform_choice(rng: np.random.Generator, items: np.ndarray, size: int | tuple[int, ...]) -> np.ndarray:
+    """``rng.choice(items, size)`` (uniform, with replacement) as numpy draws it: ``rng.integers``."""
+    return items[rng.integers(0, len(items), size=size, dtype=np.int64)]
+
+
 def _names(rng: np.random.Generator, n: int, words: int) -> np.ndarray:
-    parts = rng.choice(np.array(_WORDS), size=(n, words))
+    parts = _uniform_choice(rng, np.array(_WORDS), (n, words))
     out = parts[:, 0]
     for j in range(1, words):
         out = np.char.add(np.char.add(out, " "), parts[:, j])
@@ -79,8 +134,9 @@ def _names(rng: np.random.Generator, n: int, words: int) -> np.ndarray:
 
 def _artist_names(rng: np.random.Generator, n: int) -> np.ndarray:
     sy = np.array(_SYLLABLES)
-    first = np.char.add(rng.choice(sy, n), rng.choice(sy, n))
-    last = np.char.add(np.char.add(rng.choice(sy, n), rng.choice(sy, n)), rng.choice(sy, n))
+    first = np.char.add(_uniform_choice(rng, sy, n), _uniform_choice(rng, sy, n))
+    last = np.char.add(np.char.add(_uniform_choice(rng, sy, n), _uniform_choice(rng, sy, n)),
+                       _uniform_choice(rng, sy, n))
     names = np.char.title(np.char.add(np.char.add(first, " "), last))
     # Make names unique by suffixing repeats; distinct artists must not merge.
     s = pd.Series(names)
@@ -92,9 +148,9 @@ def _draw_artists(rng: np.random.Generator, n_tracks: int, cal: dict) -> np.ndar
     counts = np.array([int(k) for k in cal["tracks_per_artist"]])
     freq = np.array(list(cal["tracks_per_artist"].values()), dtype=float)
     mean = (counts * freq).sum() / freq.sum()
-    draws = rng.choice(counts, size=int(n_tracks / mean * 1.2) + 10, p=freq / freq.sum())
+    draws = counts[_weighted_choice(rng, freq / freq.sum(), size=int(n_tracks / mean * 1.2) + 10)]
     while draws.sum() < n_tracks:
-        draws = np.concatenate([draws, rng.choice(counts, size=len(draws), p=freq / freq.sum())])
+        draws = np.concatenate([draws, counts[_weighted_choice(rng, freq / freq.sum(), size=len(draws))]])
     artist_of_track = np.repeat(np.arange(len(draws)), draws)[:n_tracks]
     return artist_of_track
 
@@ -186,11 +242,11 @@ def _playlists(
     mood_profiles = np.array([m[1:] for m in _MOODS])
     tracks, titles = [], []
     for p in range(n_playlists):
-        s = int(rng.choice(len(subs), p=shares / shares.sum()))
+        s = _weighted_choice(rng, shares / shares.sum())
         pool_s = by_sub[s]
         if pool_s.size == 0:
             continue
-        seed = int(rng.choice(pool_s, p=pop_w[pool_s] / pop_w[pool_s].sum()))
+        seed = int(pool_s[_weighted_choice(rng, pop_w[pool_s] / pop_w[pool_s].sum())])
         pool = by_genre[genre[seed]]
         if pool.size > 3000:
             pool = rng.choice(pool, 3000, replace=False)
@@ -198,7 +254,7 @@ def _playlists(
         w = pop_w[pool] * np.exp(-((taste[pool] - taste[seed]) ** 2).sum(1) / 0.05)
         w = w * np.where(artist[pool] == artist[seed], 4.0, 1.0) + 1e-12
         k = min(lengths[p] - 1, pool.size)
-        picks = rng.choice(pool, size=k, replace=False, p=w / w.sum())
+        picks = pool[_weighted_choice(rng, w / w.sum(), size=k, replace=False)]
         members = _order_walk(taste, np.concatenate([[seed], picks]))
         tracks.append(members)
         prof = df.iloc[members][["valence", "energy", "acousticness", "danceability"]].to_numpy().mean(0)
@@ -226,7 +282,7 @@ def synthetic(n_tracks: int = 20_000, seed: int = 0, n_playlists: int | None = N
     shares = np.array([cal["subgenres"][s]["share"] for s in subs])
     artist = _draw_artists(rng, n_tracks, cal)
     n_artists = int(artist.max()) + 1
-    sub_of_artist = rng.choice(len(subs), size=n_artists, p=shares / shares.sum())
+    sub_of_artist = _weighted_choice(rng, shares / shares.sum(), size=n_artists)
     feats = _features(rng, artist, sub_of_artist, cal)
     cols = cal["columns"]
     df = pd.DataFrame(feats, columns=cols)
