@@ -28,10 +28,10 @@ TABLE_K = 64
 
 @numba.njit(cache=True, nogil=True)
 def _near_and_recent(table, history, length, rows, n_near, n_recent, recent, out, short):  # noqa: D103
-    """Per row: the n_near nearest unplayed neighbours of the current track, then n_recent nearest
-    unplayed neighbours of the `recent` tracks before it (round robin, nearest first), none twice.
+    """Per row: nearest unplayed neighbours of the current track, then of the tracks heard before it.
 
-    Writes ``out[i, :n_near + n_recent]``; ``short[i]`` where the table ran out. Returns how many did.
+    The first n_near come from the current track's table row; then n_recent from the rows of the
+    `recent` tracks before it (round robin, nearest first), none twice. Writes ``out[i, :n_near + n_recent]``; ``short[i]`` where the table ran out. Returns how many did.
     """
     n_short = 0
     width = table.shape[1]
