@@ -31,7 +31,8 @@ def _near_and_recent(table, history, length, rows, n_near, n_recent, recent, out
     """Per row: nearest unplayed neighbours of the current track, then of the tracks heard before it.
 
     The first n_near come from the current track's table row; then n_recent from the rows of the
-    `recent` tracks before it (round robin, nearest first), none twice. Writes ``out[i, :n_near + n_recent]``; ``short[i]`` where the table ran out. Returns how many did.
+    `recent` tracks before it (round robin, nearest first), none twice. Writes ``out[i, :n_near +
+    n_recent]``; ``short[i]`` where the table ran out. Returns how many did.
     """
     n_short = 0
     width = table.shape[1]
