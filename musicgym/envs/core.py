@@ -96,6 +96,8 @@ class Core:
             raise ValueError(f"action_mode must be one of {ACTION_MODES}, got {mode!r}")
         self.action_mode = mode
         self.catalog.require_features(self.ENV_ID)
+        need, what = self._min_tracks()
+        self.catalog.require_tracks(need, f"{self.ENV_ID} with {what}" if what else self.ENV_ID)
         self.listener = self._make_listener()
         self.listener.setup(self.catalog, self.num)
         self.components: tuple[str, ...] = tuple(self.listener.components)
@@ -120,6 +122,13 @@ class Core:
     def env_name(self) -> str:
         """The env's name for messages (``Playlist``)."""
         return type(self).__name__.removesuffix("Core")
+
+    def _min_tracks(self) -> tuple[int, str]:
+        """The fewest catalog tracks the env's arguments need, and the arguments that ask for them."""
+        k = self.params.get("k")
+        if self.action_mode == "candidates" and isinstance(k, (int, np.integer)) and not isinstance(k, bool):
+            return max(2, int(k) + 1), f"k={k} candidate slots"
+        return 2, ""
 
     # ------------------------------------------------------------------ the listener
     def _make_listener(self) -> Listener:

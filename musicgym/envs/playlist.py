@@ -119,6 +119,9 @@ class PlaylistCore(Core):
     def _replay_listener(self) -> Listener:
         return ReplayListener(self.params["replay_log"], **self._reward_kwargs())
 
+    def _min_tracks(self) -> tuple[int, str]:
+        return N_SLOTS + 1, f"its {N_SLOTS} candidate slots"
+
     def make_planner(self, horizon: int | None) -> Any:
         """Exact search with a stationary listener (`ExactPathPlanner`), else rollouts to the playlist's end."""
         from musicgym.envs.planner import ExactPathPlanner, RolloutPlanner

@@ -44,6 +44,13 @@ class TasteCore(SlateCore):
         dim = TASTE_DIM * (1 + self.k)
         self.observation_space = spaces.Box(0.0, 1.0, shape=(dim,), dtype=np.float32)
 
+    def _min_tracks(self) -> tuple[int, str]:
+        need, what = super()._min_tracks()
+        w = self.params["window"]
+        if isinstance(w, (int, np.integer)) and not isinstance(w, bool) and w + 1 > need:
+            return int(w) + 1, f"window={w}"
+        return need, what
+
     def _taste_listener(self) -> Listener:
         return TasteUser(self.window)
 

@@ -123,3 +123,13 @@ def test_a_vector_env_snapshot_continues_exactly(env_id, kw):
         ob, rb, tb, ub, ib = b.step(act)
         assert np.array_equal(oa, ob) and np.array_equal(ra, rb) and np.array_equal(ta, tb) and np.array_equal(ua, ub)
         assert np.array_equal(ia["oracle_action"], ib["oracle_action"])
+
+
+@pytest.mark.parametrize("env_id", IDS)
+def test_a_one_track_catalog_gets_one_sentence_naming_the_env(env_id, tmp_path):
+    import musicgym
+
+    cat = musicgym.catalog.synthetic(300, seed=1)
+    one = musicgym.Catalog(cat.tracks.iloc[:1].reset_index(drop=True), name="one-track")
+    with pytest.raises(musicgym.CatalogError, match="needs at least .* tracks, but catalog 'one-track' has 1"):
+        gym.make(env_id, catalog=one)

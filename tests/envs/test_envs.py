@@ -238,7 +238,7 @@ def test_synthetic_preset_catalog():
     [
         ("MusicGym/Playlist-v0", {"catalog": "nope"}, musicgym.CatalogError, "presets are default"),
         ("MusicGym/Taste-v0", {"k": 0}, ValueError, r"k \(candidate slots\) must be an integer from 1"),
-        ("MusicGym/Preference-v0", {"k": 10**6}, ValueError, r"k \(candidate slots\) must be an integer from 1 to the catalog size 20000"),
+        ("MusicGym/Preference-v0", {"k": 10**6}, ValueError, r"with k=1000000 candidate slots needs at least 1000001 tracks"),
         ("MusicGym/Taste-v0", {"n_random": 30}, ValueError, "n_random must be an integer from 0 to k=20"),
         ("MusicGym/Playlist-v0", {"max_episode_steps": 0}, Exception, "max_episode_steps"),
         ("MusicGym/Playlist-v0", {"listener": "alien"}, ValueError, "listener must be 'fixed', 'population', 'external' or 'replay' or a musicgym.listeners.Listener"),
