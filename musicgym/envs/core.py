@@ -18,6 +18,7 @@ import numpy as np
 from gymnasium import spaces
 
 from musicgym.catalog import Catalog, load_catalog
+from musicgym.checks import check_int
 from musicgym.envs import kernels
 from musicgym.index import CandidateIndex
 from musicgym.listeners.base import Listener
@@ -412,11 +413,8 @@ class SlateCore(Core):
 
 def validate_slots(k: Any, n_random: Any, n_tracks: int) -> tuple[int, int]:
     """Check the K (slots) and n_random arguments of a candidates-mode env."""
-    if not isinstance(k, (int, np.integer)) or not 1 <= k <= n_tracks:
-        raise ValueError(f"k (candidate slots) must be an integer from 1 to the catalog size {n_tracks}, got {k!r}")
-    if not isinstance(n_random, (int, np.integer)) or not 0 <= n_random <= k:
-        raise ValueError(f"n_random must be an integer from 0 to k={k}, got {n_random!r}")
-    return int(k), int(n_random)
+    k = check_int("k", k, 1, n_tracks, what="candidate slots")
+    return k, check_int("n_random", n_random, 0, k)
 
 
 def unplayed_neighbours(

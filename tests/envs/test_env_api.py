@@ -127,7 +127,6 @@ def test_a_vector_env_snapshot_continues_exactly(env_id, kw):
 
 @pytest.mark.parametrize("env_id", IDS)
 def test_a_one_track_catalog_gets_one_sentence_naming_the_env(env_id, tmp_path):
-    import musicgym
 
     cat = musicgym.catalog.synthetic(300, seed=1)
     one = musicgym.Catalog(cat.tracks.iloc[:1].reset_index(drop=True), name="one-track")
