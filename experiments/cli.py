@@ -66,11 +66,51 @@ def _catalog(args: argparse.Namespace) -> int:
     import musicgym
 
     cat = musicgym.load_catalog(args.paths if len(args.paths) > 1 else args.paths[0], features=args.features,
-                                errors=args.errors)
+                                errors=args.errors, encoding=args.encoding)
     print(cat.describe())
-    if args.all_dropped and cat.report.dropped:
+    if args.all_dropped:
         for d in cat.report.dropped:
-            print(f"  line {d.line}: {d.reason}")
+            print(f"  dropped, line {d.line}: {d.reason}")
+        for d in getattr(cat.report, "changed", []):
+            print(f"  changed, line {d.line}: {d.reason}")
+    return 0
+
+
+def _calibrate(args: argparse.Namespace) -> int:
+    from musicgym.realism.calibrate import LISTENER_TARGETS, calibrate
+
+    targets = LISTENER_TARGETS
+    if args.log:
+        from musicgym.catalog import load_mssd_log
+
+        log = load_mssd_log(args.log)
+        if log.report.dropped:
+            print(f"{args.log}: {len(log.report.dropped)} rows dropped (see `musicgym catalog`-style report below)")
+            for d in log.report.dropped[:20]:
+                print(f"  line {d.line}: {d.reason}")
+        targets = log.plays
+    doc = calibrate(args.catalog, targets, seed=args.seed, n_sessions=args.sessions,
+                    max_evaluations=args.max_evaluations, out=args.out, verbose=True)
+    fe = doc["fit_error"]
+    print(f"wrote {args.out}: {fe['targets_within']}/{fe['targets']} targets within tolerance, rms error "
+          f"{fe['rms']:.3f} tolerances, {doc['optimizer']['evaluations']} simulations")
+    print(f"use it: gym.make('MusicGym/Session-v0', listener_params={args.out!r})")
+    return 0
+
+
+def _realism(args: argparse.Namespace) -> int:
+    import sys as _sys
+
+    from musicgym.experiments import realism_report
+
+    argv = ["--catalogs", *args.catalogs, "--out", args.out, "--sessions", str(args.sessions)]
+    if args.calibrate:
+        argv.append("--calibrate")
+    old, _sys.argv = _sys.argv, ["musicgym realism", *argv]
+    try:
+        realism_report.main()
+    finally:
+        _sys.argv = old
     return 0
 
 
@@ -306,8 +346,33 @@ def build_parser() -> argparse.ArgumentParser:
     cat.add_argument("--features", default=None, help="feature CSV to join to MPD / Last.fm tracks")
     cat.add_argument("--errors", choices=["report", "raise"], default="report",
                      help="report: drop unusable rows and list them; raise: stop at the first one (default: report)")
-    cat.add_argument("--all-dropped", action="store_true", help="list every dropped row")
+    cat.add_argument("--all-dropped", action="store_true", help="list every dropped or changed row")
+    cat.add_argument("--encoding", default=None,
+                     help="text encoding of files that are not UTF-8 (e.g. latin-1; default: UTF-8, BOMs read)")
     cat.set_defaults(func=_catalog)
+    cal = add("calibrate", "fit the Session-v0 listener to MSSD's figures, or to your MSSD-format log",
+              "Fit SessionListener's parameters (musicgym/realism/calibrate.py) by simulated moments least "
+              "squares so that sessions simulated on CATALOG under the behaviour policy match the targets: "
+              "MSSD's published skip rates, skips by position and end hazards, and Last.fm-1K session "
+              "lengths; or the same statistics of your own MSSD-format log (--log). Writes a versioned JSON "
+              "(parameters, targets, fit error, catalog fingerprint) for Session-v0's listener_params.")
+    cal.add_argument("catalog", nargs="?", default="default", help="catalog preset or path (default: default)")
+    cal.add_argument("--log", default=None, help="your MSSD-format log (CSV: session_id, session_position, "
+                     "skip_1, skip_2, skip_3, not_skipped, ...) to take the targets from")
+    cal.add_argument("--out", default="session_listener.json", help="JSON to write (default: session_listener.json)")
+    cal.add_argument("--sessions", type=int, default=20_000, help="simulated sessions per evaluation")
+    cal.add_argument("--seed", type=int, default=0, help="seed of the simulations (common random numbers)")
+    cal.add_argument("--max-evaluations", type=int, default=400, help="simulations the optimiser may run")
+    cal.set_defaults(func=_calibrate)
+    rea = add("realism", "how realistic is the Session-v0 listener: every target against simulation",
+              "Simulate sessions of the shipped listener on each catalog and write the realism table (target, "
+              "real value, simulated value with a 95% bootstrap CI, tolerance, within) and plots of skips by "
+              "position and session lengths (experiments/realism_report.py).")
+    rea.add_argument("--catalogs", nargs="+", default=["default"], help="catalog presets or paths")
+    rea.add_argument("--out", default="runs/realism", help="output folder (one sub-folder per catalog)")
+    rea.add_argument("--sessions", type=int, default=10_000, help="simulated sessions per report")
+    rea.add_argument("--calibrate", action="store_true", help="also refit on each catalog other than the default")
+    rea.set_defaults(func=_realism)
     return parser
 
 

@@ -103,7 +103,16 @@ def test_ctrl_c_is_one_line(monkeypatch, capsys):
 
 
 #: runs the command in a Python where `module` cannot be imported, as if it were not installed
-WITHOUT = "import sys; sys.modules[{module!r}] = None; from musicgym.experiments.cli import main; sys.exit(main(sys.argv[1:]))"
+WITHOUT = (
+    "import sys\n"
+    "class Block:\n"
+    "    def find_spec(self, name, path=None, target=None):\n"
+    "        if name.split('.')[0] == {module!r}:\n"
+    "            raise ModuleNotFoundError(f'No module named {{name!r}}', name=name)\n"
+    "sys.meta_path.insert(0, Block())\n"
+    "from musicgym.experiments.cli import main\n"
+    "sys.exit(main(sys.argv[1:]))"
+)
 
 
 @pytest.mark.parametrize("module, argv", [
