@@ -1,20 +1,30 @@
 """The leaderboard: every finished run under a directory, gathered into tables and plots.
 
-Per env and agent: mean return (sampled), normalised score (random 0, oracle 1, on expected returns;
-see `musicgym.evaluation`), its interquartile mean (IQM) with a 95% stratified bootstrap confidence
-interval (the strata are the seeds, the resampled units their evaluation episodes), seeds,
-env steps, wall time (training + evaluation, per run), and for reference policies that rank tracks
-Hit@10 / NDCG@10 on held-out playlists. The aggregate column is the IQM over every env the agent
-ran on (strata: env x seed), with its CI.
+**The score.** Every run is one agent trained with one seed on one env and evaluated on that seed's
+evaluation episodes (`musicgym.evaluate`): its normalised score is (E - E_random) / (E_ref - E_random)
+on mean expected returns over those episodes, with E_ref the better of the greedy oracle and the
+planner (`musicgym.envs.planner`) on the same episodes. Where the planner is exact (Playlist-v0 and
+PlaylistPOMDP-v0 with their cluster listeners) 1.0 is an upper bound, and a run above it stops the
+build (`LeaderboardError`): it would mean a bug, not a good agent. Elsewhere the planner is the best
+known reference, and a score above 1 means an agent beat it.
 
-Written to ``OUT/leaderboard.{md,csv,json}`` and ``OUT/{scores,learning_curves}.png``, each atomically
-(a temporary file renamed over the old one), from every finished run on disk at the time of writing: of
-two sweeps on one folder, the one that writes last leaves the complete table, never a mix.
+**The statistics** are rliable's (Agarwal et al., NeurIPS 2021; `musicgym.experiments.stats`): per
+(env, agent), the interquartile mean (IQM) of its runs' scores with a 95% percentile bootstrap over
+runs; per track, the IQM over runs x envs with a bootstrap stratified by env; the probability that
+one agent's run beats another's (P(X > Y)) for the top agents of each track; performance profiles.
 
-The interval is rliable's (Agarwal et al., 2021): percentile bootstrap where every replicate resamples,
-with replacement, the episodes within each stratum. rliable itself is not a dependency: its
-``arch < 8`` pin fails to import with pandas 3 (``deprecate_kwarg`` signature), so `iqm_ci` is the
-same computation in a few lines of numpy.
+**Two tracks.** "seed settings": the five published projects' settings. "hard": a new listener every
+episode (PlaylistPOMDP-v0), hidden preferences (PreferenceHidden-v0) and the realistic listener of
+Session-v0; the headline aggregate is the hard track's. Other registered ids get their own tables. An
+env where the best agent's CI reaches 0.95 is marked saturated: it no longer separates agents.
+
+**Offline versus in the simulator.** For the reference policies that rank tracks (popularity, item-CF,
+user-CF, SASRec, the set transformer), their Hit@10 / NDCG@10 on held-out playlists beside their
+normalised score on each env, with the Spearman rank correlation between the two.
+
+Written to ``OUT/leaderboard.{md,csv,json}`` and ``OUT/{scores,profiles,learning_curves,offline}.png``,
+each atomically (a temporary file renamed over the old one), from every finished run on disk at the
+time of writing: of two sweeps on one folder, the one that writes last leaves the complete table.
 """
 
 from __future__ import annotations
@@ -28,10 +38,25 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from musicgym.experiments import stats
 from musicgym.experiments.runs import read_result
 
-#: bootstrap replications of every confidence interval
-REPS = 2000
+#: the tracks of the board: the five published settings, and the hard one (the headline)
+TRACKS: dict[str, tuple[str, ...]] = {
+    "hard": ("PlaylistPOMDP-v0", "PreferenceHidden-v0", "Session-v0"),
+    "seed settings": ("Playlist-v0", "Taste-v0", "TasteCatalog-v0", "Preference-v0", "PreferenceCatalog-v0"),
+}
+#: an env whose best agent's CI upper end reaches this is marked saturated
+SATURATED = 0.95
+#: agents compared pairwise by probability of improvement, per track
+TOP = 3
+#: the reference policies that rank tracks offline (their Hit@10 / NDCG@10 against their simulated scores)
+RANKERS = ("popularity", "item_cf", "user_cf", "sasrec", "set_transformer")
+REFERENCE_ROWS = ("random", "oracle", "planner")
+
+
+class LeaderboardError(ValueError):
+    """The runs break a promise of the board (e.g. a score above an exact upper bound)."""
 
 
 def run_dirs(root: str | Path) -> list[Path]:
@@ -59,64 +84,98 @@ def collect(root: str | Path, names: Collection[str] | None = None) -> list[dict
     return out
 
 
-def _matrix(results: list[dict[str, Any]]) -> np.ndarray:
-    """(episodes, runs) normalised episode scores, truncated to the shortest run."""
-    n = min(len(r["episode_scores"]) for r in results)
-    return np.array([r["episode_scores"][:n] for r in results], dtype=float).T
-
-
-def iqm(x: np.ndarray) -> np.ndarray:
-    """Interquartile mean (25% trimmed mean) over all entries; over the last two axes for a stack."""
-    from scipy.stats import trim_mean
-
-    return trim_mean(x.reshape(*x.shape[:-2], -1), 0.25, axis=-1)
-
-
-def iqm_ci(matrix: np.ndarray, reps: int = REPS, seed: int = 0) -> tuple[float, float, float]:
-    """IQM of an (episodes, strata) matrix and its 95% stratified percentile bootstrap CI."""
-    if not np.isfinite(matrix).all():
-        return float("nan"), float("nan"), float("nan")
-    n, m = matrix.shape
-    rng = np.random.default_rng(seed)
-    rows = rng.integers(0, n, size=(reps, n, m))  # per replicate, per stratum: n episodes drawn
-    boot = iqm(np.take_along_axis(matrix[None], rows, axis=1))
-    lo, hi = np.percentile(boot, [2.5, 97.5])
-    return float(iqm(matrix)), float(lo), float(hi)
+def _track_of(env: str) -> str:
+    for name, envs in TRACKS.items():
+        if env in envs:
+            return name
+    return "other"
 
 
 def build(results: list[dict[str, Any]]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(rows per env and agent, one aggregate row per agent) from run results."""
+    """(one row per env and agent, one aggregate row per track and agent) from run results.
+
+    Raises:
+        LeaderboardError: a run scores above 1 on an env whose reference is an exact upper bound.
+    """
     groups: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
     for r in results:
         spec = r["spec"]
         hp = json.dumps(spec["hyperparams"], sort_keys=True) if spec["hyperparams"] else ""
-        groups[(spec["env_id"], spec["agent"], hp)].append(r)
+        groups[(spec["env_id"].split("/")[-1], spec["agent"], hp)].append(r)
+        if r.get("reference_exact") and r["normalized_score"] > 1.0 + 1e-9:
+            raise LeaderboardError(
+                f"run {r.get('name')}: normalised score {r['normalized_score']:.6f} > 1 on {spec['env_id']}, where "
+                "the planner is the exact optimum of the expected return: a bug in the env, the planner or the agent")
     rows = []
-    for (env_id, agent, hp), runs in sorted(groups.items()):
+    for (env, agent, hp), runs in sorted(groups.items()):
         runs.sort(key=lambda r: r["spec"]["seed"])
-        iqm, lo, hi = iqm_ci(_matrix(runs))
+        scores = np.array([r["normalized_score"] for r in runs], dtype=float)
+        iqm, lo, hi = stats.interval([scores])
         offline = [r["offline"] for r in runs if r.get("offline")]
         rows.append({
-            "env": env_id.split("/")[-1], "agent": agent, "hyperparams": hp,
+            "track": _track_of(env), "env": env, "agent": agent, "hyperparams": hp,
             "mean_return": float(np.mean([r["mean_return"] for r in runs])),
-            "score": float(np.mean([r["normalized_score"] for r in runs])),
-            "iqm": iqm, "ci_low": lo, "ci_high": hi, "seeds": len(runs),
-            "episodes": int(_matrix(runs).shape[0]),
+            "mean_expected_return": float(np.mean([r.get("mean_expected_return", np.nan) for r in runs])),
+            "score": float(scores.mean()), "iqm": iqm, "ci_low": lo, "ci_high": hi, "runs": len(runs),
+            "episodes": int(np.mean([len(r.get("episode_scores") or []) for r in runs])),
+            "reference": runs[0].get("reference", "oracle"),
+            "reference_exact": bool(all(r.get("reference_exact", False) for r in runs)),
             "env_steps": int(np.mean([r["env_steps"] for r in runs])),
             "wall_s": float(np.mean([r["train_seconds"] + r["eval_seconds"] for r in runs])),
             "hit@10": float(np.mean([o["hit@10"] for o in offline])) if offline else float("nan"),
             "ndcg@10": float(np.mean([o["ndcg@10"] for o in offline])) if offline else float("nan"),
         })
     table = pd.DataFrame(rows)
+    table["saturated"] = False
+    for env, sub in table.groupby("env"):
+        learners = sub[~sub.agent.isin(REFERENCE_ROWS)]
+        if len(learners) and learners.ci_high.max() >= SATURATED:
+            table.loc[table.env == env, "saturated"] = True
     agg_rows = []
-    by_agent: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
-    for (_, agent, hp), runs in groups.items():
-        by_agent[(agent, hp)].extend(runs)
-    for (agent, hp), runs in sorted(by_agent.items()):
-        iqm, lo, hi = iqm_ci(_matrix(runs))
-        agg_rows.append({"agent": agent, "hyperparams": hp, "iqm": iqm, "ci_low": lo, "ci_high": hi,
-                         "envs": len({r["spec"]["env_id"] for r in runs})})
+    for track in (*TRACKS, "other"):
+        sub_runs: dict[tuple[str, str], dict[str, list[float]]] = defaultdict(dict)
+        for (env, agent, hp), runs in groups.items():
+            if _track_of(env) == track:
+                sub_runs[(agent, hp)][env] = [r["normalized_score"] for r in runs]
+        n_envs = len({env for (env, _, _) in groups if _track_of(env) == track})
+        for (agent, hp), per_env in sorted(sub_runs.items()):
+            iqm, lo, hi = stats.interval(list(per_env.values()))
+            agg_rows.append({"track": track, "agent": agent, "hyperparams": hp, "iqm": iqm, "ci_low": lo,
+                             "ci_high": hi, "envs": len(per_env), "track_envs": n_envs})
     return table, pd.DataFrame(agg_rows)
+
+
+def improvements(results: list[dict[str, Any]], agg: pd.DataFrame) -> pd.DataFrame:
+    """P(X > Y) with its 95% CI for each pair of the `TOP` learning agents of each track, on their common envs."""
+    scores: dict[tuple[str, str], dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for r in results:
+        env = r["spec"]["env_id"].split("/")[-1]
+        scores[(_track_of(env), r["spec"]["agent"])][env].append(r["normalized_score"])
+    rows = []
+    for track in TRACKS:
+        sub = agg[(agg.track == track) & ~agg.agent.isin(REFERENCE_ROWS) & (agg.envs == agg.track_envs)]
+        top = sub.sort_values("iqm", ascending=False).agent.tolist()[:TOP]
+        for i, x in enumerate(top):
+            for y in top[i + 1:]:
+                envs = sorted(set(scores[(track, x)]) & set(scores[(track, y)]))
+                p, lo, hi = stats.probability_of_improvement([scores[(track, x)][e] for e in envs],
+                                                             [scores[(track, y)][e] for e in envs])
+                rows.append({"track": track, "x": x, "y": y, "p": p, "ci_low": lo, "ci_high": hi, "envs": len(envs)})
+    return pd.DataFrame(rows, columns=["track", "x", "y", "p", "ci_low", "ci_high", "envs"])
+
+
+def offline_versus_simulator(table: pd.DataFrame) -> pd.DataFrame:
+    """Per env: the rankers' NDCG@10 / Hit@10 beside their normalised score, and the Spearman correlation."""
+    from scipy.stats import spearmanr
+
+    sub = table[table.agent.isin(RANKERS) & table["ndcg@10"].notna()]
+    rows = []
+    for env, part in sub.groupby("env"):
+        rho = spearmanr(part["ndcg@10"], part["score"]).statistic if len(part) >= 3 else float("nan")
+        for _, r in part.iterrows():
+            rows.append({"env": env, "agent": r.agent, "hit@10": r["hit@10"], "ndcg@10": r["ndcg@10"],
+                         "score": r.score, "spearman": float(rho)})
+    return pd.DataFrame(rows, columns=["env", "agent", "hit@10", "ndcg@10", "score", "spearman"])
 
 
 def _label(agent: str, hp: str) -> str:
@@ -127,39 +186,88 @@ def _fmt(x: float, digits: int = 3) -> str:
     return "—" if x is None or (isinstance(x, float) and np.isnan(x)) else f"{x:.{digits}f}"
 
 
-def to_markdown(table: pd.DataFrame, agg: pd.DataFrame, title: str = "MusicGym leaderboard") -> str:
-    """The leaderboard as Markdown: a summary (IQM per env + aggregate) and one detailed table per env."""
-    envs = list(dict.fromkeys(table["env"]))
-    lines = [f"# {title}", "",
-             "Normalised score: random 0, greedy oracle 1 (on expected returns). IQM with a 95% stratified "
-             "bootstrap CI over seeds and evaluation episodes.", "",
-             "## Summary: IQM of the normalised score", "",
-             "| agent | " + " | ".join(envs) + " | aggregate [95% CI] |",
-             "|---|" + "---:|" * len(envs) + "---:|"]
-    agg = agg.assign(_order=-agg["iqm"].fillna(-1e9)).sort_values("_order")
-    for _, a in agg.iterrows():
-        cells = []
-        for env in envs:
-            hit = table[(table.env == env) & (table.agent == a.agent) & (table.hyperparams == a.hyperparams)]
-            cells.append(_fmt(hit.iloc[0].iqm, 2) if len(hit) else "")
-        lines.append(f"| {_label(a.agent, a.hyperparams)} | " + " | ".join(cells)
-                     + f" | {_fmt(a.iqm, 2)} [{_fmt(a.ci_low, 2)}, {_fmt(a.ci_high, 2)}] ({a.envs} envs) |")
-    for env in envs:
+HOW_TO_READ = """\
+**How to read this board.** A score is (agent - random) / (reference - random) on expected returns over
+the same evaluation episodes: 0 is the random policy, 1 the reference: the planner, which knows the
+hidden listener and plans the whole episode, or the greedy oracle where that is better. On Playlist-v0
+and PlaylistPOMDP-v0 the planner is the exact optimum (marked *exact*): 1.0 is an upper bound. On the
+other envs it is the best known plan (a rollout search), so 1.0 is a strong bar, not a ceiling. Each
+cell is the interquartile mean (IQM) of the agent's runs (one per seed) with a 95% bootstrap CI over
+runs; a track's aggregate pools its envs (bootstrap stratified by env). The **hard** track (a new
+listener each episode, hidden preferences, the realistic Session-v0 listener) is the headline: the
+seed settings reproduce the published projects and several are saturated (marked `sat.`: the best
+agent's CI reaches 0.95). P(X > Y) is the probability that a run of X beats a run of Y on the same env.
+"""
+
+
+def to_markdown(table: pd.DataFrame, agg: pd.DataFrame, title: str = "MusicGym leaderboard",
+                improvement: pd.DataFrame | None = None, offline: pd.DataFrame | None = None) -> str:
+    """The leaderboard as Markdown: the hard track, the seed settings, other envs, P(X > Y), offline vs simulator."""
+    lines = [f"# {title}", "", HOW_TO_READ]
+    total = float((table.wall_s * table.runs).sum())
+    lines += [f"Compute: {total / 3600:.2f} h of training and evaluation in all ({int(table.runs.sum())} runs).", ""]
+    for track in (*TRACKS, "other"):
+        envs = [e for e in dict.fromkeys(table[table.track == track]["env"])]
+        if not envs:
+            continue
+        sat = {e: bool(table[table.env == e].saturated.any()) for e in envs}
+        exact = {e: bool(table[(table.env == e) & (table.agent == "planner")].reference_exact.any()) for e in envs}
+        head = [f"{e}{' (exact)' if exact[e] else ''}{' sat.' if sat[e] else ''}" for e in envs]
+        name = "Hard track (headline)" if track == "hard" else ("Seed settings" if track != "other" else "Other envs")
+        lines += [f"## {name}: IQM of the normalised score", "",
+                  "| agent | " + " | ".join(head) + " | aggregate [95% CI] |",
+                  "|---|" + "---:|" * len(envs) + "---:|"]
+        sub = agg[agg.track == track].assign(_o=lambda d: -d.iqm.fillna(-1e9)).sort_values("_o")
+        for _, a in sub.iterrows():
+            cells = []
+            for env in envs:
+                hit = table[(table.env == env) & (table.agent == a.agent) & (table.hyperparams == a.hyperparams)]
+                cells.append(f"{_fmt(hit.iloc[0].iqm, 2)} [{_fmt(hit.iloc[0].ci_low, 2)}, {_fmt(hit.iloc[0].ci_high, 2)}]"
+                             if len(hit) else "")
+            part = "" if a.envs == a.track_envs else f" ({a.envs} of {a.track_envs} envs)"
+            lines.append(f"| {_label(a.agent, a.hyperparams)} | " + " | ".join(cells)
+                         + f" | {_fmt(a.iqm, 2)} [{_fmt(a.ci_low, 2)}, {_fmt(a.ci_high, 2)}]{part} |")
+        lines.append("")
+    if improvement is not None and len(improvement):
+        lines += ["## Probability of improvement (top agents per track)", "",
+                  "| track | X | Y | P(X > Y) [95% CI] | envs |", "|---|---|---|---:|---:|"]
+        for _, r in improvement.iterrows():
+            lines.append(f"| {r.track} | {r.x} | {r.y} | {_fmt(r.p, 2)} [{_fmt(r.ci_low, 2)}, {_fmt(r.ci_high, 2)}] "
+                         f"| {r.envs} |")
+        lines.append("")
+    if offline is not None and len(offline):
+        lines += ["## Offline metrics versus listening in the simulator", "",
+                  "Reference policies: Hit@10 / NDCG@10 on held-out playlists (offline) beside their normalised "
+                  "score in each env; rho is the Spearman rank correlation of NDCG@10 and score across them.", "",
+                  "| env | agent | Hit@10 | NDCG@10 | score | rho |", "|---|---|---:|---:|---:|---:|"]
+        for _, r in offline.sort_values(["env", "score"], ascending=[True, False]).iterrows():
+            lines.append(f"| {r.env} | {r.agent} | {_fmt(r['hit@10'], 4)} | {_fmt(r['ndcg@10'], 4)} | "
+                         f"{_fmt(r.score)} | {_fmt(r.spearman, 2)} |")
+        lines.append("")
+    for env in dict.fromkeys(table["env"]):
         sub = table[table.env == env].sort_values("iqm", ascending=False)
-        lines += ["", f"## {env}", "",
-                  "| agent | mean return | score | IQM [95% CI] | seeds x episodes | env steps | wall s | Hit@10 | NDCG@10 |",
-                  "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        ref = sub.reference.iloc[0]
+        lines += [f"## {env}", "", f"Reference: {ref}{' (exact optimum)' if sub.reference_exact.any() else ''}.", "",
+                  "| agent | mean return | expected return | score | IQM [95% CI] | runs x episodes | env steps | "
+                  "wall s | Hit@10 | NDCG@10 |",
+                  "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
         for _, r in sub.iterrows():
             lines.append(
-                f"| {_label(r.agent, r.hyperparams)} | {r.mean_return:.2f} | {_fmt(r.score)} | {_fmt(r.iqm)} "
-                f"[{_fmt(r.ci_low)}, {_fmt(r.ci_high)}] | {r.seeds} x {r.episodes} | {r.env_steps:,} | "
-                f"{r.wall_s:.1f} | {_fmt(r['hit@10'], 4)} | {_fmt(r['ndcg@10'], 4)} |"
+                f"| {_label(r.agent, r.hyperparams)} | {r.mean_return:.2f} | {_fmt(r.mean_expected_return, 2)} | "
+                f"{_fmt(r.score)} | {_fmt(r.iqm)} [{_fmt(r.ci_low)}, {_fmt(r.ci_high)}] | {r.runs} x {r.episodes} | "
+                f"{r.env_steps:,} | {r.wall_s:.1f} | {_fmt(r['hit@10'], 4)} | {_fmt(r['ndcg@10'], 4)} |"
             )
-    return "\n".join(lines) + "\n"
+        lines.append("")
+    return "\n".join(lines)
 
 
-def plot(results: list[dict[str, Any]], table: pd.DataFrame, out: Path) -> list[Path]:
-    """``scores.png`` (IQM and CI per env and agent) and ``learning_curves.png`` (score vs env steps)."""
+def plot(results: list[dict[str, Any]], table: pd.DataFrame, out: Path,
+         offline: pd.DataFrame | None = None) -> list[Path]:
+    """The plots: scores, performance profiles, learning curves and offline metrics against scores.
+
+    ``scores.png`` (IQM and CI per env and agent), ``profiles.png`` (performance profiles per track),
+    ``learning_curves.png`` (score vs env steps) and ``offline.png`` (NDCG@10 against score).
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -171,7 +279,8 @@ def plot(results: list[dict[str, Any]], table: pd.DataFrame, out: Path) -> list[
     for ax, env in zip(axes[0], envs, strict=True):
         sub = table[table.env == env].sort_values("iqm")
         y = np.arange(len(sub))
-        ax.errorbar(sub.iqm, y, xerr=[sub.iqm - sub.ci_low, sub.ci_high - sub.iqm], fmt="o", capsize=3)
+        ax.errorbar(sub.iqm, y, xerr=[(sub.iqm - sub.ci_low).clip(lower=0), (sub.ci_high - sub.iqm).clip(lower=0)],
+                    fmt="o", capsize=3)
         ax.set_yticks(y, [_label(a, h) for a, h in zip(sub.agent, sub.hyperparams, strict=True)], fontsize=7)
         ax.axvline(0, color="grey", lw=0.5)
         ax.axvline(1, color="grey", lw=0.5, ls="--")
@@ -181,6 +290,27 @@ def plot(results: list[dict[str, Any]], table: pd.DataFrame, out: Path) -> list[
     paths = [out / "scores.png"]
     _write_atomic(paths[0], lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
     plt.close(fig)
+
+    tracks = [t for t in TRACKS if (table.track == t).any()]
+    if tracks:
+        taus = np.linspace(-0.25, 1.25, 121)
+        fig, axes = plt.subplots(1, len(tracks), figsize=(4.5 * len(tracks), 3.4), squeeze=False)
+        for ax, track in zip(axes[0], tracks, strict=True):
+            by_agent: dict[str, list[float]] = defaultdict(list)
+            for r in results:
+                env = r["spec"]["env_id"].split("/")[-1]
+                if _track_of(env) == track and r["spec"]["agent"] not in ("random",):
+                    by_agent[r["spec"]["agent"]].append(r["normalized_score"])
+            for agent, sc in sorted(by_agent.items()):
+                ax.plot(taus, stats.performance_profile([sc], taus), label=agent, lw=1)
+            ax.set_title(f"{track}: performance profile", fontsize=9)
+            ax.set_xlabel("normalised score tau", fontsize=7)
+            ax.set_ylabel("share of runs with score > tau", fontsize=7)
+            ax.legend(fontsize=6)
+        fig.tight_layout()
+        paths.append(out / "profiles.png")
+        _write_atomic(paths[-1], lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
+        plt.close(fig)
 
     curves: dict[tuple[str, str], dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
     for r in results:
@@ -202,6 +332,20 @@ def plot(results: list[dict[str, Any]], table: pd.DataFrame, out: Path) -> list[
         paths.append(out / "learning_curves.png")
         _write_atomic(paths[-1], lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
         plt.close(fig)
+
+    if offline is not None and len(offline):
+        fig, ax = plt.subplots(figsize=(5, 3.6))
+        for env, part in offline.groupby("env"):
+            ax.plot(part["ndcg@10"], part["score"], "o", label=f"{env} (rho {_fmt(part.spearman.iloc[0], 2)})")
+            for _, r in part.iterrows():
+                ax.annotate(r.agent, (r["ndcg@10"], r.score), fontsize=6)
+        ax.set_xlabel("NDCG@10 on held-out playlists (offline)", fontsize=8)
+        ax.set_ylabel("normalised score in the simulator", fontsize=8)
+        ax.legend(fontsize=6)
+        fig.tight_layout()
+        paths.append(out / "offline.png")
+        _write_atomic(paths[-1], lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
+        plt.close(fig)
     return paths
 
 
@@ -219,15 +363,20 @@ def write(
     out = Path(out or root)
     out.mkdir(parents=True, exist_ok=True)
     table, agg = build(results)
-    md = to_markdown(table, agg, title)
+    improvement = improvements(results, agg)
+    offline = offline_versus_simulator(table)
+    md = to_markdown(table, agg, title, improvement, offline)
     _write_atomic(out / "leaderboard.md", lambda tmp: tmp.write_text(md))
     _write_atomic(out / "leaderboard.csv", lambda tmp: table.to_csv(tmp, index=False))
+
     def records(df: pd.DataFrame) -> list[dict[str, Any]]:
         return df.astype(object).where(df.notna(), None).to_dict(orient="records")  # NaN -> null
 
-    doc = json.dumps({"envs": records(table), "aggregate": records(agg)}, indent=1)
+    doc = json.dumps({"envs": records(table), "aggregate": records(agg), "improvement": records(improvement),
+                      "offline": records(offline)}, indent=1)
     _write_atomic(out / "leaderboard.json", lambda tmp: tmp.write_text(doc))
-    files = [out / "leaderboard.md", out / "leaderboard.csv", out / "leaderboard.json", *plot(results, table, out)]
+    files = [out / "leaderboard.md", out / "leaderboard.csv", out / "leaderboard.json",
+             *plot(results, table, out, offline)]
     return md, files
 
 

@@ -30,7 +30,8 @@ of running the run again (a later sweep does run it again). If the holder died w
 error (killed), the waiting process resumes the run itself. After ``WAIT_S`` it gives up with
 `RunBusy`.
 
-``random`` and ``oracle`` are runs too (no training): the leaderboard's 0 and 1.
+``random``, ``oracle`` (greedy) and ``planner`` are runs too (no training): the leaderboard's 0, its
+greedy row and its reference (`musicgym.envs.planner`).
 
 A reference policy's fit does not depend on the env, only on the catalog: it is fitted once per
 (policy, seed, hyperparameters, catalog) and kept in ``ROOT/_fitted/`` with its offline metrics; the
@@ -58,7 +59,7 @@ from typing import Any
 import numpy as np
 
 #: pseudo-agents evaluated without training
-BASELINES = ("random", "oracle")
+BASELINES = ("random", "oracle", "planner")
 #: episode i of the final evaluation of seed s is reset with seed ``EVAL_SEED + 1000 * s + i``
 EVAL_SEED = 100_000
 #: the same for the learning-curve evaluations
@@ -214,7 +215,7 @@ def resolved_defaults(spec: RunSpec) -> dict[str, Any]:
 
     entry = gym.spec(spec.env_id)
     module, name = entry.entry_point.split(":")
-    env_params = {**getattr(importlib.import_module(module), name).core_cls.PARAMS, **entry.kwargs}
+    env_params = {**getattr(importlib.import_module(module), name).default_arguments(), **entry.kwargs}
     hyperparams = {} if spec.is_baseline else load_hyperparams(spec.agent, spec.env_id)
     return json.loads(json.dumps({"env": env_params, "hyperparams": hyperparams}, sort_keys=True, default=str))
 
@@ -304,42 +305,40 @@ def _eval_seed(spec: RunSpec, base: int) -> int:
     return base + 1000 * spec.seed
 
 
-def _episode_scores(expected: np.ndarray, random_return: float, oracle_return: float) -> list[float]:
-    span = oracle_return - random_return
-    return ((expected - random_return) / span).tolist() if abs(span) > 1e-12 else [float("nan")] * len(expected)
+def _evaluation(res: Any) -> dict[str, Any]:
+    """The fields of a result that `musicgym.evaluate` measured (scores per run and per episode)."""
+    span = res.reference_return - res.random_return
+    expected = np.asarray(res.episode_expected_returns)
+    episode_scores = ((expected - res.random_return) / span).tolist() if abs(span) > 1e-12 else []
+    return {
+        "mean_return": res.mean_return,
+        "mean_expected_return": res.mean_expected_return,
+        "normalized_score": res.normalized_score,
+        "episode_scores": episode_scores,
+        "random_return": res.random_return,
+        "oracle_return": res.oracle_return,
+        "planner_return": res.planner_return,
+        "reference": res.reference,
+        "reference_return": res.reference_return,
+        "reference_exact": res.reference_exact,
+    }
 
 
 def _run_baseline(spec: RunSpec) -> dict[str, Any]:
     import gymnasium as gym
 
     import musicgym
-    from musicgym.evaluation import run_episodes
 
     t0 = time.perf_counter()
-    env = gym.make(spec.env_id, **spec.env_kwargs)
-    try:
-        seed = _eval_seed(spec, EVAL_SEED)
-        refs = {
-            "random": run_episodes(musicgym.RandomPolicy(env.action_space, seed=seed), env, spec.eval_episodes, seed),
-            "oracle": run_episodes(musicgym.OraclePolicy(), env, spec.eval_episodes, seed),
-        }
-    finally:
-        env.close()
-    r_rand, r_orac = float(refs["random"]["expected"].mean()), float(refs["oracle"]["expected"].mean())
-    run = refs[spec.agent]
-    return {
-        "mean_return": float(run["returns"].mean()),
-        "mean_expected_return": float(run["expected"].mean()),
-        "normalized_score": 0.0 if spec.agent == "random" else 1.0,
-        "episode_scores": _episode_scores(run["expected"], r_rand, r_orac),
-        "random_return": r_rand,
-        "oracle_return": r_orac,
-        "env_steps": 0,
-        "train_seconds": 0.0,
-        "eval_seconds": time.perf_counter() - t0,
-        "curve": [],
-        "offline": None,
-    }
+    seed = _eval_seed(spec, EVAL_SEED)
+    if spec.agent == "random":
+        space = gym.make(spec.env_id, **spec.env_kwargs).action_space
+        policy: Any = musicgym.RandomPolicy(space, seed=seed)
+    else:
+        policy = musicgym.OraclePolicy() if spec.agent == "oracle" else musicgym.PlannerPolicy()
+    res = musicgym.evaluate(policy, spec.env_id, n_episodes=spec.eval_episodes, seed=seed, **spec.env_kwargs)
+    return {**_evaluation(res), "env_steps": 0, "train_seconds": 0.0, "eval_seconds": time.perf_counter() - t0,
+            "curve": [], "offline": None, "resumed_from": None}
 
 
 def _run_agent(spec: RunSpec, run_dir: Path, progress_bar: bool) -> dict[str, Any]:
@@ -382,13 +381,8 @@ def _run_agent(spec: RunSpec, run_dir: Path, progress_bar: bool) -> dict[str, An
     eval_s = time.perf_counter() - t
     agent.save(run_dir / "agent")
     return {
-        "mean_return": res.mean_return,
-        "mean_expected_return": res.mean_expected_return,
-        "normalized_score": res.normalized_score,
-        "episode_scores": _episode_scores(np.asarray(res.episode_expected_returns), res.random_return,
-                                          res.oracle_return),
-        "random_return": res.random_return,
-        "oracle_return": res.oracle_return,
+        **_evaluation(res),
+        "resumed_from": getattr(agent, "resumed_from", None),
         "env_steps": int(agent.num_timesteps),
         "train_seconds": float(state["train_seconds"]),
         "eval_seconds": eval_s,

@@ -201,41 +201,61 @@ def test_atomic_json_leaves_no_temporary_files(tmp_path):
 
 
 # ------------------------------------------------------------------------------------ leaderboard
-def _fake_result(agent, env, seed, scores, curve=(), offline=None):
+def _fake_result(agent, env, seed, scores, curve=(), offline=None, exact=False):
     return {"name": f"{env}__{agent}__{seed}", "spec": {"agent": agent, "env_id": f"MusicGym/{env}", "seed": seed,
                                                           "hyperparams": {}},
-            "mean_return": float(np.mean(scores)), "normalized_score": float(np.mean(scores)),
+            "mean_return": float(np.mean(scores)), "mean_expected_return": float(np.mean(scores)),
+            "normalized_score": float(np.mean(scores)), "reference": "planner", "reference_exact": exact,
             "episode_scores": list(scores), "env_steps": 100, "train_seconds": 1.0, "eval_seconds": 0.5,
             "curve": list(curve), "offline": offline}
 
 
-def test_leaderboard_tables_iqm_and_files(tmp_path):
+def _write_results(root, results):
+    for r in results:
+        (root / r["name"]).mkdir()
+        write_json_atomic(root / r["name"] / "result.json", r)
+
+
+def test_leaderboard_tables_run_level_iqm_tracks_and_files(tmp_path):
     rng = np.random.default_rng(0)
     results = []
-    for env in ("Taste-v0", "Preference-v0"):
-        for seed in range(3):
-            results.append(_fake_result("good", env, seed, rng.normal(0.9, 0.1, 20),
+    for env in ("Taste-v0", "Preference-v0", "PlaylistPOMDP-v0", "Session-v0"):
+        for seed in range(4):
+            results.append(_fake_result("good", env, seed, rng.normal(0.97, 0.01, 20),
                                         curve=[{"step": 50, "score": 0.4}, {"step": 100, "score": 0.9}]))
             results.append(_fake_result("bad", env, seed, rng.normal(0.1, 0.1, 20),
-                                        offline={"hit@10": 0.2, "ndcg@10": 0.1}))
-    for r in results:
-        (tmp_path / r["name"]).mkdir()
-        write_json_atomic(tmp_path / r["name"] / "result.json", r)
+                                        offline={"hit@10": 0.2 + 0.01 * seed, "ndcg@10": 0.1}))
+            results.append(_fake_result("item_cf", env, seed, rng.normal(0.3, 0.1, 20),
+                                        offline={"hit@10": 0.3, "ndcg@10": 0.2}))
+            results.append(_fake_result("popularity", env, seed, rng.normal(0.2, 0.1, 20),
+                                        offline={"hit@10": 0.1, "ndcg@10": 0.05}))
+    _write_results(tmp_path, results)
     (tmp_path / "unfinished").mkdir()  # a run without a result is not counted
     md, files = leaderboard.write(tmp_path)
     table, agg = leaderboard.build(leaderboard.collect(tmp_path))
     good = table[(table.agent == "good") & (table.env == "Taste-v0")].iloc[0]
-    scores = np.array([r["episode_scores"] for r in results if r["spec"]["agent"] == "good"
-                       and r["spec"]["env_id"].endswith("Taste-v0")])
-    assert good.iqm == pytest.approx(scipy.stats.trim_mean(scores.ravel(), 0.25))
-    assert good.ci_low < good.iqm < good.ci_high and good.seeds == 3 and good.episodes == 20
-    assert set(agg.agent) == {"good", "bad"} and (agg.envs == 2).all()
-    assert agg.set_index("agent").loc["good", "iqm"] > agg.set_index("agent").loc["bad", "iqm"]
-    assert "| good |" in md and "## Taste-v0" in md and "0.2000" in md
+    run_scores = [r["normalized_score"] for r in results if r["spec"]["agent"] == "good"
+                  and r["spec"]["env_id"].endswith("Taste-v0")]
+    assert good.iqm == pytest.approx(scipy.stats.trim_mean(run_scores, 0.25))  # over runs, not episodes
+    assert good.ci_low <= good.iqm <= good.ci_high and good.runs == 4
+    assert good.saturated  # the best agent's CI reaches 0.95 there
+    hard = agg[agg.track == "hard"].set_index("agent")
+    assert hard.loc["good", "envs"] == 2 and hard.loc["good", "track_envs"] == 2
+    assert hard.loc["good", "iqm"] > hard.loc["bad", "iqm"]
+    assert "## Hard track (headline)" in md and "## Seed settings" in md and "P(X > Y)" in md
+    assert "## Offline metrics versus listening in the simulator" in md
+    assert "| good |" in md and "## Taste-v0" in md and "How to read this board" in md
     assert {f.name for f in files} == {"leaderboard.md", "leaderboard.csv", "leaderboard.json", "scores.png",
-                                       "learning_curves.png"}
+                                       "profiles.png", "learning_curves.png", "offline.png"}
     doc = json.loads((tmp_path / "leaderboard.json").read_text())  # strict JSON: NaN written as null
-    assert any(row["hit@10"] is None for row in doc["envs"])
+    assert any(row["hit@10"] is None for row in doc["envs"]) and doc["improvement"] and doc["offline"]
+
+
+def test_a_run_above_an_exact_upper_bound_stops_the_build(tmp_path):
+    _write_results(tmp_path, [_fake_result("cheat", "Playlist-v0", 0, [1.2, 1.1], exact=True),
+                              _fake_result("fine", "Taste-v0", 0, [1.2, 1.1], exact=False)])
+    with pytest.raises(leaderboard.LeaderboardError, match="exact optimum"):
+        leaderboard.write(tmp_path)
 
 
 def test_leaderboard_without_runs_is_an_error(tmp_path):
@@ -301,7 +321,7 @@ def test_ray_backend_gives_the_local_leaderboard_rows(tmp_path):
     ray = build_sweep(doc, out=tmp_path / "ray")
     assert not any(o.error for o in run_sweep(local, "local", workers=2, progress=False))
     assert not any(o.error for o in run_sweep(ray, "ray", workers=2, progress=False))
-    cols = ["env", "agent", "hyperparams", "mean_return", "score", "iqm", "ci_low", "ci_high", "seeds", "env_steps"]
+    cols = ["env", "agent", "hyperparams", "mean_return", "score", "iqm", "ci_low", "ci_high", "runs", "env_steps"]
     t_local = leaderboard.build(leaderboard.collect(tmp_path / "local"))[0][cols]
     t_ray = leaderboard.build(leaderboard.collect(tmp_path / "ray"))[0][cols]
     assert t_local.equals(t_ray)
