@@ -709,6 +709,7 @@ class SessionListener(Listener):
         self._trk = pop.track_rows
         self._trk_int = pop.track_rows.view(np.int32)
         self._log_share = np.log(pop.genre_share)
+        self._genre_prior = len(pop.genre_share) * pop.genre_share
         n = self.num
         self._sess_f = np.zeros((n, _SF_CENTRE + d + n_genres))
         self._sess_i = np.zeros((n, 3), dtype=np.int64)
@@ -726,17 +727,23 @@ class SessionListener(Listener):
         rows = np.asarray(rows, dtype=np.int64)
         pop, p = self.pop, self.params
         m = len(rows)
-        src = rng.integers(0, len(pop.playlists), size=m)
+        # one row: the scalar draw is the same number and costs a quarter of a sized one
+        src = np.array([rng.integers(0, len(pop.playlists))]) if m == 1 else rng.integers(0, len(pop.playlists), size=m)
         self.source_playlist[rows] = src
         # the same draws whatever the parameters (common random numbers for the calibration)
         u = p.listener_sd * rng.standard_normal(m)
         v = p.leave_sd * rng.standard_normal(m)
-        centre = pop.centres[src] + p.taste_noise * rng.standard_normal((m, pop.features.shape[1]))
-        g = rng.gamma(pop.genre_counts[src] + len(pop.genre_share) * pop.genre_share)
+        d = pop.features.shape[1]
+        centre = pop.centres[src] + p.taste_noise * rng.standard_normal((m, d))
+        g = rng.standard_gamma(pop.genre_counts[src] + self._genre_prior)  # = gamma(shape), drawn faster
         g /= g.sum(axis=1, keepdims=True)
-        with np.errstate(divide="ignore"):
-            aff = np.clip(np.log(g) - self._log_share, -4.0, 4.0)
-        self._sess_f[rows] = np.column_stack([u, np.zeros((m, 2)), v, centre, aff])
+        # log(0) would be -inf, clipped to -4 anyway: a floor below exp(-4) gives the same affinities
+        aff = np.clip(np.log(np.maximum(g, 1e-300)) - self._log_share, -4.0, 4.0)
+        block = np.zeros((m, self._sess_f.shape[1]))
+        block[:, 0], block[:, 3] = u, v
+        block[:, _SF_CENTRE:_SF_CENTRE + d] = centre
+        block[:, _SF_CENTRE + d:] = aff
+        self._sess_f[rows] = block
         self._sess_i[rows] = (0, -1, 0)
         self._buf_i[rows] = -1
         self._buf_w[rows] = 0.0
