@@ -64,7 +64,7 @@ def test_unknown_agent_lists_available():
         ("ah_dqn", {"loss": "l1"}, "loss must be 'huber' or 'mse'"),
         ("actor_critic", {"clip_range": 1.5}, r"clip_range must be in \(0, 1\)"),
         ("actor_critic", {"n_envs": 0}, "n_envs must be a positive integer"),
-        ("ppo", {"n_steps": "many"}, "bad hyperparameters"),
+        ("ppo", {"n_steps": "many"}, "agent 'ppo': n_steps must be a positive integer, got 'many'"),
         ("actor_critic", {"policy_net": "cnn"}, "policy_net must be 'mlp', 'slots' or 'tracks'"),
     ],
 )
