@@ -146,6 +146,11 @@ def write_atomic(path: str | os.PathLike, write: Any) -> Path:
     """Call ``write(tmp_path)`` then rename the temporary file over `path` (see module docstring)."""
     p = check_save_path(path)
     tmp = p.with_name(f".{p.name}.{os.getpid()}.tmp")
+    for parent in p.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise ValueError(f"cannot write {p}: {parent} is a file, not a directory")
+            break
     try:
         p.parent.mkdir(parents=True, exist_ok=True)
         write(tmp)
@@ -195,7 +200,8 @@ def write_agent_file(path: str | os.PathLike, agent: str, tree: Any, base: bytes
 
 
 # ---------------------------------------------------------------------------------------------- reading
-def _label(path: Path, saved_by: str | None) -> str:
+def label(path: Path, saved_by: str | None = None) -> str:
+    """`path`, and the agent that wrote it when its sidecar says so (for error messages)."""
     return f"{path}" + (f" (saved by agent {saved_by!r})" if saved_by else "")
 
 
@@ -205,18 +211,18 @@ def open_archive(path: str | os.PathLike, saved_by: str | None = None) -> zipfil
     if not p.exists():
         raise FileNotFoundError(f"no agent file at {p}")
     if p.is_dir():
-        raise AgentFileError(f"{_label(p, saved_by)} is a directory, not an agent file")
+        raise AgentFileError(f"{label(p, saved_by)} is a directory, not an agent file")
     with p.open("rb") as fh:
         head = fh.read(4)
     if not head:
-        raise AgentFileError(f"{_label(p, saved_by)} is empty: not an agent file (an interrupted copy?)")
+        raise AgentFileError(f"{label(p, saved_by)} is empty: not an agent file (an interrupted copy?)")
     if head[:1] == b"\x80":
-        raise AgentFileError(f"{_label(p, saved_by)} is a pickle, written by an earlier MusicGym or by something "
+        raise AgentFileError(f"{label(p, saved_by)} is a pickle, written by an earlier MusicGym or by something "
                              f"else; it is not loaded. {RESAVE_HINT}")
     try:
         return zipfile.ZipFile(p)
     except (zipfile.BadZipFile, EOFError, OSError, ValueError) as e:
-        raise AgentFileError(f"{_label(p, saved_by)} is not an agent file: not a complete zip archive "
+        raise AgentFileError(f"{label(p, saved_by)} is not an agent file: not a complete zip archive "
                              f"(truncated, or another kind of file): {e}") from e
 
 
@@ -230,9 +236,9 @@ def read_member(archive: zipfile.ZipFile, name: str, path: Path, saved_by: str |
     try:
         return archive.read(name)
     except KeyError as e:
-        raise AgentFileError(f"{_label(path, saved_by)} has no {name!r}: not a complete agent file") from e
+        raise AgentFileError(f"{label(path, saved_by)} has no {name!r}: not a complete agent file") from e
     except (zipfile.BadZipFile, EOFError, OSError, zlib.error, ValueError) as e:
-        raise AgentFileError(f"{_label(path, saved_by)}: member {name!r} is damaged ({e})") from e
+        raise AgentFileError(f"{label(path, saved_by)}: member {name!r} is damaged ({e})") from e
 
 
 def load_tensors(blob: bytes, where: str, device: Any = "cpu") -> Any:
@@ -270,9 +276,9 @@ def read_agent_file(
         names = archive.namelist()
         if JSON_MEMBER not in names:
             if is_old_torch_pickle(archive):
-                raise AgentFileError(f"{_label(p, saved_by)} is a torch.save pickle written by an earlier MusicGym; "
+                raise AgentFileError(f"{label(p, saved_by)} is a torch.save pickle written by an earlier MusicGym; "
                                      f"it is not loaded. {RESAVE_HINT}")
-            raise AgentFileError(f"{_label(p, saved_by)} is a zip archive but not a MusicGym agent file "
+            raise AgentFileError(f"{label(p, saved_by)} is a zip archive but not a MusicGym agent file "
                                  f"(no {JSON_MEMBER!r}; members: {names[:6]})")
         header = parse_header(read_member(archive, JSON_MEMBER, p, saved_by), p, saved_by)
         if expect is not None and header["agent"] != expect:
@@ -286,7 +292,7 @@ def read_agent_file(
     try:
         return decode(header["state"], arrays, tensors)
     except (KeyError, ValueError, TypeError) as e:
-        raise AgentFileError(f"{_label(p, saved_by)} is damaged: its state names data it does not hold ({e})") from e
+        raise AgentFileError(f"{label(p, saved_by)} is damaged: its state names data it does not hold ({e})") from e
 
 
 def parse_header(blob: bytes, path: Path, saved_by: str | None = None) -> dict[str, Any]:
@@ -294,14 +300,14 @@ def parse_header(blob: bytes, path: Path, saved_by: str | None = None) -> dict[s
     try:
         header = json.loads(blob.decode())
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise AgentFileError(f"{_label(path, saved_by)}: {JSON_MEMBER} is not valid JSON ({e})") from e
+        raise AgentFileError(f"{label(path, saved_by)}: {JSON_MEMBER} is not valid JSON ({e})") from e
     if not isinstance(header, dict) or header.get("format") != FORMAT or "state" not in header:
-        raise AgentFileError(f"{_label(path, saved_by)}: {JSON_MEMBER} is not a MusicGym agent header")
+        raise AgentFileError(f"{label(path, saved_by)}: {JSON_MEMBER} is not a MusicGym agent header")
     if not isinstance(header.get("version"), int) or header["version"] > VERSION:
-        raise AgentFileError(f"{_label(path, saved_by)} was written by a newer MusicGym (format version "
+        raise AgentFileError(f"{label(path, saved_by)} was written by a newer MusicGym (format version "
                              f"{header.get('version')!r}; this one reads {VERSION}): upgrade MusicGym to load it")
     if not isinstance(header.get("agent"), str):
-        raise AgentFileError(f"{_label(path, saved_by)}: {JSON_MEMBER} names no agent")
+        raise AgentFileError(f"{label(path, saved_by)}: {JSON_MEMBER} names no agent")
     return header
 
 

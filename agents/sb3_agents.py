@@ -78,6 +78,7 @@ from musicgym.agents.persist import (
     AgentFileError,
     generator_state,
     global_rng_state,
+    label,
     load_tensors,
     open_archive,
     read_agent_file,
@@ -338,7 +339,7 @@ class SB3Agent(Agent):
         """Whether `ckpt` is a checkpoint of this format (an earlier MusicGym's is ignored with a warning)."""
         import warnings
 
-        with open_archive(ckpt, self.name) as archive:
+        with open_archive(ckpt) as archive:
             if JSON_MEMBER in archive.namelist():
                 return True
         warnings.warn(f"{ckpt} was written by an earlier MusicGym (SB3's zip alone): it cannot resume this run "
@@ -435,25 +436,28 @@ class SB3Agent(Agent):
         self._write(path, full=False)
         self.write_meta(path)
 
-    def restore(self, path: Path, full: bool = False) -> None:
-        """Take the weights and state saved at `path` (`full`: a checkpoint's, to resume exactly)."""
-        with open_archive(path, self.name) as archive:
+    def restore(self, path: Path, full: bool = False, saved_by: str | None = None) -> None:
+        """Take the weights and state saved at `path` (`full`: a checkpoint's, to resume exactly).
+
+        `saved_by`: the agent the file's sidecar names, for the error messages.
+        """
+        with open_archive(path, saved_by) as archive:
             names = archive.namelist()
             if "data" not in names or "policy.pth" not in names:
-                raise AgentFileError(f"{path} is not a saved {self.name!r} agent: no SB3 'data' and 'policy.pth' "
+                raise AgentFileError(f"{label(path, saved_by)} is not an SB3 agent file: no 'data' and 'policy.pth' "
                                      f"members (members: {names[:6]})")
-            data = check_sb3_data(read_member(archive, "data", path, self.name), path)
+            data = check_sb3_data(read_member(archive, "data", path, saved_by), path)
             params = {}
             for name in names:
                 if name.endswith(".pth"):
-                    value = load_tensors(read_member(archive, name, path, self.name), f"{path}:{name}", self.device)
+                    value = load_tensors(read_member(archive, name, path, saved_by), f"{path}:{name}", self.device)
                     if name == "pytorch_variables.pth":
                         if value:
                             raise AgentFileError(f"{path}:{name} holds variables a {self.name!r} agent does not have")
                         continue
                     params[name.removesuffix(".pth")] = value
             ours = JSON_MEMBER in names
-        state = read_agent_file(path, expect=self.name, device=self.device) if ours else None
+        state = read_agent_file(path, expect=self.name, device=self.device, saved_by=saved_by) if ours else None
         try:
             if full and state is not None:
                 check_resumable(path, state["meta"], self)
@@ -492,7 +496,7 @@ class SB3Agent(Agent):
         meta = cls.read_meta(path)
         cls.check_meta(meta, path)
         agent = cls.from_meta(meta, device=device, path=path)
-        agent.restore(Path(path), full=False)
+        agent.restore(Path(path), full=False, saved_by=meta["agent"])
         return agent
 
 

@@ -265,9 +265,12 @@ class TorchAgent(Agent):
     def _save_state(self, path: str | Path, full: bool) -> None:
         write_agent_file(path, self.name, self._state(full))
 
-    def _load_state(self, path: Path, full: bool) -> None:
-        """Take the state saved at `path` (`full`: a checkpoint's, to resume training exactly)."""
-        state = read_agent_file(path, expect=self.name, device=self.device)
+    def _load_state(self, path: Path, full: bool, saved_by: str | None = None) -> None:
+        """Take the state saved at `path` (`full`: a checkpoint's, to resume training exactly).
+
+        `saved_by`: the agent the file's sidecar names, for the error messages.
+        """
+        state = read_agent_file(path, expect=self.name, device=self.device, saved_by=saved_by)
         try:
             if full:
                 check_resumable(path, state["meta"], self)
@@ -299,7 +302,7 @@ class TorchAgent(Agent):
         meta = cls.read_meta(path)
         cls.check_meta(meta, path)
         agent = cls.from_meta(meta, device=device, path=path)
-        agent._load_state(Path(path), full=False)
+        agent._load_state(Path(path), full=False, saved_by=meta["agent"])
         return agent
 
     # ---------------------------------------------------------------- observation helpers
