@@ -41,6 +41,8 @@ CASES = [
     ("actor_critic", "MusicGym/PreferenceCatalog-v0", {}),
     ("cf_actor_critic", "MusicGym/TasteCatalog-v0", {}),
 ]
+#: on a CUDA machine, the same for one agent of each family on the GPU (CUDA's generator in the checkpoint)
+GPU_CASES = [(*case, "cuda") for case in (CASES[0], CASES[3], CASES[5], CASES[7])] if torch.cuda.is_available() else []
 N = 384  # env steps of the whole run
 KILL_AT = 250  # the killed run dies after this many steps ...
 FREQ = 96  # ... having checkpointed every 96 steps (where its state is whole: a rollout start or a vector step)
@@ -103,8 +105,11 @@ def make(name, env_id, extra, **hp):
     return agents.make(name, env_id, seed=3, env_kwargs=CATALOG, **FAST[name], **extra, **hp)
 
 
-@pytest.mark.parametrize("name,env_id,extra", CASES)
-def test_a_run_killed_mid_way_and_resumed_ends_with_the_weights_of_the_uninterrupted_run(name, env_id, extra, tmp_path):
+@pytest.mark.parametrize("name,env_id,extra,device", [(*case, "cpu") for case in CASES] + GPU_CASES)
+def test_a_run_killed_mid_way_and_resumed_ends_with_the_weights_of_the_uninterrupted_run(
+    name, env_id, extra, device, tmp_path
+):
+    extra = {**extra, "device": device}
     straight = make(name, env_id, extra).learn(N)
     assert straight.resumed_from is None
 
