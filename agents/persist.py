@@ -9,7 +9,11 @@ MusicGym part is three members:
 * ``musicgym/arrays.npz``: the tree's numpy arrays, read with ``np.load(allow_pickle=False)`` (an object
   array, which would need a pickle, is refused);
 * ``musicgym/tensors.pt``: the tree's torch tensors, read with ``torch.load(weights_only=True)``: torch's
-  restricted unpickler, which builds tensors and plain containers only and refuses anything else.
+  restricted unpickler, which builds tensors and plain containers only and refuses anything else. They
+  are read onto the CPU (``map_location="cpu"``) whatever device wrote them; ``load_state_dict`` then
+  copies weights to the device of the module they load into, and an optimiser's state to its
+  parameters' (its step counts stay on the CPU, where torch keeps them): a file saved on a GPU loads
+  on a machine without one, and the other way round.
 
 The tree is made of dicts, lists, tuples, str, int, float, bool, None, numpy arrays and scalars and torch
 tensors (`encode` / `decode`); a JSON node ``{"__mg_array__": key}`` stands for an array of the npz,

@@ -163,7 +163,7 @@ class RankingPolicy(Agent):
         meta = self.read_meta(path)
         if meta["agent"] != self.name:
             raise AgentFileError(f"{path} holds a fitted {meta['agent']!r}, not a {self.name!r}")
-        blob = read_agent_file(path, expect=self.name, device=self.device, saved_by=meta["agent"])
+        blob = read_agent_file(path, expect=self.name, saved_by=meta["agent"])
         try:
             if blob["fitted"]:
                 self._set_state(blob["state"])

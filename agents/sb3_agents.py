@@ -450,14 +450,14 @@ class SB3Agent(Agent):
             params = {}
             for name in names:
                 if name.endswith(".pth"):
-                    value = load_tensors(read_member(archive, name, path, saved_by), f"{path}:{name}", self.device)
+                    value = load_tensors(read_member(archive, name, path, saved_by), f"{path}:{name}")
                     if name == "pytorch_variables.pth":
                         if value:
                             raise AgentFileError(f"{path}:{name} holds variables a {self.name!r} agent does not have")
                         continue
                     params[name.removesuffix(".pth")] = value
             ours = JSON_MEMBER in names
-        state = read_agent_file(path, expect=self.name, device=self.device, saved_by=saved_by) if ours else None
+        state = read_agent_file(path, expect=self.name, saved_by=saved_by) if ours else None
         try:
             if full and state is not None:
                 check_resumable(path, state["meta"], self)

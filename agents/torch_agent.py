@@ -270,7 +270,7 @@ class TorchAgent(Agent):
 
         `saved_by`: the agent the file's sidecar names, for the error messages.
         """
-        state = read_agent_file(path, expect=self.name, device=self.device, saved_by=saved_by)
+        state = read_agent_file(path, expect=self.name, saved_by=saved_by)
         try:
             if full:
                 check_resumable(path, state["meta"], self)

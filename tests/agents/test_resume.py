@@ -97,6 +97,8 @@ def weights(agent) -> dict[str, torch.Tensor]:
 def assert_same_weights(a, b) -> None:
     wa, wb = weights(a), weights(b)
     assert wa.keys() == wb.keys()
+    elsewhere = [k for k in wa if wa[k].device != wb[k].device]
+    assert not elsewhere, f"tensors on other devices: {[(k, wa[k].device, wb[k].device) for k in elsewhere[:3]]}"
     differ = [k for k in wa if not torch.equal(wa[k], wb[k])]
     assert not differ, f"{len(differ)} of {len(wa)} tensors differ, e.g. {differ[:3]}"
 
