@@ -13,18 +13,31 @@ keyed by env id with a ``default`` entry, in the manner of the RL Zoo; keyword a
 Every agent takes ``device`` (SB3's convention: ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"auto"``, the
 GPU when there is one). The default is ``"cpu"``, on GPU machines too. MusicGym's networks are small
 (two or three layers of 64-128 units; batches of 64 to 512 rows), so a training step is a few dozen
-kernels of a few microseconds of arithmetic each: on a GPU every one of them costs a kernel launch
-(several microseconds) and every vector env step a host-to-device copy of the observations and masks
-and a copy of the actions back, while the envs step on the CPU (numpy and numba) and the agent waits
-for each action. For networks this size the CPU, with no transfers and no launches, is as fast or
-faster; a GPU pays off for wide layers and large batches, which these agents do not have. On this
-project's 2-core CPU machine (torch 2.13 CPU build, one torch thread) ``ah_dqn`` trained at 500 to
-1,670 env steps per second on Preference-v0 (synthetic-2000 catalog, 8 sessions, after a 1,000-step
-warm-up; the spread is the load of other work on the shared machine); `musicgym.agents.torch_agent`
-gives the other agents' figures. ``"auto"`` (or ``"cuda"``) is
-there for wider networks or larger batches than the configs' (measure first). Reference policies
-without torch (``popularity``, ``item_cf``, ``user_cf``) take the hyperparameter too, so that one
-setting serves every agent of a sweep; they compute on the CPU.
+kernels of a few microseconds of arithmetic each: on a GPU every one of them costs a kernel launch and
+every vector env step a copy of the observations and masks to the device and of the actions back,
+while the envs step on the CPU and the agent waits for each action. Measured on an H200 machine (16
+cores; torch 2.11 with CUDA 13; the configs' hyperparameters, synthetic-2000 catalog, 3,000 timed env
+steps after a warm-up), in env steps per second:
+
+==========================================  ===================  ==============  ======
+agent, env                                  CPU, 1 torch thread  CPU, 4 threads  CUDA
+==========================================  ===================  ==============  ======
+``ah_dqn``, Preference-v0                   3,340                4,510           2,640
+``ppo``, Preference-v0                      1,620                2,920           2,930
+``dqn``, TasteCatalog-v0                    950                  1,610           1,350
+``actor_critic``, PreferenceCatalog-v0      1,380                2,720           2,270
+==========================================  ===================  ==============  ======
+
+Eight runs at once, as a sweep's workers run them (one process and one torch thread each), made
+5,520 (``ppo``) and 22,990 (``ah_dqn``) env steps per second in all on the CPU, 4,720 and 4,390 sharing
+the GPU. So one run alone with a single CPU thread is up to 1.8 times faster on the GPU (the configs'
+``ppo``, ``dqn`` and actor-critic), but a CPU with a few threads matches or beats it for every agent, and a
+sweep's parallel runs are faster on the CPU; results computed on a GPU also differ in the last bits from
+the CPU's, and the leaderboard must give the same numbers on every machine. ``"auto"`` or ``"cuda"``
+is there for a single run on a machine with a GPU and few cores, or for wider networks than the
+configs'. On this project's 2-core CPU machine (torch 2.13 CPU build) `musicgym.agents.torch_agent`
+gives the figures. Reference policies without torch (``popularity``, ``item_cf``, ``user_cf``) take
+the hyperparameter too, so that one setting serves every agent of a sweep; they compute on the CPU.
 
 Loading (`Agent.load`, ``agents.load(path, device=None)``) puts the agent on `device` when given,
 else on the device it was saved with when this machine has it, else on the CPU: an agent trained on a

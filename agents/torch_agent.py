@@ -28,6 +28,7 @@ hyperparameters, synthetic-2000 catalog, 4,000 timed env steps after a 1,000-ste
 process busy on the machine): ``ah_dqn`` on Preference-v0 503 env steps/s, ``actor_critic`` on
 PreferenceCatalog-v0 352, SB3's ``ppo`` on Preference-v0 248 and ``dqn`` on TasteCatalog-v0 150. With
 ``torch_threads=2`` each ran 3 to 10 times slower on the busy 2-core machine: the default stays 1.
+GPU figures and the choice of ``device="cpu"`` as the default: `musicgym.agents.base`.
 """
 
 from __future__ import annotations
