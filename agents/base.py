@@ -167,7 +167,7 @@ class Agent(ABC):
 
     Attributes:
         resumed_from: the step count this agent resumed from a checkpoint at (``learn`` with a
-            ``checkpoint_dir`` that held one), None if it did not resume.
+            ``checkpoint_dir`` that held one), None if it did not resume (or its checkpoint was at step 0).
     """
 
     name: ClassVar[str]

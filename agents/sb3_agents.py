@@ -321,7 +321,7 @@ class SB3Agent(Agent):
         if ckpt is not None:
             if ckpt.exists() and self.num_timesteps == 0 and self.resumed_from is None and self._resumable(ckpt):
                 self.restore(ckpt, full=True)
-                self.resumed_from = self.num_timesteps
+                self.resumed_from = self.num_timesteps or None  # a checkpoint at step 0 holds no progress
             callbacks.append(CheckpointEvery(self, ckpt, int(self.hp["checkpoint_freq"])))
         if callback is not None:
             callbacks.append(callback)

@@ -211,7 +211,7 @@ class TorchAgent(Agent):
             warn_old_checkpoint(ckpt.parent)
             if ckpt.exists():
                 self._load_state(ckpt, full=True)
-                self.resumed_from = self.num_timesteps
+                self.resumed_from = self.num_timesteps or None  # a checkpoint at step 0 holds no progress
         if self.hp["tensorboard_log"] and self.writer is None:
             from torch.utils.tensorboard import SummaryWriter
 

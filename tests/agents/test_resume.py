@@ -149,6 +149,9 @@ def test_without_a_checkpoint_nothing_is_resumed_and_a_different_seed_gives_othe
     a = make("ah_dqn", "MusicGym/Preference-v0", {}, checkpoint_dir=str(tmp_path / "a")).learn(200)
     b = agents.make("ah_dqn", "MusicGym/Preference-v0", seed=4, env_kwargs=CATALOG, **FAST["ah_dqn"]).learn(200)
     assert a.resumed_from is None and b.resumed_from is None
+    make("ppo", "MusicGym/Preference-v0", {}, checkpoint_dir=str(tmp_path / "zero")).learn(0)  # a step-0 checkpoint
+    zero = make("ppo", "MusicGym/Preference-v0", {}, checkpoint_dir=str(tmp_path / "zero")).learn(0)
+    assert (tmp_path / "zero" / "checkpoint.zip").exists() and zero.resumed_from is None
     with pytest.raises(AssertionError, match="tensors differ"):
         assert_same_weights(a, b)  # the comparison can fail
 

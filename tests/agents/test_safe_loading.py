@@ -171,3 +171,16 @@ def test_a_class_hyperparameter_survives_save_and_load(tmp_path):
                 policy_kwargs={"activation_fn": torch.nn.Tanh, "net_arch": [16]}).save(path)
     back = agents.load(path)
     assert back.hp["policy_kwargs"]["activation_fn"] is torch.nn.Tanh
+
+
+def test_an_sb3_zip_without_musicgym_members_loads_its_weights_only(tmp_path):
+    """A file SB3 wrote alone (``model.save``), e.g. by an earlier MusicGym: weights and step count, nothing unpickled."""
+    agent = agents.make("ppo", "MusicGym/Preference-v0", env_kwargs=CATALOG, n_envs=1, n_steps=16, batch_size=16)
+    agent.learn(32)
+    agent.model.save(tmp_path / "plain.zip")
+    (tmp_path / "plain.zip").rename(tmp_path / "plain")
+    agent.write_meta(tmp_path / "plain")
+    back = agents.load(tmp_path / "plain")
+    assert back.num_timesteps == agent.num_timesteps
+    for a, b in zip(agent.model.policy.parameters(), back.model.policy.parameters(), strict=True):
+        assert torch.equal(a, b)
