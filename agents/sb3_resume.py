@@ -7,7 +7,8 @@ the env. `ResumableMixin` adds two methods on the algorithm's own attributes:
 ``training_state(full)`` returns, as plain data (numbers, strings, numpy arrays), the step and update
 counters, the schedules' progress, the exploration rate and SB3's episode statistics; with ``full``
 also ``_last_obs`` / ``_last_episode_starts`` / ``_last_original_obs``, the action space's generator
-(DQN's warm-up draws from it) and the replay buffer's filled part; ``load_training_state`` takes it
+(DQN's warm-up draws from it), the replay buffer's filled part and, for sb3-contrib's RecurrentPPO, the
+LSTMs' last states; ``load_training_state`` takes it
 back. Taken where the algorithm starts a rollout (after its previous update), such a state, with the
 weights, the env's state and the global generators (`musicgym.agents.sb3_agents`), continues the run
 exactly.
@@ -48,6 +49,9 @@ class ResumableMixin:
             out["action_space_rng"] = generator_state(self.action_space.np_random)
             buffer = getattr(self, "replay_buffer", None)
             out["replay_buffer"] = None if buffer is None else replay_state(buffer)
+            lstm = getattr(self, "_last_lstm_states", None)  # sb3-contrib's RecurrentPPO: the LSTMs' (h, c)
+            if lstm is not None:
+                out["lstm_states"] = {"pi": list(lstm.pi), "vf": list(lstm.vf)}
         return out
 
     def load_training_state(self, state: dict[str, Any], full: bool) -> None:
@@ -78,6 +82,10 @@ class ResumableMixin:
             rng.bit_generator.state = saved.state
             if state.get("replay_buffer") is not None:
                 load_replay_state(self.replay_buffer, state["replay_buffer"])
+            if state.get("lstm_states") is not None:
+                lstm = state["lstm_states"]
+                self._last_lstm_states = type(self._last_lstm_states)(
+                    pi=tuple(t.to(self.device) for t in lstm["pi"]), vf=tuple(t.to(self.device) for t in lstm["vf"]))
 
 
 def replay_state(buffer: Any) -> dict[str, Any]:

@@ -189,3 +189,24 @@ def test_an_earlier_musicgym_checkpoint_is_ignored_with_a_warning(tmp_path):
     with pytest.warns(UserWarning, match="checkpoint.pt was written by an earlier MusicGym"):
         agent.learn(64)
     assert agent.resumed_from is None and agent.num_timesteps == 64
+
+
+def test_a_recurrent_ppo_resumes_with_its_lstm_states(tmp_path):
+    """sb3-contrib's RecurrentPPO on the SB3 plumbing (as a recurrent agent builds it): its LSTM state is checkpointed."""
+    from musicgym.agents.sb3_agents import SB3Agent
+    from sb3_contrib import RecurrentPPO
+
+    class Recurrent(SB3Agent):
+        name = "recurrent_ppo_test"
+        algo = RecurrentPPO
+        HYPERPARAMS = {**SB3Agent.HYPERPARAMS, "policy": "MlpLstmPolicy"}
+
+    hp = {"n_envs": 2, "n_steps": 16, "batch_size": 32, "n_epochs": 1, "seed": 3, "env_kwargs": CATALOG}
+    straight = Recurrent("MusicGym/Preference-v0", **hp).learn(160)
+    ckpt = {"checkpoint_dir": str(tmp_path / "ckpt"), "checkpoint_freq": 32}
+    with pytest.raises(Killed):
+        Recurrent("MusicGym/Preference-v0", **hp, **ckpt).learn(160, callback=_kill_after("ppo", 100))
+    resumed = Recurrent("MusicGym/Preference-v0", **hp, **ckpt)
+    resumed.learn(160)
+    assert resumed.resumed_from is not None and 0 < resumed.resumed_from < 100
+    assert_same_weights(resumed, straight)
