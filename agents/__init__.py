@@ -2,7 +2,13 @@
 
 ``agents.available()`` lists the names; ``agents.make(name, env_id_or_env, **hyperparams)`` builds
 one with its YAML defaults (``agents/configs/<name>.yml``) overlaid by `hyperparams`;
-``agents.load(path)`` restores any saved agent.
+``agents.load(path, device=None)`` restores any saved agent (agent files hold data only and run no code
+when loaded: `musicgym.agents.persist`).
+
+What may escape ``make`` / ``learn`` / ``predict`` / ``save`` / ``load``: ValueError and TypeError with the
+agent's, hyperparameter's or file's name (`musicgym.agents.persist.AgentFileError` for a file that cannot
+be loaded is a ValueError), FileNotFoundError for a missing file, PermissionError for one that cannot be
+written.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from musicgym.agents.base import Agent, load_hyperparams, resolve_env
+from musicgym.agents.persist import AgentFileError
 
 #: name -> "module:Class"; modules are imported on first use.
 REGISTRY: dict[str, str] = {
@@ -61,9 +68,18 @@ def supports(name: str, env_id: str) -> bool:
     return agent_class(name).supports(env_id)
 
 
-def load(path: str | Path) -> Agent:
-    """Load any agent saved with ``agent.save(path)``."""
-    return agent_class(Agent.read_meta(path)["agent"]).load(path)
+def load(path: str | Path, device: Any = None) -> Agent:
+    """Load any agent saved with ``agent.save(path)``, on `device` (default: where it was saved, if this machine can).
+
+    The file's sidecar ``path.json`` says which agent wrote it.
+    """
+    meta = Agent.read_meta(path)
+    name = meta["agent"]
+    if not isinstance(name, str) or name not in REGISTRY:
+        raise AgentFileError(f"{Agent.meta_path(path)} names agent {name!r}, which this MusicGym does not have "
+                             f"(available: {', '.join(available())})")
+    cls = agent_class(name)
+    return cls.load(path) if device is None else cls.load(path, device=device)
 
 
-__all__ = ["Agent", "agent_class", "available", "load", "load_hyperparams", "make", "supports"]
+__all__ = ["Agent", "AgentFileError", "agent_class", "available", "load", "load_hyperparams", "make", "supports"]

@@ -25,8 +25,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 import torch
+from musicgym.agents.hyperparams import Bool, Choice, Int, Real, Spec
 from musicgym.agents.slot_policy import TrackScorer
-from musicgym.agents.torch_agent import COMMON_HYPERPARAMS, EpisodeTracker, TorchAgent, mlp, with_head
+from musicgym.agents.torch_agent import TorchAgent, mlp, with_head
 from torch import nn
 
 
@@ -45,7 +46,7 @@ class ActorCriticAgent(TorchAgent):
     name = "actor_critic"
     uses_info = True
     HYPERPARAMS: ClassVar[dict[str, Any]] = {
-        **COMMON_HYPERPARAMS,
+        **TorchAgent.HYPERPARAMS,
         "hidden": 128,
         "learning_rate": 1e-4,
         "gamma": 0.95,
@@ -60,17 +61,24 @@ class ActorCriticAgent(TorchAgent):
         "reward_scale": 1.0,
         "policy_net": "mlp",
     }
+    HYPERPARAM_SPECS: ClassVar[dict[str, Spec]] = {
+        "hidden": Int(1),
+        "learning_rate": Real(0, low_open=True),
+        "gamma": Real(0, 1, low_open=True),
+        "clip_range": Real(0, 1, low_open=True, high_open=True),
+        "gae_lambda": Real(0, 1, optional=True),
+        "n_steps": Int(1),
+        "n_epochs": Int(1),
+        "batch_size": Int(1),
+        "ent_coef": Real(0),
+        "max_grad_norm": Real(0, low_open=True),
+        "normalize_advantage": Bool(),
+        "reward_scale": Real(0, low_open=True),
+        "policy_net": Choice(("mlp", "slots", "tracks")),
+    }
 
     def _build(self) -> None:
         hp = self.hp
-        if not 0 < hp["clip_range"] < 1:
-            raise ValueError(f"agent {self.name!r}: clip_range must be in (0, 1), got {hp['clip_range']!r}")
-        if hp["gae_lambda"] is not None and not 0 <= hp["gae_lambda"] <= 1:
-            raise ValueError(f"agent {self.name!r}: gae_lambda must be None or in [0, 1], got {hp['gae_lambda']!r}")
-        if hp["policy_net"] not in ("mlp", "slots", "tracks"):
-            raise ValueError(
-                f"agent {self.name!r}: policy_net must be 'mlp', 'slots' or 'tracks', got {hp['policy_net']!r}"
-            )
         if hp["policy_net"] == "slots" and self.env.action_mode != "candidates":
             raise ValueError(f"agent {self.name!r}: policy_net='slots' needs a candidates-mode env, not {self.env_id}")
         if hp["policy_net"] == "tracks" and self.env.action_mode != "catalog":
@@ -109,7 +117,7 @@ class ActorCriticAgent(TorchAgent):
             logits = self.policy(with_head(obs[:, :head], obs[:, head:].reshape(len(obs), k, -1))).squeeze(-1)
         else:
             logits = self.policy(obs)
-        return logits.masked_fill(~torch.as_tensor(aset["mask"]), -1e9)
+        return logits.masked_fill(~self.tensor(aset["mask"]), -1e9)
 
     def _to_env_action(self, choice: np.ndarray, aset: dict[str, Any]) -> np.ndarray:
         return choice
@@ -118,43 +126,46 @@ class ActorCriticAgent(TorchAgent):
         return self.env.action_masks()
 
     # ---------------------------------------------------------------- training
-    def _train(self, total_timesteps: int, step_hook: Any) -> None:
+    def _train(self, total_timesteps: int, step_hook: Any, safe_point: Any) -> None:
         hp, venv = self.hp, self.vec_env
         n, t_max = venv.num_envs, int(hp["n_steps"])
-        tracker = EpisodeTracker(n)
-        obs = venv.reset() if not hasattr(self, "_obs") else self._obs
+        if self._obs is None:
+            self._obs = venv.reset()
+        obs = self._obs
         while self.num_timesteps < total_timesteps:
             buf_obs, buf_sets, buf_act, buf_logp, buf_rew, buf_done, buf_val = [], [], [], [], [], [], []
             stop = False
             for _ in range(t_max):
                 history = self.env.history()
                 aset = self._action_set(obs, history, self._env_mask())
-                obs_t = torch.as_tensor(obs)
+                obs_t = self.tensor(obs)
                 with torch.no_grad():
                     dist = torch.distributions.Categorical(logits=self._logits(obs_t, aset))
                     choice = dist.sample()
                     logp = dist.log_prob(choice)
                     val = self.value(obs_t).squeeze(-1)
-                actions = self._to_env_action(choice.numpy(), aset)
+                choice_np = self.to_numpy(choice)
+                actions = self._to_env_action(choice_np, aset)
                 next_obs, reward, done, _ = venv.step(actions)
                 buf_obs.append(obs)
                 buf_sets.append(aset)
-                buf_act.append(choice.numpy())
-                buf_logp.append(logp.numpy())
+                buf_act.append(choice_np)
+                buf_logp.append(self.to_numpy(logp))
                 buf_rew.append(reward * hp["reward_scale"])
                 buf_done.append(done.astype(np.float32))
-                buf_val.append(val.numpy())
+                buf_val.append(self.to_numpy(val))
                 obs = next_obs
                 self.num_timesteps += n
-                if not step_hook(tracker.update(reward, done)):
+                if not step_hook(self.tracker.update(reward, done)):
                     stop = True
                     break
             with torch.no_grad():
-                last_val = self.value(torch.as_tensor(obs)).squeeze(-1).numpy()
+                last_val = self.to_numpy(self.value(self.tensor(obs)).squeeze(-1))
             self._update(buf_obs, buf_sets, buf_act, buf_logp, buf_rew, buf_done, buf_val, last_val)
+            self._obs = obs  # a rollout ends here: the agent's attributes hold its whole training state
             if stop:
                 break
-        self._obs = obs
+            safe_point()
 
     def _advantages(self, rew, done, val, last_val) -> tuple[np.ndarray, np.ndarray]:
         t_len = len(rew)
@@ -180,27 +191,28 @@ class ActorCriticAgent(TorchAgent):
         hp = self.hp
         ret, adv = self._advantages(np.array(rew), np.array(done), np.array(val), last_val)
         t_len, n = ret.shape
-        flat_obs = torch.as_tensor(np.concatenate(obs))
+        flat_obs = self.tensor(np.concatenate(obs))
         flat_sets = {k: np.concatenate([s[k] for s in sets]) for k in sets[0]}
-        flat_act = torch.as_tensor(np.concatenate(act))
-        flat_logp = torch.as_tensor(np.concatenate(logp))
-        flat_ret = torch.as_tensor(ret.reshape(-1))
-        flat_adv = torch.as_tensor(adv.reshape(-1))
+        flat_act = self.tensor(np.concatenate(act))
+        flat_logp = self.tensor(np.concatenate(logp))
+        flat_ret = self.tensor(ret.reshape(-1))
+        flat_adv = self.tensor(adv.reshape(-1))
         size = t_len * n
         for _ in range(int(hp["n_epochs"])):
             perm = self.rng.permutation(size)
             for start in range(0, size, int(hp["batch_size"])):
                 idx = perm[start : start + int(hp["batch_size"])]
-                a = flat_adv[idx]
+                idx_t = self.tensor(idx)
+                a = flat_adv[idx_t]
                 if hp["normalize_advantage"] and len(idx) > 1:
                     a = (a - a.mean()) / (a.std() + 1e-8)
                 sub_sets = {k: v[idx] for k, v in flat_sets.items()}
-                dist = torch.distributions.Categorical(logits=self._logits(flat_obs[idx], sub_sets))
-                new_logp = dist.log_prob(flat_act[idx])
-                ratio = torch.exp(new_logp - flat_logp[idx])
+                dist = torch.distributions.Categorical(logits=self._logits(flat_obs[idx_t], sub_sets))
+                new_logp = dist.log_prob(flat_act[idx_t])
+                ratio = torch.exp(new_logp - flat_logp[idx_t])
                 clip = hp["clip_range"]
                 pg_loss = -torch.min(ratio * a, ratio.clamp(1 - clip, 1 + clip) * a).mean()
-                v_loss = ((self.value(flat_obs[idx]).squeeze(-1) - flat_ret[idx]) ** 2).mean()
+                v_loss = ((self.value(flat_obs[idx_t]).squeeze(-1) - flat_ret[idx_t]) ** 2).mean()
                 entropy = dist.entropy().mean()
                 pi_loss = pg_loss - hp["ent_coef"] * entropy
                 self.pi_opt.zero_grad()
@@ -218,9 +230,10 @@ class ActorCriticAgent(TorchAgent):
     # ---------------------------------------------------------------- acting
     def action_probs(self, observation: Any, info: dict[str, Any]) -> torch.Tensor:
         """(B, n_actions) policy probabilities (masked by ``info["action_mask"]``), with gradients."""
-        obs = torch.as_tensor(np.atleast_2d(np.asarray(observation, dtype=np.float32)))
+        obs_np = self.check_obs(observation)
+        obs = self.tensor(obs_np)
         mask, history = info.get("action_mask"), info.get("history")
-        aset = self._action_set(obs.numpy(), None if history is None else np.atleast_2d(history),
+        aset = self._action_set(obs_np, None if history is None else np.atleast_2d(history),
                                 None if mask is None else np.atleast_2d(mask))
         return torch.softmax(self._logits(obs, aset), dim=1)
 
@@ -229,14 +242,14 @@ class ActorCriticAgent(TorchAgent):
         if self.env.action_mode != "candidates":
             return None
         with torch.no_grad():
-            return "p", self.action_probs(observation, info)[0].numpy()
+            return "p", self.to_numpy(self.action_probs(observation, info)[0])
 
     def predict(
         self, observation: Any, state: Any = None, episode_start: Any = None, deterministic: bool = False, **kw: Any
     ) -> tuple[np.ndarray, Any]:
         """Most probable (or sampled) action; masks with ``info["action_mask"]`` when given."""
         info = kw.get("info") or {}
-        obs = np.atleast_2d(np.asarray(observation, dtype=np.float32))
+        obs = self.check_obs(observation)
         single = np.asarray(observation).ndim == 1
         mask = info.get("action_mask")
         history = info.get("history")
@@ -246,10 +259,10 @@ class ActorCriticAgent(TorchAgent):
             None if mask is None else np.atleast_2d(mask),
         )
         with torch.no_grad():
-            logits = self._logits(torch.as_tensor(obs), aset)
+            logits = self._logits(self.tensor(obs), aset)
             if deterministic:
-                choice = logits.argmax(1).numpy()
+                choice = self.to_numpy(logits.argmax(1))
             else:
-                choice = torch.distributions.Categorical(logits=logits).sample().numpy()
+                choice = self.to_numpy(torch.distributions.Categorical(logits=logits).sample())
         act = self._to_env_action(choice, aset)
         return (act[0] if single else act), state

@@ -11,7 +11,8 @@ tracks excluded) and scores those; the actor is trained to maximise the Q-value 
 Training: experience replay (uniform), a target network copied every `target_update` gradient
 steps, Adam, Huber (or MSE) loss on ``r + gamma * max_a' Q_target(s', a')`` over the next state's
 candidates. Episode ends (termination or the time limit) do not bootstrap: a playlist of fixed
-length is the task itself.
+length is the task itself. The replay buffer and the gradient-step count live as long as the agent:
+successive ``learn`` calls (a sweep's learning-curve points) go on with them, and checkpoints hold them.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 import torch
-from musicgym.agents.torch_agent import COMMON_HYPERPARAMS, EpisodeTracker, TorchAgent, mlp, with_head
+from musicgym.agents.hyperparams import Choice, Int, Real, Spec
+from musicgym.agents.torch_agent import TorchAgent, mlp, with_head
 from torch import nn
 from torch.nn import functional as F
 
@@ -52,6 +54,21 @@ class ReplayBuffer:
         i = rng.integers(0, self.n, batch)
         return self.s[i], self.a[i], self.r[i], self.s2[i], self.c2[i], self.done[i]
 
+    FIELDS = ("s", "a", "r", "s2", "c2", "done")
+
+    def state(self) -> dict[str, Any]:
+        """The filled part of the buffer and its write position (for a checkpoint)."""
+        return {"n": self.n, "pos": self.pos, **{f: getattr(self, f)[: self.n].copy() for f in self.FIELDS}}
+
+    def load(self, state: dict[str, Any]) -> None:
+        """Continue from `state` (a buffer of the same size and shapes)."""
+        n = int(state["n"])
+        if n > self.size:
+            raise ValueError(f"replay buffer snapshot of {n} transitions, this buffer holds {self.size}")
+        for f in self.FIELDS:
+            getattr(self, f)[:n] = state[f]
+        self.n, self.pos = n, int(state["pos"])
+
 
 class AHDQNAgent(TorchAgent):
     """Action-Head DQN (see module docstring). Works on every MusicGym env, candidates and catalog mode."""
@@ -59,7 +76,7 @@ class AHDQNAgent(TorchAgent):
     name = "ah_dqn"
     uses_info = True
     HYPERPARAMS: ClassVar[dict[str, Any]] = {
-        **COMMON_HYPERPARAMS,
+        **TorchAgent.HYPERPARAMS,
         "hidden": 128,
         "learning_rate": 1e-3,
         "gamma": 0.9,
@@ -76,15 +93,28 @@ class AHDQNAgent(TorchAgent):
         "actor_learning_rate": 1e-3,
         "reward_scale": 1.0,
     }
+    HYPERPARAM_SPECS: ClassVar[dict[str, Spec]] = {
+        "hidden": Int(1),
+        "learning_rate": Real(0, low_open=True),
+        "gamma": Real(0, 1, low_open=True),
+        "buffer_size": Int(1),
+        "batch_size": Int(1),
+        "learning_starts": Int(0),
+        "gradient_steps": Int(1),
+        "target_update": Int(1),
+        "exploration_fraction": Real(0, 1),
+        "exploration_initial_eps": Real(0, 1),
+        "exploration_final_eps": Real(0, 1),
+        "loss": Choice(("huber", "mse")),
+        "n_retrieve": Int(1),
+        "actor_learning_rate": Real(0, low_open=True),
+        "reward_scale": Real(0, low_open=True),
+    }
 
     def _build(self) -> None:
         hp = self.hp
-        if hp["loss"] not in ("huber", "mse"):
-            raise ValueError(f"agent 'ah_dqn': loss must be 'huber' or 'mse', got {hp['loss']!r}")
-        if not 0 < hp["gamma"] <= 1:
-            raise ValueError(f"agent 'ah_dqn': gamma must be in (0, 1], got {hp['gamma']!r}")
         self.catalog_mode = self.env.action_mode == "catalog"
-        self.items = torch.as_tensor(self.env.item_features, dtype=torch.float32)
+        self.items = self.tensor(self.env.item_features, dtype=torch.float32)
         h, d = self.env.head_dim, self.items.shape[1]
         self.q = mlp([h + d, hp["hidden"], hp["hidden"], 1])
         self.q_target = mlp([h + d, hp["hidden"], hp["hidden"], 1])
@@ -98,13 +128,22 @@ class AHDQNAgent(TorchAgent):
             self.actor = mlp([h, hp["hidden"], d], out_act=nn.Sigmoid())
             self.actor_opt = torch.optim.Adam(self.actor.parameters(), lr=hp["actor_learning_rate"])
             self.modules.update({"actor": self.actor, "actor_opt": self.actor_opt})
+        self.buffer: ReplayBuffer | None = None  # made on the first training step (acting needs none)
+        self.grad_steps = 0
+
+    def _replay(self) -> ReplayBuffer:
+        """The agent's replay buffer (made on first use)."""
+        if self.buffer is None:
+            n_next = int(self.hp["n_retrieve"]) if self.catalog_mode else self.env.n_actions
+            self.buffer = ReplayBuffer(int(self.hp["buffer_size"]), self.env.head_dim, n_next)
+        return self.buffer
 
     # ---------------------------------------------------------------- scoring
     def _q_values(self, net: nn.Module, heads: torch.Tensor, cand: np.ndarray) -> torch.Tensor:
         """(B, K) Q-values of candidate rows `cand` (-inf for empty slots)."""
-        feats = self.items[np.maximum(cand, 0)]
+        feats = self.items[self.tensor(np.maximum(cand, 0))]
         q = net(with_head(heads, feats)).squeeze(-1)
-        return q.masked_fill(torch.as_tensor(cand < 0), float("-inf"))
+        return q.masked_fill(self.tensor(cand < 0), float("-inf"))
 
     def _proto(self, heads: torch.Tensor) -> torch.Tensor:
         return self._proto_lo + self._proto_span * self.actor(heads)
@@ -112,7 +151,7 @@ class AHDQNAgent(TorchAgent):
     def _retrieve(self, heads: np.ndarray, history: np.ndarray | None) -> np.ndarray:
         """Catalog mode: the tracks nearest the actor's learned query, played ones excluded."""
         with torch.no_grad():
-            proto = self._proto(torch.as_tensor(heads)).numpy()
+            proto = self.to_numpy(self._proto(self.tensor(heads)))
         ids, _ = self.env.index.search(proto, int(self.hp["n_retrieve"]), exclude=history)
         return ids
 
@@ -122,8 +161,8 @@ class AHDQNAgent(TorchAgent):
     def _act(self, heads: np.ndarray, cand: np.ndarray) -> np.ndarray:
         """Greedy slot index (candidates mode) or catalog row (catalog mode)."""
         with torch.no_grad():
-            q = self._q_values(self.q, torch.as_tensor(heads), cand)
-        best = q.argmax(1).numpy()
+            q = self._q_values(self.q, self.tensor(heads), cand)
+        best = self.to_numpy(q.argmax(1))
         return cand[np.arange(len(cand)), best] if self.catalog_mode else best
 
     # ---------------------------------------------------------------- training
@@ -132,16 +171,13 @@ class AHDQNAgent(TorchAgent):
         frac = min(1.0, self.num_timesteps / max(1.0, hp["exploration_fraction"] * total))
         return hp["exploration_initial_eps"] + frac * (hp["exploration_final_eps"] - hp["exploration_initial_eps"])
 
-    def _train(self, total_timesteps: int, step_hook: Any) -> None:
-        hp, venv = self.hp, self.vec_env
+    def _train(self, total_timesteps: int, step_hook: Any, safe_point: Any) -> None:
+        hp, venv, buf = self.hp, self.vec_env, self._replay()
         n = venv.num_envs
-        n_next = int(hp["n_retrieve"]) if self.catalog_mode else venv.n_actions
-        buf = ReplayBuffer(int(hp["buffer_size"]), venv.head_dim, n_next)
-        tracker = EpisodeTracker(n)
-        obs = venv.reset() if self.num_timesteps == 0 or not hasattr(self, "_obs") else self._obs
-        grad_steps = 0
+        if self._obs is None:
+            self._obs = venv.reset()
         while self.num_timesteps < total_timesteps:
-            heads = obs[:, : venv.head_dim]
+            heads = self._obs[:, : venv.head_dim]
             cand = self._candidates(heads, venv.candidates, venv.history() if self.catalog_mode else None)
             greedy = self._act(heads, cand)
             explore = self.rng.random(n) < self._epsilon(total_timesteps)
@@ -150,7 +186,7 @@ class AHDQNAgent(TorchAgent):
                 greedy[explore] = rnd[explore].argmax(1)
             actions = greedy
             played = venv.tracks_of(actions)
-            obs, reward, done, _ = venv.step(actions)
+            self._obs, reward, done, _ = venv.step(actions)
             next_heads = venv.final_obs[:, : venv.head_dim]
             next_cand = (
                 self._retrieve(next_heads, None) if self.catalog_mode else venv.final_candidates
@@ -160,22 +196,30 @@ class AHDQNAgent(TorchAgent):
             if buf.n >= hp["learning_starts"]:
                 for _ in range(int(hp["gradient_steps"])):
                     self._update(buf)
-                    grad_steps += 1
-                    if grad_steps % hp["target_update"] == 0:
+                    self.grad_steps += 1
+                    if self.grad_steps % hp["target_update"] == 0:
                         self.q_target.load_state_dict(self.q.state_dict())
-            if not step_hook(tracker.update(reward, done)):
+            if not step_hook(self.tracker.update(reward, done)):
                 break
-        self._obs = obs
+            safe_point()
+
+    def _train_state(self, full: bool) -> dict[str, Any]:
+        return {"grad_steps": self.grad_steps, "buffer": None if self.buffer is None else self.buffer.state()}
+
+    def _load_train_state(self, state: dict[str, Any]) -> None:
+        self.grad_steps = int(state["grad_steps"])
+        if state["buffer"] is not None:
+            self._replay().load(state["buffer"])
 
     def _update(self, buf: ReplayBuffer) -> None:
         hp = self.hp
         s, a, r, s2, c2, done = buf.sample(self.rng, int(hp["batch_size"]))
-        s_t, s2_t = torch.as_tensor(s), torch.as_tensor(s2)
-        q = self.q(torch.cat([s_t, self.items[a]], dim=1)).squeeze(-1)
+        s_t, s2_t = self.tensor(s), self.tensor(s2)
+        q = self.q(torch.cat([s_t, self.items[self.tensor(a)]], dim=1)).squeeze(-1)
         with torch.no_grad():
             q2 = self._q_values(self.q_target, s2_t, c2).max(1).values
             q2 = torch.where(torch.isfinite(q2), q2, torch.zeros_like(q2))
-            target = torch.as_tensor(r) + hp["gamma"] * (1.0 - torch.as_tensor(done)) * q2
+            target = self.tensor(r) + hp["gamma"] * (1.0 - self.tensor(done)) * q2
         loss = F.smooth_l1_loss(q, target) if hp["loss"] == "huber" else F.mse_loss(q, target)
         self.opt.zero_grad()
         loss.backward()
@@ -199,8 +243,8 @@ class AHDQNAgent(TorchAgent):
             return None
         heads, _ = self.split_obs(observation)
         with torch.no_grad():
-            q = self._q_values(self.q, torch.as_tensor(heads), np.atleast_2d(info["candidates"]))
-        return "Q", q[0].numpy()
+            q = self._q_values(self.q, self.tensor(heads), np.atleast_2d(info["candidates"]))
+        return "Q", self.to_numpy(q[0])
 
     def predict(
         self, observation: Any, state: Any = None, episode_start: Any = None, deterministic: bool = False, **kw: Any
@@ -217,8 +261,8 @@ class AHDQNAgent(TorchAgent):
         elif slots is not None:
             # no info: score the slot features the observation carries (rows unknown, so use them directly)
             with torch.no_grad():
-                h = torch.as_tensor(heads)
-                act = self.q(with_head(h, torch.as_tensor(slots))).squeeze(-1).argmax(1).numpy()
+                h = self.tensor(heads)
+                act = self.to_numpy(self.q(with_head(h, self.tensor(slots))).squeeze(-1).argmax(1))
             return (act[0] if single else act), state
         else:
             raise ValueError("ah_dqn needs info['candidates'] (pass info=...) with observation='latent'")

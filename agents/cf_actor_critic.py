@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 from musicgym.agents.actor_critic import ActorCriticAgent
+from musicgym.agents.hyperparams import Int, Spec
 from musicgym.agents.item_cf import ItemCF
 from musicgym.agents.torch_agent import mlp, with_head
 from torch import nn
@@ -30,6 +31,7 @@ class CFActorCriticAgent(ActorCriticAgent):
         "n_candidates": 50,
         "cf_top_k": 100,
     }
+    HYPERPARAM_SPECS: ClassVar[dict[str, Spec]] = {"n_candidates": Int(1), "cf_top_k": Int(1)}
 
     def _build(self) -> None:
         if self.env.action_mode != "catalog":
@@ -38,7 +40,7 @@ class CFActorCriticAgent(ActorCriticAgent):
                 f"MusicGym/PreferenceCatalog-v0), not {self.env_id}"
             )
         self.cf = ItemCF(self.env.catalog, top_k=int(self.hp["cf_top_k"]))
-        self.items = torch.as_tensor(self.env.item_features, dtype=torch.float32)
+        self.items = self.tensor(self.env.item_features, dtype=torch.float32)
         super()._build()
 
     def _policy_net(self, obs_dim: int) -> nn.Module:
@@ -56,10 +58,10 @@ class CFActorCriticAgent(ActorCriticAgent):
 
     def _logits(self, obs: torch.Tensor, aset: dict[str, Any]) -> torch.Tensor:
         ids = aset["ids"]
-        feats = self.items[np.maximum(ids, 0)]
-        cf = torch.as_tensor(aset["cf"])[:, :, None]
+        feats = self.items[self.tensor(np.maximum(ids, 0))]
+        cf = self.tensor(aset["cf"])[:, :, None]
         logits = self.policy(with_head(obs, torch.cat([feats, cf], dim=2))).squeeze(-1)
-        return logits.masked_fill(torch.as_tensor(ids < 0), -1e9)
+        return logits.masked_fill(self.tensor(ids < 0), -1e9)
 
     def _to_env_action(self, choice: np.ndarray, aset: dict[str, Any]) -> np.ndarray:
         ids = aset["ids"]

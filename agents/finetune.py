@@ -57,7 +57,7 @@ def _summary(agent: Any, recs: list[dict[str, Any]]) -> dict[str, float]:
     if liked.any() and (~liked).any():
         out["liked_minus_not_liked"] = float(rating[liked].mean() - rating[~liked].mean())
     if agent.name == "actor_critic":
-        obs = torch.as_tensor(np.array([r["obs"] for r in recs], dtype=np.float32))
+        obs = agent.tensor(np.array([r["obs"] for r in recs], dtype=np.float32))
         with torch.no_grad():
             out["mean_value"] = float(agent.value(obs).mean())
     return out
@@ -125,16 +125,18 @@ def _finetune_actor_critic(agent: Any, log: Log, steps: int) -> None:
             mus.append(r["propensity"])
             rews.append(r["reward"] * hp["reward_scale"])
             rets.append(ret)
-    nxt_t = torch.as_tensor(np.array(nxt, dtype=np.float32))
-    rew = torch.as_tensor(np.array(rews, dtype=np.float32))
-    live = 1.0 - torch.as_tensor(np.array(dones, dtype=np.float32))
-    obs_t = torch.as_tensor(np.array(obs, dtype=np.float32))
+    obs_np = np.array(obs, dtype=np.float32)
+    nxt_t = agent.tensor(np.array(nxt, dtype=np.float32))
+    rew = agent.tensor(np.array(rews, dtype=np.float32))
+    live = 1.0 - agent.tensor(np.array(dones, dtype=np.float32))
+    obs_t = agent.tensor(obs_np)
     mask = np.array(masks)
-    act = torch.as_tensor(np.array(acts))
-    mu = torch.as_tensor(np.array(mus, dtype=np.float32))
-    ret = torch.as_tensor(np.array(rets, dtype=np.float32))
+    act = agent.tensor(np.array(acts))
+    rows = agent.tensor(np.arange(len(acts)))
+    mu = agent.tensor(np.array(mus, dtype=np.float32))
+    ret = agent.tensor(np.array(rets, dtype=np.float32))
     with torch.no_grad():
-        p_ref = agent.action_probs(obs_t.numpy(), {"action_mask": mask})[torch.arange(len(act)), act]
+        p_ref = agent.action_probs(obs_np, {"action_mask": mask})[rows, act]
     rho = (p_ref / mu).clamp(max=RHO_MAX)  # logging policy -> the policy being fine-tuned
     clip = hp["clip_range"]
     for _ in range(steps):
@@ -142,8 +144,8 @@ def _finetune_actor_critic(agent: Any, log: Log, steps: int) -> None:
             adv = rew + hp["gamma"] * live * agent.value(nxt_t).squeeze(-1) - agent.value(obs_t).squeeze(-1)
             if hp["normalize_advantage"] and len(adv) > 1:
                 adv = (adv - adv.mean()) / (adv.std() + 1e-8)
-        probs = agent.action_probs(obs_t.numpy(), {"action_mask": mask})
-        ratio = probs[torch.arange(len(act)), act] / p_ref  # the fine-tuned policy -> its start
+        probs = agent.action_probs(obs_np, {"action_mask": mask})
+        ratio = probs[rows, act] / p_ref  # the fine-tuned policy -> its start
         surrogate = torch.min(ratio * adv, ratio.clamp(1 - clip, 1 + clip) * adv)
         entropy = -(probs * torch.log(probs + 1e-12)).sum(1).mean()
         pg_loss = -(rho * surrogate).mean() - hp["ent_coef"] * entropy

@@ -8,6 +8,8 @@ track's similarities to the history's tracks.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from scipy import sparse
 
@@ -47,6 +49,22 @@ class ItemCF:
         self.popularity = np.asarray(x.sum(axis=0)).ravel()
         self.n = n
 
+    def state(self) -> dict[str, Any]:
+        """The fitted similarities and popularity as plain arrays (for a data-only agent file)."""
+        return {"sim": csr_state(self.sim), "popularity": self.popularity, "n": int(self.n)}
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> ItemCF:
+        """An ItemCF from `state` (ValueError if its parts do not fit together)."""
+        self = cls.__new__(cls)
+        self.n = int(state["n"])
+        self.sim = csr_from_state(state["sim"])
+        self.popularity = np.asarray(state["popularity"])
+        if self.sim.shape != (self.n, self.n) or self.popularity.shape != (self.n,):
+            raise ValueError(f"item-CF state: similarity {self.sim.shape} and popularity {self.popularity.shape} "
+                             f"for {self.n} tracks")
+        return self
+
     def scores(self, histories: np.ndarray) -> np.ndarray:
         """(B, N) dense scores of every track for B histories ((B, H) rows, -1 padded)."""
         b = len(histories)
@@ -62,6 +80,21 @@ class ItemCF:
         """The `m` best unplayed tracks per history and their scores; popular tracks fill rows with too few."""
         ids, sc = top_unplayed(self.tie_broken_scores(histories), histories, m)
         return ids, np.where(ids >= 0, sc, 0.0).astype(np.float32)
+
+
+def csr_state(m: sparse.csr_matrix) -> dict[str, Any]:
+    """A CSR matrix as its arrays and shape (data only)."""
+    m = sparse.csr_matrix(m)
+    return {"data": m.data, "indices": m.indices, "indptr": m.indptr, "shape": [int(x) for x in m.shape]}
+
+
+def csr_from_state(state: dict[str, Any]) -> sparse.csr_matrix:
+    """Invert `csr_state` (scipy checks that the arrays fit together: a ValueError if not)."""
+    shape = tuple(int(x) for x in state["shape"])
+    m = sparse.csr_matrix((np.asarray(state["data"]), np.asarray(state["indices"]), np.asarray(state["indptr"])),
+                          shape=shape)
+    m.check_format(full_check=True)
+    return m
 
 
 def binary_rows(lists: list[np.ndarray], n: int) -> sparse.csr_matrix:

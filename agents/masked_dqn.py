@@ -15,8 +15,12 @@ per transition would be N booleans), so max_a' Q(s', a') may count the track jus
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import torch
+from musicgym.agents.persist import generator_state, restore_generator
+from musicgym.agents.sb3_resume import ResumableMixin
 from sb3_contrib.common.maskable.utils import get_action_masks
 from stable_baselines3 import DQN
 from stable_baselines3.common.noise import ActionNoise
@@ -39,8 +43,11 @@ def masked_epsilon_greedy(
     return action
 
 
-class MaskedRolloutDQN(DQN):
-    """SB3 DQN; with ``mask_rollouts=True`` its rollouts keep to the env's action masks (module docstring)."""
+class MaskedRolloutDQN(ResumableMixin, DQN):
+    """SB3 DQN; with ``mask_rollouts=True`` its rollouts keep to the env's action masks (module docstring).
+
+    It resumes exactly (`ResumableMixin`), its masked exploration generator included.
+    """
 
     mask_rollouts: bool = False  # set on the instance (saved with it)
 
@@ -50,6 +57,30 @@ class MaskedRolloutDQN(DQN):
 
     def _excluded_save_params(self) -> list[str]:
         return [*super()._excluded_save_params(), "_mask_rng"]  # re-seeded by _setup_model on load
+
+    def _on_step(self) -> None:
+        super()._on_step()
+        if self._n_calls % max(self.target_update_interval // self.n_envs, 1) == 0:
+            # SB3's polyak_update wrote the target network through ``param.data``, which bumps no version
+            # counter: a TrackScorer there must not keep track embeddings of the weights before the update
+            for module in self.q_net_target.modules():
+                if hasattr(module, "clear_cache"):
+                    module.clear_cache()
+
+    def training_state(self, full: bool) -> dict[str, Any]:
+        """`ResumableMixin.training_state` and the masked exploration's generator."""
+        out = super().training_state(full)
+        out["mask_rollouts"] = bool(self.mask_rollouts)
+        if full:
+            out["mask_rng"] = generator_state(self._mask_rng)
+        return out
+
+    def load_training_state(self, state: dict[str, Any], full: bool) -> None:
+        """`ResumableMixin.load_training_state` and the masked exploration's generator."""
+        super().load_training_state(state, full)
+        self.mask_rollouts = bool(state.get("mask_rollouts", self.mask_rollouts))
+        if full:
+            self._mask_rng = restore_generator(state["mask_rng"])
 
     def _sample_action(
         self, learning_starts: int, action_noise: ActionNoise | None = None, n_envs: int = 1

@@ -12,11 +12,14 @@ from ``info`` (``uses_info = True``; `musicgym.evaluate` passes it). For offline
 * ``user_cf``: user/playlist-based collaborative filtering: the history is compared (cosine over
   tracks) with every training playlist; the `n_neighbours` most similar playlists vote for their
   tracks with their similarity; popularity breaks ties.
+
+``save(path)`` writes the fitted state as data only (arrays, sparse matrices as their arrays, tensors;
+`musicgym.agents.persist`), never a pickle. ``device`` is accepted by every policy (one setting for a
+whole sweep); ``popularity``, ``item_cf`` and ``user_cf`` compute with numpy and scipy on the CPU.
 """
 
 from __future__ import annotations
 
-import pickle
 from functools import cached_property
 from pathlib import Path
 from typing import Any, ClassVar
@@ -24,7 +27,9 @@ from typing import Any, ClassVar
 import gymnasium as gym
 import numpy as np
 from musicgym.agents.base import Agent
-from musicgym.agents.item_cf import ItemCF, binary_rows, top_unplayed
+from musicgym.agents.hyperparams import Device, Int, Spec
+from musicgym.agents.item_cf import ItemCF, binary_rows, csr_from_state, csr_state, top_unplayed
+from musicgym.agents.persist import AgentFileError, read_agent_file, write_agent_file
 from scipy import sparse
 
 from musicgym.catalog import Playlists, load_catalog
@@ -42,6 +47,8 @@ class RankingPolicy(Agent):
     """Base of the reference policies (see module docstring)."""
 
     uses_info = True
+    HYPERPARAMS: ClassVar[dict[str, Any]] = {"device": "cpu"}
+    HYPERPARAM_SPECS: ClassVar[dict[str, Spec]] = {"device": Device()}
 
     def __init__(self, env: Any, seed: int = 0, env_kwargs: dict[str, Any] | None = None, **hyperparams: Any):
         super().__init__(env, seed, env_kwargs, **hyperparams)
@@ -62,7 +69,8 @@ class RankingPolicy(Agent):
         return 0
 
     def learn(self, total_timesteps: int = 0, callback: Any = None, progress_bar: bool = False) -> RankingPolicy:
-        """Fit on the catalog's playlists (no env steps)."""
+        """Fit on the catalog's playlists (no env steps; `total_timesteps` is checked, then ignored)."""
+        self.check_total_timesteps(total_timesteps)
         self.fit(self.catalog.playlists)
         return self
 
@@ -137,28 +145,32 @@ class RankingPolicy(Agent):
         return "score", np.where(cand >= 0, s[np.maximum(cand, 0)], -np.inf)
 
     def save(self, path: str | Path) -> None:
-        """Pickle the fitted state at `path`; ``path.json`` names agent, env and hyperparameters."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("wb") as fh:
-            pickle.dump({"state": self._state(), "fitted": self.fitted}, fh)
+        """The fitted state at `path` (data only, module docstring); ``path.json`` names agent, env, hyperparameters."""
+        write_agent_file(path, self.name, {"meta": self.describe(), "fitted": self.fitted,
+                                           "state": self._state() if self.fitted else None})
         self.write_meta(path)
 
     @classmethod
-    def load(cls, path: str | Path) -> RankingPolicy:
-        """Load a policy written by `save`."""
-        agent = cls.from_meta(cls.read_meta(path))
+    def load(cls, path: str | Path, device: Any = None) -> RankingPolicy:
+        """Load a policy written by `save` (a neural one on `device`; default: where it was saved, if here)."""
+        meta = cls.read_meta(path)
+        cls.check_meta(meta, path)
+        agent = cls.from_meta(meta, device=device, path=path)
         return agent.load_fitted(path)
 
     def load_fitted(self, path: str | Path) -> RankingPolicy:
         """Take the fitted state saved at `path` (by a policy of the same kind, on the same catalog)."""
         meta = self.read_meta(path)
         if meta["agent"] != self.name:
-            raise ValueError(f"{path} holds a fitted {meta['agent']!r}, not a {self.name!r}")
-        with Path(path).open("rb") as fh:
-            blob = pickle.load(fh)
-        self._set_state(blob["state"])
-        self.fitted = blob["fitted"]
+            raise AgentFileError(f"{path} holds a fitted {meta['agent']!r}, not a {self.name!r}")
+        blob = read_agent_file(path, expect=self.name, saved_by=meta["agent"])
+        try:
+            if blob["fitted"]:
+                self._set_state(blob["state"])
+            self.fitted = bool(blob["fitted"])
+        except (KeyError, ValueError, TypeError, RuntimeError, IndexError) as e:
+            raise AgentFileError(f"{path}: its fitted state does not fit this {self.name!r} policy (another "
+                                 f"catalog or hyperparameters, or damaged): {type(e).__name__}: {e}") from e
         return self
 
     def _state(self) -> Any:
@@ -187,14 +199,18 @@ class PopularityPolicy(RankingPolicy):
         return self.counts
 
     def _set_state(self, state: Any) -> None:
-        self.counts = state
+        counts = np.asarray(state, dtype=np.float64)
+        if counts.shape != (self.n,):
+            raise ValueError(f"popularity of {counts.shape} tracks, the catalog has {self.n}")
+        self.counts = counts
 
 
 class ItemCFPolicy(RankingPolicy):
     """Item-based CF: sum of cosine similarities to the history's tracks; popularity breaks ties."""
 
     name = "item_cf"
-    HYPERPARAMS: ClassVar[dict[str, Any]] = {"top_k": 100}
+    HYPERPARAMS: ClassVar[dict[str, Any]] = {**RankingPolicy.HYPERPARAMS, "top_k": 100}
+    HYPERPARAM_SPECS: ClassVar[dict[str, Spec]] = {"top_k": Int(1)}
 
     def _fit(self, playlists: Playlists) -> None:
         self.cf = ItemCF.from_playlists(playlists, self.n, top_k=int(self.hp["top_k"]))
@@ -204,10 +220,13 @@ class ItemCFPolicy(RankingPolicy):
         return self.cf.tie_broken_scores(histories)
 
     def _state(self) -> Any:
-        return self.cf
+        return self.cf.state()
 
     def _set_state(self, state: Any) -> None:
-        self.cf = state
+        cf = ItemCF.from_state(state)
+        if cf.n != self.n:
+            raise ValueError(f"item-CF over {cf.n} tracks, the catalog has {self.n}")
+        self.cf = cf
 
 
 def _row_normalise(m: sparse.csr_matrix) -> sparse.csr_matrix:
@@ -219,7 +238,8 @@ class UserCFPolicy(RankingPolicy):
     """Playlist-based CF (see module docstring)."""
 
     name = "user_cf"
-    HYPERPARAMS: ClassVar[dict[str, Any]] = {"n_neighbours": 50}
+    HYPERPARAMS: ClassVar[dict[str, Any]] = {**RankingPolicy.HYPERPARAMS, "n_neighbours": 50}
+    HYPERPARAM_SPECS: ClassVar[dict[str, Spec]] = {"n_neighbours": Int(1)}
 
     def _fit(self, playlists: Playlists) -> None:
         x = binary_rows([p for p in playlists.tracks if len(p)], self.n)
@@ -240,7 +260,12 @@ class UserCFPolicy(RankingPolicy):
         return votes + 1e-6 * pop
 
     def _state(self) -> Any:
-        return (self.playlists, self.playlists_normed, self.popularity)
+        return {"playlists": csr_state(self.playlists), "playlists_normed": csr_state(self.playlists_normed),
+                "popularity": self.popularity}
 
     def _set_state(self, state: Any) -> None:
-        self.playlists, self.playlists_normed, self.popularity = state
+        playlists, normed = csr_from_state(state["playlists"]), csr_from_state(state["playlists_normed"])
+        if playlists.shape[1] != self.n or normed.shape != playlists.shape:
+            raise ValueError(f"playlists over {playlists.shape[1]} tracks, the catalog has {self.n}")
+        self.playlists, self.playlists_normed = playlists, normed
+        self.popularity = np.asarray(state["popularity"])

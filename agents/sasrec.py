@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 from musicgym.agents.early_stopping import train_with_early_stopping
+from musicgym.agents.hyperparams import Int, Real, Spec
 from musicgym.agents.reference import RankingPolicy
 from torch import nn
 
@@ -79,6 +80,7 @@ class SASRecPolicy(RankingPolicy):
 
     name = "sasrec"
     HYPERPARAMS: ClassVar[dict[str, Any]] = {
+        **RankingPolicy.HYPERPARAMS,
         "dim": 64,
         "heads": 2,
         "layers": 2,
@@ -92,16 +94,30 @@ class SASRecPolicy(RankingPolicy):
         "max_seconds": 100.0,
         "torch_threads": 1,
     }
+    HYPERPARAM_SPECS: ClassVar[dict[str, Spec]] = {
+        "dim": Int(1),
+        "heads": Int(1),
+        "layers": Int(1),
+        "max_len": Int(1),
+        "dropout": Real(0, 1, high_open=True),
+        "lr": Real(0, low_open=True),
+        "batch_size": Int(1),
+        "max_epochs": Int(1),
+        "patience": Int(1),
+        "val_frac": Real(0, 1, high_open=True),
+        "max_seconds": Real(0, low_open=True),
+        "torch_threads": Int(1),
+    }
+
+    def __init__(self, env: Any, seed: int = 0, env_kwargs: dict[str, Any] | None = None, **hyperparams: Any):
+        super().__init__(env, seed, env_kwargs, **hyperparams)
+        if self.hp["dim"] % self.hp["heads"]:
+            raise ValueError(f"agent 'sasrec': dim ({self.hp['dim']}) must be divisible by heads ({self.hp['heads']})")
 
     def _build_net(self) -> SASRecNet:
         hp = self.hp
-        if int(hp["dim"]) % int(hp["heads"]):
-            raise ValueError(f"agent 'sasrec': dim ({hp['dim']}) must be divisible by heads ({hp['heads']})")
-        for key in ("max_len", "batch_size", "max_epochs", "patience", "layers"):
-            if int(hp[key]) < 1:
-                raise ValueError(f"agent 'sasrec': {key} must be >= 1, got {hp[key]}")
         return SASRecNet(self.n, int(hp["max_len"]), int(hp["dim"]), int(hp["heads"]), int(hp["layers"]),
-                         float(hp["dropout"]))
+                         float(hp["dropout"])).to(self.device)
 
     def _fit(self, playlists: Playlists) -> None:
         from musicgym.offline import holdout
@@ -117,20 +133,20 @@ class SASRecPolicy(RankingPolicy):
         train = [p for p in rest.tracks if len(p) >= 2]
         if not train:
             raise ValueError("agent 'sasrec' needs playlists or sessions of 2 or more tracks to fit on")
-        max_len = int(hp["max_len"])
-        x = torch.from_numpy(left_pad([s[:-1] for s in train], max_len))
-        pos = torch.from_numpy(left_pad([s[1:] for s in train], max_len))
+        max_len, dev = int(hp["max_len"]), self.device
+        x = torch.as_tensor(left_pad([s[:-1] for s in train], max_len), device=dev)
+        pos = torch.as_tensor(left_pad([s[1:] for s in train], max_len), device=dev)
         opt = torch.optim.Adam(self.net.parameters(), lr=float(hp["lr"]), betas=(0.9, 0.98))
         bce = nn.BCEWithLogitsLoss(reduction="none")
         bs = int(hp["batch_size"])
 
         def run_epoch() -> float:
-            order = torch.from_numpy(rng.permutation(len(train)))
+            order = torch.as_tensor(rng.permutation(len(train)), device=dev)
             total = 0.0
             for start in range(0, len(train), bs):
                 idx = order[start : start + bs]
                 xb, pb = x[idx], pos[idx]
-                nb = torch.from_numpy(rng.integers(1, self.n + 1, size=tuple(pb.shape)))
+                nb = torch.as_tensor(rng.integers(1, self.n + 1, size=tuple(pb.shape)), device=dev)
                 h = self.net(xb)
                 emb = self.net.item
                 lp = (h * emb(pb)).sum(-1)
@@ -154,8 +170,8 @@ class SASRecPolicy(RankingPolicy):
         out = np.empty((len(seqs), self.n), dtype=np.float64)
         for start in range(0, len(seqs), 256):
             chunk = seqs[start : start + 256]
-            h = self.net(torch.from_numpy(left_pad(chunk, int(self.hp["max_len"]))))[:, -1]
-            out[start : start + len(chunk)] = (h @ self.net.item.weight[1:].T).double().numpy()
+            h = self.net(torch.as_tensor(left_pad(chunk, int(self.hp["max_len"])), device=self.device))[:, -1]
+            out[start : start + len(chunk)] = (h @ self.net.item.weight[1:].T).double().cpu().numpy()
         empty = np.array([len(s) == 0 for s in seqs])
         out[empty] = self.popularity
         self.net.train(was_training)
@@ -168,5 +184,7 @@ class SASRecPolicy(RankingPolicy):
         self.net = self._build_net()
         self.net.load_state_dict(state["net"])
         self.net.eval()
-        self.popularity = state["popularity"]
+        self.popularity = np.asarray(state["popularity"], dtype=np.float64)
+        if self.popularity.shape != (self.n,):
+            raise ValueError(f"popularity of {self.popularity.shape} tracks, the catalog has {self.n}")
         self.history = state["history"]

@@ -1,9 +1,10 @@
 """Stable-Baselines3 agents: ``ppo``, ``dqn`` and sb3-contrib's ``maskable_ppo``.
 
 They train on the env's native vector version through `MusicGymVecEnv` (``n_envs`` sessions in one
-process), take every keyword argument of their SB3 class as a hyperparameter, and log TensorBoard
-scalars under MusicGym's fixed names (``charts/episodic_return``, ``charts/SPS``, ``losses/*``)
-beside SB3's own.
+process), take every keyword argument of their SB3 class as a hyperparameter (the types and ranges
+SB3 documents are checked when the agent is made, `SB3_SPECS`), and log TensorBoard scalars under
+MusicGym's fixed names (``charts/episodic_return``, ``charts/SPS``, ``losses/*``) beside SB3's own.
+``device`` is the agent's (``"cpu"`` by default, see `musicgym.agents.base`), not SB3's ``"auto"``.
 
 Policies (``agents.slot_policy``): ``slot_scorer`` (candidates mode) scores every slot with one shared
 network, ``track_scorer`` (catalog mode) scores every catalog track from an embedding of the state and
@@ -16,18 +17,77 @@ usual filter of what was already played, applied when serving; a deterministic p
 replays the same track to the end of the episode in catalog mode. ``maskable_ppo`` masks in training
 too, and so does ``dqn`` with ``mask_rollouts`` (its catalog-mode configs; `agents.masked_dqn`): its
 rollouts act among the allowed actions, its TD target stays SB3's.
+
+Files: ``save(path)`` writes SB3's own zip archive (``model.save``; SB3's ``PPO.load`` reads it too)
+with MusicGym's data-only members added (`musicgym.agents.persist`): the algorithm's training state
+(`musicgym.agents.sb3_resume`). Loading never unpickles anything from the file:
+
+* the model is rebuilt from the sidecar's hyperparameters, as ``agents.make`` builds it, so SB3's
+  ``data`` entry, whose non-JSON fields (policy class and kwargs, spaces, schedules, ``_last_obs``,
+  buffers' classes) SB3 stores with cloudpickle, is not loaded: it is parsed as JSON only, to check
+  that its cloudpickled fields are among those SB3 writes for these algorithms (`SB3_PICKLED`); a file
+  with any other is refused. This replaces SB3's ``load``, whose ``custom_objects`` would have to name
+  every such field to keep it from being unpickled and which sets every other field of the file on the
+  model;
+* the weights and optimiser states (SB3's ``policy.pth``, ``policy.optimizer.pth``) are read with
+  ``torch.load(weights_only=True)`` -- what SB3's own ``load_from_zip_file`` does -- and handed to
+  SB3's ``set_parameters``: torch's restricted unpickler, which builds tensors and plain containers and
+  refuses any other object; that is what remains of unpickling, and it runs no code from the file.
+  ``pytorch_variables.pth`` (empty for PPO and DQN) is read the same way and must be empty.
+
+A file written by SB3 alone (or by an earlier MusicGym) loads the same way, its weights only.
+
+Checkpoints (``checkpoint_dir/checkpoint.zip``, every ``checkpoint_freq`` env steps where a rollout
+starts, and at the end of every ``learn``) add what SB3's ``save`` leaves out so that a resumed run
+ends with the same weights as the uninterrupted one: the replay buffer (as arrays, not SB3's pickled
+``save_replay_buffer``), ``_last_obs`` and the other rollout state, the counters, every generator
+(numpy's and torch's global ones that SB3 draws from, CUDA's on a GPU, Python's, the action space's,
+the agent's own), the env's state (``get_state`` of the native vector env), VecMonitor's running
+episodes and VecNormalize's statistics. A fresh agent with the same ``checkpoint_dir`` resumes from it
+(``learn`` then continues with ``reset_num_timesteps=False``, which keeps the restored env as it is);
+`resumed_from` records the step. A checkpoint written by an earlier MusicGym (SB3's zip alone) cannot
+resume exactly: it is ignored with a warning.
 """
 
 from __future__ import annotations
 
 import inspect
+import io
+import json
 import time
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
+import torch
 from musicgym.agents.base import Agent
+from musicgym.agents.hyperparams import (
+    Bool,
+    ClassOrName,
+    Device,
+    Int,
+    MappingSpec,
+    PathSpec,
+    Real,
+    Spec,
+    TrainFreq,
+)
 from musicgym.agents.masked_dqn import MaskedRolloutDQN, masked_epsilon_greedy
+from musicgym.agents.persist import (
+    JSON_MEMBER,
+    AgentFileError,
+    generator_state,
+    global_rng_state,
+    label,
+    load_tensors,
+    open_archive,
+    read_agent_file,
+    read_member,
+    restore_generator,
+    set_global_rng_state,
+    write_agent_file,
+)
+from musicgym.agents.sb3_resume import resumable
 from musicgym.agents.slot_policy import (
     MaskableSlotActorCriticPolicy,
     MaskableTrackActorCriticPolicy,
@@ -37,6 +97,7 @@ from musicgym.agents.slot_policy import (
     TrackActorCriticPolicy,
     TrackDQNPolicy,
 )
+from musicgym.agents.torch_agent import CHECKPOINT, check_resumable
 from musicgym.agents.vec_env import MusicGymVecEnv
 from sb3_contrib import MaskablePPO
 from stable_baselines3 import DQN, PPO
@@ -44,7 +105,53 @@ from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback, CallbackList
 from stable_baselines3.common.vec_env import VecMonitor, VecNormalize
 
+#: SB3 constructor arguments that are not hyperparameters (``device`` is the agent's own)
 _RESERVED = {"self", "policy", "env", "seed", "_init_setup_model", "verbose", "device"}
+
+#: types and ranges of the SB3 constructor arguments, as SB3 documents them (a schedule must be a
+#: number here: the sidecar stores hyperparameters as JSON)
+SB3_SPECS: dict[str, Spec] = {
+    "learning_rate": Real(0, low_open=True),
+    "n_steps": Int(1),
+    "batch_size": Int(1),
+    "n_epochs": Int(1),
+    "gamma": Real(0, 1),
+    "gae_lambda": Real(0, 1),
+    "clip_range": Real(0, low_open=True),
+    "clip_range_vf": Real(0, low_open=True, optional=True),
+    "normalize_advantage": Bool(),
+    "ent_coef": Real(0),
+    "vf_coef": Real(0),
+    "max_grad_norm": Real(0, low_open=True),
+    "use_sde": Bool(),
+    "sde_sample_freq": Int(-1),
+    "rollout_buffer_class": ClassOrName(optional=True, names=False),
+    "rollout_buffer_kwargs": MappingSpec(),
+    "target_kl": Real(0, low_open=True, optional=True),
+    "stats_window_size": Int(1),
+    "policy_kwargs": MappingSpec(),
+    "buffer_size": Int(1),
+    "learning_starts": Int(0),
+    "tau": Real(0, 1),
+    "train_freq": TrainFreq(),
+    "gradient_steps": Int(-1),
+    "replay_buffer_class": ClassOrName(optional=True, names=False),
+    "replay_buffer_kwargs": MappingSpec(),
+    "optimize_memory_usage": Bool(),
+    "target_update_interval": Int(1),
+    "exploration_fraction": Real(0, 1),
+    "exploration_initial_eps": Real(0, 1),
+    "exploration_final_eps": Real(0, 1),
+}
+
+#: the fields SB3 writes with cloudpickle into its ``data`` entry for PPO, MaskablePPO and DQN
+#: (checked, never loaded: module docstring)
+SB3_PICKLED = frozenset({
+    "policy_class", "policy_kwargs", "observation_space", "action_space", "lr_schedule", "learning_rate",
+    "clip_range", "clip_range_vf", "exploration_schedule", "train_freq", "replay_buffer_class",
+    "replay_buffer_kwargs", "rollout_buffer_class", "rollout_buffer_kwargs", "action_noise", "target_kl",
+    "_last_obs", "_last_episode_starts", "_last_original_obs", "ep_info_buffer", "ep_success_buffer",
+})  # fmt: skip
 
 
 class FixedNamesCallback(BaseCallback):
@@ -73,17 +180,22 @@ class FixedNamesCallback(BaseCallback):
 
 
 class CheckpointEvery(BaseCallback):
-    """Saves the model to ``directory/checkpoint.zip`` (atomically) every `every` env steps."""
+    """Writes the agent's checkpoint every `every` env steps, where a rollout starts (its state is whole there)."""
 
-    def __init__(self, agent: SB3Agent, directory: Path, every: int) -> None:
+    def __init__(self, agent: SB3Agent, path: Path, every: int) -> None:
         super().__init__()
-        self.agent, self.directory, self.every = agent, directory, every
-        self._last = 0
+        self.agent, self.path, self.every = agent, path, every
+        self.last = 0
+
+    def _on_training_start(self) -> None:
+        self.last = self.num_timesteps
+
+    def _on_rollout_start(self) -> None:
+        if self.num_timesteps - self.last >= self.every:
+            self.last = self.num_timesteps
+            self.agent.write_checkpoint(self.path)
 
     def _on_step(self) -> bool:
-        if self.num_timesteps - self._last >= self.every:
-            self._last = self.num_timesteps
-            self.agent.save(self.directory / "checkpoint.zip")
         return True
 
 
@@ -105,32 +217,43 @@ class SB3Agent(Agent):
         "slot_scorer": False,
         # catalog mode: score every track by state and track embeddings (agents.slot_policy.TrackScorer)
         "track_scorer": False,
+        "device": "cpu",
+    }
+    HYPERPARAM_SPECS: ClassVar[dict[str, Spec]] = {
+        "n_envs": Int(1),
+        "policy": ClassOrName(),
+        "tensorboard_log": PathSpec(),
+        "checkpoint_dir": PathSpec(),
+        "checkpoint_freq": Int(1),
+        "normalize_reward": Bool(),
+        "reward_scale": Real(0, low_open=True),
+        "slot_scorer": Bool(),
+        "track_scorer": Bool(),
+        "device": Device(),
+        **SB3_SPECS,
     }
     uses_info = True
 
+    @classmethod
+    def accepted_hyperparams(cls) -> set[str]:
+        """MusicGym's own (`HYPERPARAMS`) and every keyword argument of the SB3 class."""
+        return set(cls.HYPERPARAMS) | (set(inspect.signature(cls.algo.__init__).parameters) - _RESERVED)
+
     def __init__(self, env: Any, seed: int = 0, env_kwargs: dict[str, Any] | None = None, **hyperparams: Any):
-        accepted = set(inspect.signature(self.algo.__init__).parameters) - _RESERVED
-        own = {k: v for k, v in hyperparams.items() if k in self.HYPERPARAMS}
-        algo_kwargs = {k: v for k, v in hyperparams.items() if k not in self.HYPERPARAMS}
-        unknown = sorted(set(algo_kwargs) - accepted)
-        if unknown:
-            raise ValueError(
-                f"agent {self.name!r}: unknown hyperparameter(s) {unknown}; accepted: "
-                f"{sorted(accepted | set(self.HYPERPARAMS))}"
-            )
-        super().__init__(env, seed, env_kwargs, **own)
+        super().__init__(env, seed, env_kwargs, **hyperparams)
+        algo_kwargs = {k: v for k, v in self.hp.items() if k not in self.HYPERPARAMS}
         self.algo_kwargs = algo_kwargs
-        self.hp.update(algo_kwargs)
         n_envs = int(self.hp["n_envs"])
-        if n_envs < 1:
-            raise ValueError(f"n_envs must be >= 1, got {n_envs}")
         self.music_env = MusicGymVecEnv(
             self.env_id, n_envs=n_envs, seed=self.seed, reward_scale=self.hp["reward_scale"], **self.env_kwargs
         )
-        self.vec_env = VecMonitor(self.music_env)
+        self.monitor = VecMonitor(self.music_env)
+        self.vec_env = self.monitor
+        self.normalizer: VecNormalize | None = None
         if self.hp["normalize_reward"]:
             gamma = algo_kwargs.get("gamma", 0.99)
-            self.vec_env = VecNormalize(self.vec_env, norm_obs=False, norm_reward=True, gamma=gamma)
+            self.normalizer = VecNormalize(self.monitor, norm_obs=False, norm_reward=True, gamma=gamma)
+            self.vec_env = self.normalizer
         policy = self.hp["policy"]
         if self.hp["slot_scorer"]:
             policy, algo_kwargs = self._slot_policy(policy, algo_kwargs)
@@ -138,8 +261,8 @@ class SB3Agent(Agent):
             policy, algo_kwargs = self._track_policy(policy, algo_kwargs)
         self._rng = np.random.default_rng(self.seed)
         try:
-            self.model = self.algo(
-                policy, self.vec_env, seed=self.seed, verbose=0,
+            self.model = resumable(self.algo)(
+                policy, self.vec_env, seed=self.seed, verbose=0, device=self.device,
                 tensorboard_log=self.hp["tensorboard_log"], **algo_kwargs,
             )  # fmt: skip
         except (TypeError, ValueError, AssertionError) as e:
@@ -186,27 +309,43 @@ class SB3Agent(Agent):
         """Env steps trained so far."""
         return int(self.model.num_timesteps) if hasattr(self, "model") else 0
 
+    def checkpoint_path(self) -> Path | None:
+        """``checkpoint_dir/checkpoint.zip``, or None without a ``checkpoint_dir``."""
+        return Path(self.hp["checkpoint_dir"]) / CHECKPOINT if self.hp["checkpoint_dir"] else None
+
     def learn(self, total_timesteps: int, callback: Any = None, progress_bar: bool = False) -> SB3Agent:
-        """Train until `total_timesteps` env steps; resumes from ``checkpoint_dir`` if it holds one."""
-        ckpt_dir = self.hp["checkpoint_dir"]
-        callbacks = [FixedNamesCallback()]
-        if ckpt_dir is not None:
-            ckpt_dir = Path(ckpt_dir)
-            ckpt = ckpt_dir / "checkpoint.zip"
-            if ckpt.exists() and self.num_timesteps == 0:
-                self.model = self.algo.load(ckpt, env=self.vec_env)
-            callbacks.append(CheckpointEvery(self, ckpt_dir, int(self.hp["checkpoint_freq"])))
+        """Train until `total_timesteps` env steps; resumes from ``checkpoint_dir`` if it holds a checkpoint."""
+        total = self.check_total_timesteps(total_timesteps)
+        ckpt = self.checkpoint_path()
+        callbacks: list[BaseCallback] = [FixedNamesCallback()]
+        if ckpt is not None:
+            if ckpt.exists() and self.num_timesteps == 0 and self.resumed_from is None and self._resumable(ckpt):
+                self.restore(ckpt, full=True)
+                self.resumed_from = self.num_timesteps or None  # a checkpoint at step 0 holds no progress
+            callbacks.append(CheckpointEvery(self, ckpt, int(self.hp["checkpoint_freq"])))
         if callback is not None:
             callbacks.append(callback)
-        remaining = int(total_timesteps) - self.num_timesteps
+        remaining = total - self.num_timesteps
         if remaining > 0:
             self.model.learn(
                 remaining, callback=CallbackList(callbacks), progress_bar=progress_bar,
                 reset_num_timesteps=self.num_timesteps == 0, tb_log_name=self.name,
             )  # fmt: skip
-        if ckpt_dir is not None:
-            self.save(Path(ckpt_dir) / "checkpoint.zip")
+        if ckpt is not None:
+            self.write_checkpoint(ckpt)
         return self
+
+    def _resumable(self, ckpt: Path) -> bool:
+        """Whether `ckpt` is a checkpoint of this format (an earlier MusicGym's is ignored with a warning)."""
+        import warnings
+
+        with open_archive(ckpt) as archive:
+            if JSON_MEMBER in archive.namelist():
+                return True
+        warnings.warn(f"{ckpt} was written by an earlier MusicGym (SB3's zip alone): it cannot resume this run "
+                      f"exactly and is ignored; training starts afresh (delete it to silence this warning)",
+                      stacklevel=3)
+        return False
 
     def predict(
         self, observation: Any, state: Any = None, episode_start: Any = None, deterministic: bool = False, **kw: Any
@@ -226,8 +365,6 @@ class SB3Agent(Agent):
         PPO: the most probable allowed action (or a sample of the policy renormalised over the allowed
         ones); DQN: the allowed action of highest Q (or, at SB3's exploration rate, a random allowed one).
         """
-        import torch
-
         obs_arr = np.asarray(observation, dtype=np.float32)
         policy = self.model.policy
         obs, vectorized = policy.obs_to_tensor(obs_arr)
@@ -246,7 +383,7 @@ class SB3Agent(Agent):
             return action if vectorized else action[0]
         with torch.no_grad():
             logits = policy.get_distribution(obs).distribution.logits
-            logits = logits.masked_fill(~torch.as_tensor(allowed), -torch.inf)
+            logits = logits.masked_fill(~torch.as_tensor(allowed, device=logits.device), -torch.inf)
             if deterministic:
                 action = logits.argmax(dim=1).cpu().numpy()
             else:
@@ -255,8 +392,6 @@ class SB3Agent(Agent):
 
     def action_scores(self, observation: Any, info: dict[str, Any]) -> tuple[str, np.ndarray] | None:
         """Probabilities (PPO) or Q-values (DQN) of every action, for one observation."""
-        import torch
-
         policy = self.model.policy
         obs, _ = policy.obs_to_tensor(np.asarray(observation, dtype=np.float32))
         with torch.no_grad():
@@ -270,23 +405,115 @@ class SB3Agent(Agent):
             probs = probs / probs.sum() if probs.sum() > 0 else probs
         return "p", probs
 
+    # ---------------------------------------------------------------- persistence (module docstring)
+    def _state(self, full: bool) -> dict[str, Any]:
+        out: dict[str, Any] = {"meta": self.describe(), "model": self.model.training_state(full)}
+        if full:
+            monitor = self.monitor
+            out["resume"] = {
+                "rng": generator_state(self._rng),
+                "global_rng": global_rng_state(self.device),
+                "env": self.music_env.get_state(),
+                "monitor": {"episode_returns": monitor.episode_returns, "episode_lengths": monitor.episode_lengths,
+                            "episode_count": int(monitor.episode_count)},
+                "normalizer": None if self.normalizer is None else {
+                    "mean": self.normalizer.ret_rms.mean, "var": self.normalizer.ret_rms.var,
+                    "count": float(self.normalizer.ret_rms.count), "returns": self.normalizer.returns},
+            }  # fmt: skip
+        return out
+
+    def _write(self, path: str | Path, full: bool) -> None:
+        buf = io.BytesIO()
+        self.model.save(buf)
+        write_agent_file(path, self.name, self._state(full), base=buf.getvalue())
+
+    def write_checkpoint(self, path: Path) -> None:
+        """A checkpoint at `path`: everything that decides the rest of the run (module docstring)."""
+        self._write(path, full=True)
+
     def save(self, path: str | Path) -> None:
         """SB3 zip at `path` plus ``path.json`` naming the agent, env and hyperparameters."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp.zip")
-        self.model.save(tmp)
+        self._write(path, full=False)
         self.write_meta(path)
-        tmp.replace(path)
+
+    def restore(self, path: Path, full: bool = False, saved_by: str | None = None) -> None:
+        """Take the weights and state saved at `path` (`full`: a checkpoint's, to resume exactly).
+
+        `saved_by`: the agent the file's sidecar names, for the error messages.
+        """
+        with open_archive(path, saved_by) as archive:
+            names = archive.namelist()
+            if "data" not in names or "policy.pth" not in names:
+                raise AgentFileError(f"{label(path, saved_by)} is not an SB3 agent file: no 'data' and 'policy.pth' "
+                                     f"members (members: {names[:6]})")
+            data = check_sb3_data(read_member(archive, "data", path, saved_by), path)
+            params = {}
+            for name in names:
+                if name.endswith(".pth"):
+                    value = load_tensors(read_member(archive, name, path, saved_by), f"{path}:{name}")
+                    if name == "pytorch_variables.pth":
+                        if value:
+                            raise AgentFileError(f"{path}:{name} holds variables a {self.name!r} agent does not have")
+                        continue
+                    params[name.removesuffix(".pth")] = value
+            ours = JSON_MEMBER in names
+        state = read_agent_file(path, expect=self.name, saved_by=saved_by) if ours else None
+        try:
+            if full and state is not None:
+                check_resumable(path, state["meta"], self)
+            self.model.set_parameters(params, exact_match=True, device=self.device)
+            if state is None:  # SB3's zip alone: weights, and the step count from its JSON
+                steps = data.get("num_timesteps", 0)
+                self.model.num_timesteps = int(steps) if isinstance(steps, int) else 0
+                return
+            self.model.load_training_state(state["model"], full)
+            if full and "resume" in state:
+                resume = state["resume"]
+                self._rng = restore_generator(resume["rng"])
+                set_global_rng_state(resume["global_rng"], self.device)
+                self.music_env.set_state(resume["env"])
+                monitor = resume["monitor"]
+                self.monitor.episode_returns = np.asarray(monitor["episode_returns"])
+                self.monitor.episode_lengths = np.asarray(monitor["episode_lengths"])
+                self.monitor.episode_count = int(monitor["episode_count"])
+                norm = resume["normalizer"]
+                if (norm is None) != (self.normalizer is None):
+                    raise ValueError("normalize_reward differs from the checkpoint's")
+                if norm is not None:
+                    self.normalizer.ret_rms.mean = np.asarray(norm["mean"])
+                    self.normalizer.ret_rms.var = np.asarray(norm["var"])
+                    self.normalizer.ret_rms.count = float(norm["count"])
+                    self.normalizer.returns = np.asarray(norm["returns"])
+        except AgentFileError:
+            raise
+        except (KeyError, ValueError, TypeError, RuntimeError, IndexError, AttributeError) as e:
+            raise AgentFileError(f"{path}: its weights or state do not fit this {self.name!r} agent (saved with "
+                                 f"other hyperparameters or env, or damaged): {type(e).__name__}: {e}") from e
 
     @classmethod
-    def load(cls, path: str | Path) -> SB3Agent:
-        """Load an agent written by `save`."""
+    def load(cls, path: str | Path, device: Any = None) -> SB3Agent:
+        """Load an agent written by `save` (on `device`; default: `musicgym.agents.base.load_device`)."""
         meta = cls.read_meta(path)
-        agent = cls.from_meta(meta, {k: v for k, v in meta["hyperparams"].items() if k in cls.HYPERPARAMS})
-        agent.model = cls.algo.load(path, env=agent.vec_env)
-        agent.hp = meta["hyperparams"]
+        cls.check_meta(meta, path)
+        agent = cls.from_meta(meta, device=device, path=path)
+        agent.restore(Path(path), full=False, saved_by=meta["agent"])
         return agent
+
+
+def check_sb3_data(blob: bytes, path: Path) -> dict[str, Any]:
+    """SB3's ``data`` entry as JSON, never unpickled; refused if it has cloudpickled fields SB3 does not write."""
+    try:
+        data = json.loads(blob.decode())
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise AgentFileError(f"{path}: SB3's 'data' entry is not valid JSON ({e})") from e
+    if not isinstance(data, dict):
+        raise AgentFileError(f"{path}: SB3's 'data' entry is not a JSON object")
+    pickled = sorted(k for k, v in data.items() if isinstance(v, dict) and ":serialized:" in v)
+    foreign = [k for k in pickled if k not in SB3_PICKLED]
+    if foreign:
+        raise AgentFileError(f"{path}: SB3's 'data' entry holds pickled fields SB3 does not write for this agent "
+                             f"({foreign}); the file is not loaded (it was not written by MusicGym or SB3 as such)")
+    return data
 
 
 class PPOAgent(SB3Agent):
@@ -302,6 +529,7 @@ class DQNAgent(SB3Agent):
     name = "dqn"
     algo = MaskedRolloutDQN
     HYPERPARAMS: ClassVar[dict[str, Any]] = {**SB3Agent.HYPERPARAMS, "mask_rollouts": False}
+    HYPERPARAM_SPECS: ClassVar[dict[str, Spec]] = {"mask_rollouts": Bool()}
 
     def __init__(self, env: Any, seed: int = 0, env_kwargs: dict[str, Any] | None = None, **hyperparams: Any):
         super().__init__(env, seed, env_kwargs, **hyperparams)

@@ -37,6 +37,7 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 from musicgym.agents.early_stopping import train_with_early_stopping
+from musicgym.agents.hyperparams import Int, Real, Spec
 from musicgym.agents.reference import RankingPolicy, _pad
 from sklearn.feature_extraction.text import HashingVectorizer
 from torch import nn
@@ -99,7 +100,7 @@ class SetTransformerNet(nn.Module):
         t = tracks.clamp(min=0)
         x = self.song_mlp(self.features[t]) + self.song_id(self.vocab_of[t])
         x = torch.cat([self.start.expand(len(x), 1, -1), x], dim=1)
-        pad = torch.cat([torch.zeros(len(x), 1, dtype=torch.bool), ~valid], dim=1)
+        pad = torch.cat([torch.zeros(len(x), 1, dtype=torch.bool, device=tracks.device), ~valid], dim=1)
         for sab in self.sabs:
             x = sab(x, x, pad)
         pooled = self.pma(self.seed.expand(len(x), 1, -1), self.pma_ff(x), pad)[:, 0]
@@ -146,6 +147,7 @@ class SetTransformerPolicy(RankingPolicy):
 
     name = "set_transformer"
     HYPERPARAMS: ClassVar[dict[str, Any]] = {
+        **RankingPolicy.HYPERPARAMS,
         "dim": 64,
         "heads": 4,
         "n_sab": 3,
@@ -166,18 +168,37 @@ class SetTransformerPolicy(RankingPolicy):
         "max_seconds": 100.0,
         "torch_threads": 1,
     }
+    HYPERPARAM_SPECS: ClassVar[dict[str, Spec]] = {
+        "dim": Int(1),
+        "heads": Int(1),
+        "n_sab": Int(1),
+        "dropout": Real(0, 1, high_open=True),
+        "vocab_size": Int(1),
+        "lr": Real(0, low_open=True),
+        "batch_size": Int(1),
+        "negatives": Int(1),
+        "margin": Real(0),
+        "seen_weight": Real(0),
+        "hidden_weight": Real(0),
+        "hide_min": Real(0, 1, low_open=True, high_open=True),
+        "hide_max": Real(0, 1, low_open=True, high_open=True),
+        "max_len": Int(1),
+        "max_epochs": Int(1),
+        "patience": Int(1),
+        "val_frac": Real(0, 1, high_open=True),
+        "max_seconds": Real(0, low_open=True),
+        "torch_threads": Int(1),
+    }
 
-    def _check(self) -> None:
+    def __init__(self, env: Any, seed: int = 0, env_kwargs: dict[str, Any] | None = None, **hyperparams: Any):
+        super().__init__(env, seed, env_kwargs, **hyperparams)
         hp = self.hp
-        if int(hp["dim"]) % int(hp["heads"]):
+        if hp["dim"] % hp["heads"]:
             raise ValueError(f"agent 'set_transformer': dim ({hp['dim']}) must be divisible by heads ({hp['heads']})")
-        if not 0 < float(hp["hide_min"]) <= float(hp["hide_max"]) < 1:
+        if not hp["hide_min"] <= hp["hide_max"]:
             raise ValueError(
                 f"agent 'set_transformer': need 0 < hide_min <= hide_max < 1, got {hp['hide_min']}, {hp['hide_max']}"
             )
-        for key in ("vocab_size", "negatives", "batch_size", "max_len", "max_epochs", "patience"):
-            if int(hp[key]) < 1:
-                raise ValueError(f"agent 'set_transformer': {key} must be >= 1, got {hp[key]}")
 
     def _features(self) -> np.ndarray:
         """(N, 12): the 11 features min-max scaled over the tracks that have them (0.5 where missing) + a flag."""
@@ -192,12 +213,11 @@ class SetTransformerPolicy(RankingPolicy):
     def _build_net(self, vocab_of: np.ndarray) -> SetTransformerNet:
         hp = self.hp
         return SetTransformerNet(self._features(), vocab_of, int(vocab_of.max()), int(hp["dim"]), int(hp["heads"]),
-                                 int(hp["n_sab"]), float(hp["dropout"]))
+                                 int(hp["n_sab"]), float(hp["dropout"])).to(self.device)
 
     def _fit(self, playlists: Playlists) -> None:
         from musicgym.offline import holdout
 
-        self._check()
         hp = self.hp
         torch.set_num_threads(int(hp["torch_threads"]))
         torch.manual_seed(self.seed)
@@ -214,7 +234,7 @@ class SetTransformerPolicy(RankingPolicy):
         train = [(p, t) for p, t in zip(rest.tracks, rest.titles, strict=True) if len(p) >= 2]
         if not train:
             raise ValueError("agent 'set_transformer' needs playlists of 2 or more tracks to fit on")
-        titles = encode_titles([t for _, t in train])
+        titles = encode_titles([t for _, t in train]).to(self.device)
         opt = torch.optim.Adam(self.net.parameters(), lr=float(hp["lr"]))
 
         def run_epoch() -> float:
@@ -251,15 +271,17 @@ class SetTransformerPolicy(RankingPolicy):
             seen.append(p[~hide])
             pos.append(p)
             weight.append(np.where(hide, float(hp["hidden_weight"]), float(hp["seen_weight"])))
-        x = torch.from_numpy(_pad(seen))
-        pos_t = torch.from_numpy(_pad(pos))
-        w = torch.zeros(pos_t.shape)
+        dev = self.device
+        x = torch.as_tensor(_pad(seen), device=dev)
+        pos_np = _pad(pos)
+        w_np = np.zeros(pos_np.shape, dtype=np.float32)
         for i, wi in enumerate(weight):
-            w[i, : len(wi)] = torch.from_numpy(wi.astype(np.float32))
-        in_pl = torch.zeros(len(tracks), self.n, dtype=torch.bool)
+            w_np[i, : len(wi)] = wi
+        pos_t, w = torch.as_tensor(pos_np, device=dev), torch.as_tensor(w_np, device=dev)
+        in_pl = torch.zeros(len(tracks), self.n, dtype=torch.bool, device=dev)
         rows, cols = torch.nonzero(pos_t >= 0, as_tuple=True)
         in_pl[rows, pos_t[rows, cols]] = True
-        neg = torch.from_numpy(rng.integers(0, self.n, size=(*pos_t.shape, int(hp["negatives"]))))
+        neg = torch.as_tensor(rng.integers(0, self.n, size=(*pos_t.shape, int(hp["negatives"]))), device=dev)
         logits = self.net(x, titles)
         return warp_loss(logits, pos_t, w, neg, in_pl, float(hp["margin"]))
 
@@ -272,9 +294,9 @@ class SetTransformerPolicy(RankingPolicy):
         w, b = self.net.output_weights()
         out = np.empty((len(histories), self.n), dtype=np.float64)
         for s in range(0, len(histories), 256):
-            h = torch.from_numpy(np.asarray(histories[s : s + 256], dtype=np.int64))
-            z = self.net.playlist(h, encode_titles(titles[s : s + 256]))
-            out[s : s + len(h)] = (z @ w.T + b).double().numpy()
+            h = torch.as_tensor(np.asarray(histories[s : s + 256], dtype=np.int64), device=self.device)
+            z = self.net.playlist(h, encode_titles(titles[s : s + 256]).to(self.device))
+            out[s : s + len(h)] = (z @ w.T + b).double().cpu().numpy()
         self.net.train(was_training)
         return out
 
@@ -312,7 +334,9 @@ class SetTransformerPolicy(RankingPolicy):
         return {"net": self.net.state_dict(), "vocab_of": self.vocab_of, "history": self.history}
 
     def _set_state(self, state: Any) -> None:
-        self.vocab_of = state["vocab_of"]
+        self.vocab_of = np.asarray(state["vocab_of"], dtype=np.int64)
+        if self.vocab_of.shape != (self.n,):
+            raise ValueError(f"vocabulary of {self.vocab_of.shape} tracks, the catalog has {self.n}")
         self.net = self._build_net(self.vocab_of)
         self.net.load_state_dict(state["net"])
         self.net.eval()

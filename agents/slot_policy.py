@@ -21,6 +21,7 @@ The track features come with the policy kwargs (``item_features``).
 from __future__ import annotations
 
 from functools import partial
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -123,16 +124,26 @@ class TrackScorer(nn.Module):
         self.state = mlp([obs_dim, hidden, hidden, dim])
         self.track = mlp([self.items.shape[1], hidden, dim])
         self.log_scale = nn.Parameter(torch.tensor(1.0))
-        self._cache: tuple[tuple[int, ...], torch.Tensor] | None = None
+        self._cache: tuple[tuple[Any, ...], torch.Tensor] | None = None
 
     def _tracks(self) -> torch.Tensor:
-        """Unit track embeddings; without gradients reused until an optimiser step changes the weights."""
+        """Unit track embeddings; without gradients reused until an optimiser step changes the weights.
+
+        The cache is keyed by the weights' storage and in-place version counters, so that moving the module
+        to another device (new storage), an optimiser step or loading weights computes them afresh. A write
+        through ``param.data`` bumps no counter (SB3's ``polyak_update`` of a target network writes so):
+        whoever writes so calls `clear_cache` (`musicgym.agents.masked_dqn.MaskedRolloutDQN` does).
+        """
         if torch.is_grad_enabled():
             return nn.functional.normalize(self.track(self.items), dim=1)
-        version = tuple(p._version for p in self.track.parameters())  # bumped by every in-place update
+        version = (self.items.device, *((p.data_ptr(), p._version) for p in self.track.parameters()))
         if self._cache is None or self._cache[0] != version:
             self._cache = (version, nn.functional.normalize(self.track(self.items), dim=1))
         return self._cache[1]
+
+    def clear_cache(self) -> None:
+        """Forget the cached track embeddings (after a write to the weights that bumps no version counter)."""
+        self._cache = None
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         """(B, n_tracks) logits: a learned scale times the cosine of the two embeddings."""

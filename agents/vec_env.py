@@ -57,6 +57,7 @@ class MusicGymVecEnv(VecEnv):
         self.candidates = np.zeros((n_envs, 0), dtype=np.int64)
         self.final_obs: np.ndarray | None = None
         self.final_candidates = self.candidates
+        self._was_reset = False
 
     # ---------------------------------------------------------------- the env's public face
     @property
@@ -113,7 +114,36 @@ class MusicGymVecEnv(VecEnv):
         obs, info = self.venv.reset(seed=seed)
         self._reset_seeds()
         self.candidates = info["candidates"]
+        self._was_reset = True
         return obs
+
+    # ---------------------------------------------------------------- snapshots (exact checkpoint resume)
+    def get_state(self) -> dict[str, Any]:
+        """All that decides the sessions' future: the native env's ``get_state()`` and this adapter's own.
+
+        Data only (numpy arrays, ints, the generator state): `musicgym.agents.persist` stores it.
+        Before the first reset there is nothing to snapshot but the seed of that reset.
+        """
+        out: dict[str, Any] = {"first_seed": self._first_seed, "seeds": list(self._seeds), "was_reset": self._was_reset}
+        if self._was_reset:
+            out.update(env=self.unwrapped_env.get_state(), candidates=self.candidates.copy(),
+                       final_obs=None if self.final_obs is None else self.final_obs.copy(),
+                       final_candidates=self.final_candidates.copy(), actions=self._actions.copy())
+        return out
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        """Continue from a `get_state` snapshot of an adapter made with the same arguments."""
+        if len(state["seeds"]) != self.num_envs:
+            raise ValueError(f"snapshot of {len(state['seeds'])} sessions, this env has {self.num_envs}")
+        self._first_seed = state["first_seed"]
+        self._seeds = list(state["seeds"])
+        self._was_reset = bool(state["was_reset"])
+        if self._was_reset:
+            self.unwrapped_env.set_state(state["env"])
+            self.candidates = np.asarray(state["candidates"], dtype=np.int64)
+            self.final_obs = None if state["final_obs"] is None else np.asarray(state["final_obs"])
+            self.final_candidates = np.asarray(state["final_candidates"], dtype=np.int64)
+            self._actions = np.asarray(state["actions"], dtype=np.int64)
 
     @property
     def np_random(self) -> np.random.Generator:

@@ -64,7 +64,7 @@ def test_unknown_agent_lists_available():
         ("ah_dqn", {"loss": "l1"}, "loss must be 'huber' or 'mse'"),
         ("actor_critic", {"clip_range": 1.5}, r"clip_range must be in \(0, 1\)"),
         ("actor_critic", {"n_envs": 0}, "n_envs must be a positive integer"),
-        ("ppo", {"n_steps": "many"}, "bad hyperparameters"),
+        ("ppo", {"n_steps": "many"}, "agent 'ppo': n_steps must be a positive integer, got 'many'"),
         ("actor_critic", {"policy_net": "cnn"}, "policy_net must be 'mlp', 'slots' or 'tracks'"),
     ],
 )
@@ -318,3 +318,19 @@ def test_dqn_catalog_configs_mask_rollouts():
     for env_id in ("MusicGym/TasteCatalog-v0", "MusicGym/PreferenceCatalog-v0"):
         assert agents.make("dqn", env_id, env_kwargs=CATALOG).model.mask_rollouts is True
     assert agents.make("dqn", "MusicGym/Taste-v0", env_kwargs=CATALOG).model.mask_rollouts is False
+
+
+def test_dqn_target_track_scorer_follows_the_polyak_updates():
+    """SB3's polyak_update writes the target net through ``.data`` (no version bump): its track embeddings must not go stale."""
+    import torch
+    from musicgym.agents.slot_policy import TrackScorer
+
+    a = agents.make("dqn", "MusicGym/TasteCatalog-v0", env_kwargs=CATALOG, **{**FAST["dqn"], "tau": 0.5})
+    a.learn(300)  # past learning_starts: train steps used the target's cached embeddings, then polyak moved it
+    scorer = next(m for m in a.model.q_net_target.modules() if isinstance(m, TrackScorer))
+    x = torch.rand(3, 9)
+    with torch.no_grad():
+        served = scorer(x)
+        scorer.clear_cache()
+        fresh = scorer(x)
+    assert torch.equal(served, fresh)

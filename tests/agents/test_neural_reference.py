@@ -97,9 +97,9 @@ def test_fit_is_deterministic_and_errors_are_clear():
     assert np.array_equal(a.rank(h, 10), b.rank(h, 10))
     with pytest.raises(ValueError, match="divisible by heads"):
         agents.make("sasrec", "MusicGym/Taste-v0", env_kwargs=CATALOG, dim=10, heads=3).learn()
-    with pytest.raises(ValueError, match="max_epochs must be >= 1"):
+    with pytest.raises(ValueError, match="max_epochs must be a positive integer"):
         agents.make("sasrec", "MusicGym/Taste-v0", env_kwargs=CATALOG, max_epochs=0).learn()
-    with pytest.raises(ValueError, match="patience must be >= 1"):
+    with pytest.raises(ValueError, match="patience must be a positive integer"):
         agents.make("set_transformer", "MusicGym/Taste-v0", env_kwargs=CATALOG, patience=0).learn()
     with pytest.raises(ValueError, match="hide_min"):
         agents.make("set_transformer", "MusicGym/Taste-v0", env_kwargs=CATALOG, hide_min=0.6, hide_max=0.5).learn()
