@@ -29,6 +29,7 @@ from typing import Any, ClassVar
 import gymnasium as gym
 import numpy as np
 from musicgym.agents.base import Agent
+from musicgym.agents.hyperparams import Real, Spec
 
 from musicgym.listeners import PlaylistReward, cluster_world, expected_listening
 
@@ -53,7 +54,11 @@ class PosteriorGreedyPolicy(Agent):
     name = "posterior_greedy"
     uses_info = True
     SUPPORTED_ENVS: ClassVar[tuple[str, ...]] = PLAYLIST_IDS + PREFERENCE_IDS
-    HYPERPARAMS: ClassVar[dict[str, Any]] = {"noise_sd": None, "observation_noise": 1e-3}
+    HYPERPARAMS: ClassVar[dict[str, Any]] = {"noise_sd": None, "observation_noise": 1e-3, "device": "cpu"}
+    HYPERPARAM_SPECS: ClassVar[dict[str, Spec]] = {
+        **Agent.HYPERPARAM_SPECS, "noise_sd": Real(0, low_open=True, optional=True),
+        "observation_noise": Real(0, low_open=True),
+    }
 
     def __init__(self, env: Any, seed: int = 0, env_kwargs: dict[str, Any] | None = None, **hyperparams: Any):
         super().__init__(env, seed, env_kwargs, **hyperparams)

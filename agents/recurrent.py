@@ -27,7 +27,7 @@ class RecurrentPPOAgent(SB3Agent):
     uses_info = False
     SUPPORTED_ENVS: ClassVar[tuple[str, ...]] = (
         "MusicGym/Playlist-v0", "MusicGym/PlaylistPOMDP-v0", "MusicGym/Taste-v0", "MusicGym/Preference-v0",
-        "MusicGym/PreferenceHidden-v0",
+        "MusicGym/PreferenceHidden-v0", "MusicGym/Session-v0",
     )  # fmt: skip
     HYPERPARAMS: ClassVar[dict[str, Any]] = {**SB3Agent.HYPERPARAMS, "policy": "MlpLstmPolicy"}
 

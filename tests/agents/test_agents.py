@@ -25,8 +25,8 @@ CASES = [(a, e) for a in FAST for e in registered_ids() if agents.supports(a, e)
 
 def test_registry_lists_every_agent():
     assert agents.available() == [
-        "actor_critic", "ah_dqn", "cf_actor_critic", "dqn", "item_cf", "maskable_ppo", "popularity", "ppo",
-        "sasrec", "set_transformer", "user_cf",
+        "actor_critic", "ah_dqn", "cf_actor_critic", "dqn", "item_cf", "maskable_ppo", "popularity",
+        "posterior_greedy", "ppo", "recurrent_ppo", "sasrec", "set_transformer", "user_cf",
     ]  # fmt: skip
     assert len(CASES) == 5 * 5 + 2
 
