@@ -145,8 +145,8 @@ class SessionCore(Core):
         self.components = tuple(c for c in SHOWN if c in self.listener.components) or self.components
         if self.action_mode == "candidates":
             self.k = check_int("k", p["k"], 1, self.n_tracks, what="candidate slots")
-            self.n_recent = check_int("n_recent", p["n_recent"], 0, self.k)
-            self.n_random = check_int("n_random", p["n_random"], 0, self.k - self.n_recent)
+            self.n_recent = check_int("n_recent", p["n_recent"], 0, self.k, hi_name="k")
+            self.n_random = check_int("n_random", p["n_random"], 0, self.k - self.n_recent, hi_name="k - n_recent")
             self.n_actions = self.k
             self.candidates = np.full((self.num, self.k), -1, dtype=np.int64)
         else:
