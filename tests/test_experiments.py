@@ -48,6 +48,14 @@ def test_build_sweep_expands_the_grid_and_skips_unsupported_pairs(tmp_path):
     assert len({s.name for s in sweep.specs}) == len(sweep.specs)
 
 
+def test_agent_envs_narrows_one_agent(tmp_path):
+    doc = {**TINY, "envs": ["MusicGym/Preference-v0", "MusicGym/PreferenceHidden-v0"],
+           "agent_envs": {"ah_dqn": ["MusicGym/PreferenceHidden-v0"]}}
+    sweep = build_sweep(doc, out=tmp_path)
+    assert {s.env_id for s in sweep.specs if s.agent == "ah_dqn"} == {"MusicGym/PreferenceHidden-v0"}
+    assert {s.env_id for s in sweep.specs if s.agent == "item_cf"} == set(doc["envs"])
+
+
 def test_overrides_and_per_agent_steps(tmp_path):
     doc = {**TINY, "total_timesteps": {"default": 100, "ah_dqn": 700},
            "overrides": {"ah_dqn": {"MusicGym/Preference-v0": {"eval_episodes": 9, "hyperparams": {"gamma": 0.5}}}}}
@@ -68,6 +76,9 @@ def test_overrides_and_per_agent_steps(tmp_path):
         ({**TINY, "seeds": []}, "no seeds"),
         ({**TINY, "overrides": {"ah_dqn": {"MusicGym/Preference-v0": {"steps": 5}}}}, "unknown key"),
         ({**TINY, "total_timesteps": {"ah_dqn": 5}}, "no entry for agent"),
+        ({**TINY, "agent_envs": {"ah_dqn": "MusicGym/Preference-v0"}}, "agent_envs of 'ah_dqn' must be a list"),
+        ({**TINY, "agent_envs": {"ah_dqn": ["Preference-v9"]}}, "agent_envs of 'ah_dqn': unknown env"),
+        ({**TINY, "agent_envs": {"nope": []}}, "unknown agent 'nope'"),
         ([1, 2], "must be a YAML mapping"),
     ],
 )
