@@ -76,7 +76,9 @@ def _weights(model) -> dict[str, np.ndarray]:
     return {k: v.numpy().copy() for k, v in model.state_dict().items()}
 
 
-def test_a_new_catalog_says_that_it_trains_its_encoder_and_how_long_it_takes(small_catalog, tmp_path, capsys):
+def test_a_new_catalog_says_that_it_trains_its_encoder_and_how_long_it_takes(small_catalog, tmp_path, capsys,
+                                                                            monkeypatch):
+    monkeypatch.delenv("MUSICGYM_QUIET", raising=False)  # (set on machines that silence it)
     vae._models.clear()
     encoder_for(small_catalog, VAEConfig(epochs=2), cache=tmp_path)
     (line,) = capsys.readouterr().err.splitlines()  # stderr is not a terminal here: no bar
