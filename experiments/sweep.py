@@ -16,6 +16,8 @@ A sweep file (every key but ``agents`` and ``envs`` optional)::
     overrides:                    # per (agent, env id): steps or hyperparameters for that pair only
       ppo:
         MusicGym/TasteCatalog-v0: {total_timesteps: 1000}
+    agent_envs:                   # per agent: run it on these of the sweep's envs only
+      recurrent_ppo: [MusicGym/PlaylistPOMDP-v0, MusicGym/Session-v0]
 
 Pairs an agent does not support are skipped (and listed). Runs are independent; see
 `experiments.runs` for their directories, resume and locking. Several sweeps may run on one folder at
@@ -44,7 +46,7 @@ import yaml
 from musicgym.experiments.runs import BASELINES, WAIT_S, RunBusy, RunFailedElsewhere, RunSpec, execute
 
 SWEEP_KEYS = {"out", "agents", "envs", "seeds", "total_timesteps", "eval_episodes", "curve_points", "curve_episodes",
-              "env_kwargs", "hyperparams", "overrides", "name", "description"}
+              "env_kwargs", "hyperparams", "overrides", "agent_envs", "name", "description"}
 OVERRIDE_KEYS = {"total_timesteps", "eval_episodes", "curve_points", "curve_episodes", "hyperparams"}
 
 
@@ -115,9 +117,18 @@ def build_sweep(
     hyper = doc.get("hyperparams") or {}
     if not isinstance(hyper, dict) or not isinstance(overrides, dict):
         raise SweepError("`hyperparams` and `overrides` must be mappings keyed by agent name")
-    for a in list(hyper) + list(overrides):
+    agent_envs = doc.get("agent_envs") or {}
+    if not isinstance(agent_envs, dict):
+        raise SweepError("`agent_envs` must be a mapping from agent name to a list of env ids")
+    for a in list(hyper) + list(overrides) + list(agent_envs):
         if a not in known_agents:
-            raise SweepError(f"hyperparams/overrides name unknown agent {a!r}")
+            raise SweepError(f"hyperparams/overrides/agent_envs name unknown agent {a!r}")
+    for a, ids in agent_envs.items():
+        if not isinstance(ids, list) or not all(isinstance(e, str) for e in ids):
+            raise SweepError(f"agent_envs of {a!r} must be a list of env ids, got {ids!r}")
+        for e in ids:
+            if e not in registered_ids():
+                raise SweepError(f"agent_envs of {a!r}: unknown env {e!r}; MusicGym ids: {', '.join(registered_ids())}")
     out_dir = Path(out) if out is not None else Path(doc.get("out", "runs/sweep"))
 
     specs, skipped = [], []
@@ -125,6 +136,8 @@ def build_sweep(
         for env_id in envs:
             if agent not in BASELINES and not agent_registry.supports(agent, env_id):
                 skipped.append((agent, env_id))
+                continue
+            if agent in agent_envs and env_id not in agent_envs[agent]:
                 continue
             pair = dict((overrides.get(agent) or {}).get(env_id) or {})
             bad = sorted(set(pair) - OVERRIDE_KEYS)

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 
-def _range_text(lo: float | None, hi: float | None) -> str:
+def _range_text(lo: float | None, hi: float | str | None) -> str:
     if lo is not None and hi is not None:
         return f"from {lo} to {hi}"
     if lo is not None:
@@ -22,14 +22,19 @@ def _range_text(lo: float | None, hi: float | None) -> str:
     return ""
 
 
-def check_int(name: str, value: Any, lo: int | None = None, hi: int | None = None, what: str = "") -> int:
-    """`value` as an int within [lo, hi] (either may be None)."""
+def check_int(name: str, value: Any, lo: int | None = None, hi: int | None = None, what: str = "",
+              hi_name: str = "") -> int:
+    """`value` as an int within [lo, hi] (either may be None).
+
+    ``hi_name`` names where hi comes from (``"k"`` makes the message say "from 0 to k=20").
+    """
     label = f"{name} ({what})" if what else name
+    high = f"{hi_name}={hi}" if hi_name and hi is not None else hi
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Integral, np.integer)):
-        raise TypeError(f"{label} must be an integer {_range_text(lo, hi)}, got {value!r} ({type(value).__name__})")
+        raise TypeError(f"{label} must be an integer {_range_text(lo, high)}, got {value!r} ({type(value).__name__})")
     v = int(value)
     if (lo is not None and v < lo) or (hi is not None and v > hi):
-        raise ValueError(f"{label} must be an integer {_range_text(lo, hi)}, got {v}")
+        raise ValueError(f"{label} must be an integer {_range_text(lo, high)}, got {v}")
     return v
 
 

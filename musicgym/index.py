@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -150,6 +151,8 @@ class CandidateIndex:
         self._params = faiss.SearchParametersHNSW()
         self._params.efSearch = ef_search
         self._neighbours: dict[int, np.ndarray] = {}
+        #: where `neighbours` keeps its tables on disk (``<prefix>-k<k>.npy``); None: in memory only
+        self.table_cache: Path | None = None
 
     def __len__(self) -> int:
         return self.n
@@ -192,6 +195,9 @@ class CandidateIndex:
                     idx.save(path)
                 except OSError as e:
                     log.warning("could not cache index at %s: %s", path, e)
+        if disk_cache:  # neighbour tables: a batched search over the whole catalog, seconds per process
+            stem = f"neighbours-{catalog.fingerprint}-{space}-{resolved}-faiss{faiss.__version__}"
+            idx.table_cache = cache_dir() / stem
         with cls._lock:
             return cls._shared.setdefault(key, idx)
 
@@ -321,10 +327,22 @@ class CandidateIndex:
     def neighbours(self, k: int) -> np.ndarray:
         """(N, k) int64 table: row i holds the k nearest tracks to track i (itself excluded).
 
-        Built once per k with batched search and kept; looking up ``table[i]`` is a numpy index.
+        Built once per k with batched search and kept; looking up ``table[i]`` is a numpy index. An
+        index from `for_catalog` also keeps the table in the user cache directory (keyed by the catalog's
+        fingerprint, the space, the index kind and the FAISS version), so later processes read it
+        instead of searching again; an unreadable or mismatched file is ignored and rewritten.
         """
         if k < 1 or k >= self.n:
             raise ValueError(f"k must be from 1 to {self.n - 1}, got {k}")
+        path = None if self.table_cache is None else self.table_cache.with_name(f"{self.table_cache.name}-k{k}.npy")
+        if k not in self._neighbours and path is not None and path.is_file():
+            try:
+                table = np.load(path, allow_pickle=False)
+                if table.shape != (self.n, k) or table.dtype != np.int64 or table.min() < -1 or table.max() >= self.n:
+                    raise ValueError(f"holds a {table.dtype} table of shape {table.shape}")
+                self._neighbours[k] = table
+            except (OSError, ValueError) as e:
+                log.warning("ignoring cached neighbour table %s: %s", path, e)
         if k not in self._neighbours:
             rows = np.arange(self.n)
             table = np.empty((self.n, k), dtype=np.int64)
@@ -334,6 +352,13 @@ class CandidateIndex:
                 ids, _ = self.search(self.vectors[r], k, exclude=r[:, None])
                 table[r] = ids
             self._neighbours[k] = table
+            if path is not None:
+                try:
+                    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp.npy")
+                    np.save(tmp, table, allow_pickle=False)
+                    tmp.replace(path)
+                except OSError as e:  # a read-only cache costs time, not results
+                    log.warning("could not cache the neighbour table at %s: %s", path, e)
         return self._neighbours[k]
 
 

@@ -48,6 +48,14 @@ def test_build_sweep_expands_the_grid_and_skips_unsupported_pairs(tmp_path):
     assert len({s.name for s in sweep.specs}) == len(sweep.specs)
 
 
+def test_agent_envs_narrows_one_agent(tmp_path):
+    doc = {**TINY, "envs": ["MusicGym/Preference-v0", "MusicGym/PreferenceHidden-v0"],
+           "agent_envs": {"ah_dqn": ["MusicGym/PreferenceHidden-v0"]}}
+    sweep = build_sweep(doc, out=tmp_path)
+    assert {s.env_id for s in sweep.specs if s.agent == "ah_dqn"} == {"MusicGym/PreferenceHidden-v0"}
+    assert {s.env_id for s in sweep.specs if s.agent == "item_cf"} == set(doc["envs"])
+
+
 def test_overrides_and_per_agent_steps(tmp_path):
     doc = {**TINY, "total_timesteps": {"default": 100, "ah_dqn": 700},
            "overrides": {"ah_dqn": {"MusicGym/Preference-v0": {"eval_episodes": 9, "hyperparams": {"gamma": 0.5}}}}}
@@ -68,6 +76,9 @@ def test_overrides_and_per_agent_steps(tmp_path):
         ({**TINY, "seeds": []}, "no seeds"),
         ({**TINY, "overrides": {"ah_dqn": {"MusicGym/Preference-v0": {"steps": 5}}}}, "unknown key"),
         ({**TINY, "total_timesteps": {"ah_dqn": 5}}, "no entry for agent"),
+        ({**TINY, "agent_envs": {"ah_dqn": "MusicGym/Preference-v0"}}, "agent_envs of 'ah_dqn' must be a list"),
+        ({**TINY, "agent_envs": {"ah_dqn": ["Preference-v9"]}}, "agent_envs of 'ah_dqn': unknown env"),
+        ({**TINY, "agent_envs": {"nope": []}}, "unknown agent 'nope'"),
         ([1, 2], "must be a YAML mapping"),
     ],
 )
@@ -173,8 +184,12 @@ def test_a_reference_policy_is_fitted_once_per_catalog_and_seed(tmp_path):
 def test_baselines_define_zero_and_one(tmp_path):
     r = execute(RunSpec("random", "MusicGym/Taste-v0", eval_episodes=5, total_timesteps=0), tmp_path)
     o = execute(RunSpec("oracle", "MusicGym/Taste-v0", eval_episodes=5, total_timesteps=0), tmp_path)
+    p = execute(RunSpec("planner", "MusicGym/Taste-v0", eval_episodes=5, total_timesteps=0), tmp_path)
     assert np.mean(r["episode_scores"]) == pytest.approx(0, abs=1e-9)
-    assert np.mean(o["episode_scores"]) == pytest.approx(1, abs=1e-9)
+    # 1 is the reference: the better of the planner and the greedy oracle on these episodes
+    assert o["reference"] == p["reference"] and o["reference_return"] == p["reference_return"]
+    assert max(np.mean(o["episode_scores"]), np.mean(p["episode_scores"])) == pytest.approx(1, abs=1e-9)
+    assert min(np.mean(o["episode_scores"]), np.mean(p["episode_scores"])) <= 1 + 1e-9
 
 
 def test_a_corrupt_result_file_is_named(tmp_path):
@@ -360,5 +375,5 @@ def test_a_sweep_tables_only_its_own_runs(tmp_path, capsys):
     assert "(1 other run directories under" in out
     table = json.loads((tmp_path / "runs" / "leaderboard.json").read_text())["envs"]
     row = next(r for r in table if r["agent"] == "ah_dqn")
-    assert row["seeds"] == 1 and row["env_steps"] >= 400, row
+    assert row["runs"] == 1 and row["env_steps"] >= 400, row
     assert len(leaderboard.collect(tmp_path / "runs")) == 3  # without names: every finished run

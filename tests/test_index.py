@@ -134,3 +134,22 @@ def test_bad_arguments(data):
         idx.search(q, 2, exclude=[[1]])
     with pytest.raises(ValueError, match="space must be one of"):
         CandidateIndex.for_catalog(None, "colour")
+
+
+def test_neighbour_tables_are_cached_on_disk(tmp_path, monkeypatch, caplog):
+    import musicgym
+
+    monkeypatch.setenv("MUSICGYM_CACHE", str(tmp_path))
+    monkeypatch.setattr(CandidateIndex, "_shared", {})
+    cat = musicgym.load_catalog("synthetic-600")
+    table = CandidateIndex.for_catalog(cat, "taste").neighbours(8)
+    (path,) = tmp_path.glob("neighbours-*-taste-*-k8.npy")
+    assert np.array_equal(np.load(path), table)
+    np.save(path, table[:, ::-1].copy())  # a later process reads the file, not a new search
+    monkeypatch.setattr(CandidateIndex, "_shared", {})
+    assert np.array_equal(CandidateIndex.for_catalog(cat, "taste").neighbours(8), table[:, ::-1])
+    path.write_bytes(b"not a table")  # an unreadable file is ignored (with a warning) and rewritten
+    monkeypatch.setattr(CandidateIndex, "_shared", {})
+    assert np.array_equal(CandidateIndex.for_catalog(cat, "taste").neighbours(8), table)
+    assert "ignoring cached neighbour table" in caplog.text and np.array_equal(np.load(path), table)
+    assert not list(tmp_path.glob("*.tmp*"))

@@ -51,7 +51,7 @@ def test_two_sweeps_on_one_folder_both_succeed_and_write_the_whole_leaderboard(t
     assert not list(out.glob("*/error.json")) and not (out / "_stale").exists()
     assert not list(out.rglob("*.tmp"))
     rows = json.loads((out / "leaderboard.json").read_text())["envs"]
-    assert sorted((r["env"], r["agent"], r["seeds"]) for r in rows) == [("Taste-v0", "oracle", 2),
+    assert sorted((r["env"], r["agent"], r["runs"]) for r in rows) == [("Taste-v0", "oracle", 2),
                                                                           ("Taste-v0", "random", 2)]
     md = (out / "leaderboard.md").read_text()
     assert md.count("| random |") == 2 and md.count("| oracle |") == 2  # the summary and the env's table

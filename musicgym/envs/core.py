@@ -416,7 +416,7 @@ class SlateCore(Core):
 def validate_slots(k: Any, n_random: Any, n_tracks: int) -> tuple[int, int]:
     """Check the K (slots) and n_random arguments of a candidates-mode env."""
     k = check_int("k", k, 1, n_tracks, what="candidate slots")
-    return k, check_int("n_random", n_random, 0, k)
+    return k, check_int("n_random", n_random, 0, k, hi_name="k")
 
 
 def unplayed_neighbours(

@@ -15,6 +15,8 @@ project's setting) keeps one listener, drawn once with ``seed``, for every episo
 
 from __future__ import annotations
 
+import logging
+import os
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -27,6 +29,8 @@ from threadpoolctl import threadpool_limits
 from musicgym.catalog import Catalog
 from musicgym.checks import check_bounds, check_int, check_number
 from musicgym.listeners.base import Listener
+
+log = logging.getLogger(__name__)
 
 _INV_SQRT_2PI = 1.0 / np.sqrt(2.0 * np.pi)
 
@@ -100,24 +104,58 @@ _worlds: dict[tuple[str, int], ClusterWorld] = {}
 
 
 def cluster_world(catalog: Catalog, n_clusters: int = 20) -> ClusterWorld:
-    """k-means clusters (seeded) of `catalog`'s VAE latents and each track's proximity to its centroid."""
+    """k-means clusters (seeded) of `catalog`'s VAE latents and each track's proximity to its centroid.
+
+    Kept per process and in the user cache directory (keyed by the catalog's fingerprint, `n_clusters`
+    and the scikit-learn version that ran k-means), so later processes skip the k-means fit.
+    """
     key = (catalog.fingerprint, n_clusters)
     if key not in _worlds:
-        from musicgym.index import CandidateIndex
-
-        catalog.require_features("MusicGym/Playlist-v0")
-        z = CandidateIndex.for_catalog(catalog, "latent").vectors
-        # one OpenMP thread: the clusters must not depend on how many threads a process happens to
-        # use (FAISS changes the OpenMP thread count), or two processes would build different worlds
-        with threadpool_limits(limits=1, user_api="openmp"):
-            km = KMeans(n_clusters=n_clusters, n_init=4, random_state=0).fit(z)
-        cluster = km.labels_.astype(np.int64)
-        dist = np.linalg.norm(z - km.cluster_centers_[cluster], axis=1)
-        dmax = np.zeros(n_clusters)
-        np.maximum.at(dmax, cluster, dist)
-        proximity = 1.0 - dist / np.where(dmax[cluster] > 0, dmax[cluster], 1.0)
-        _worlds[key] = ClusterWorld(cluster, proximity)
+        _worlds[key] = _cached_world(catalog, n_clusters)
     return _worlds[key]
+
+
+def _cached_world(catalog: Catalog, n_clusters: int) -> ClusterWorld:
+    import sklearn
+
+    from musicgym.paths import cache_dir
+
+    path = cache_dir() / f"clusters-{catalog.fingerprint}-{n_clusters}-sklearn{sklearn.__version__}.npz"
+    if path.is_file():
+        try:
+            with np.load(path, allow_pickle=False) as f:
+                cluster, proximity = f["cluster"], f["proximity"]
+            if cluster.shape != (len(catalog),) or proximity.shape != (len(catalog),) or cluster.dtype != np.int64:
+                raise ValueError(f"holds arrays of shapes {cluster.shape}, {proximity.shape}")
+            return ClusterWorld(cluster, proximity)
+        except (OSError, ValueError, KeyError) as e:
+            log.warning("ignoring cached clusters %s: %s", path, e)
+    world = _fit_world(catalog, n_clusters)
+    try:
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp.npz")
+        np.savez(tmp, cluster=world.cluster, proximity=world.proximity)
+        tmp.replace(path)
+    except OSError as e:  # a read-only cache costs time, not results
+        log.warning("could not cache the clusters at %s: %s", path, e)
+    return world
+
+
+def _fit_world(catalog: Catalog, n_clusters: int) -> ClusterWorld:
+    """k-means (seeded, one OpenMP thread) of the catalog's VAE latents and the proximities."""
+    from musicgym.index import CandidateIndex
+
+    catalog.require_features("MusicGym/Playlist-v0")
+    z = CandidateIndex.for_catalog(catalog, "latent").vectors
+    # one OpenMP thread: the clusters must not depend on how many threads a process happens to
+    # use (FAISS changes the OpenMP thread count), or two processes would build different worlds
+    with threadpool_limits(limits=1, user_api="openmp"):
+        km = KMeans(n_clusters=n_clusters, n_init=4, random_state=0).fit(z)
+    cluster = km.labels_.astype(np.int64)
+    dist = np.linalg.norm(z - km.cluster_centers_[cluster], axis=1)
+    dmax = np.zeros(n_clusters)
+    np.maximum.at(dmax, cluster, dist)
+    proximity = 1.0 - dist / np.where(dmax[cluster] > 0, dmax[cluster], 1.0)
+    return ClusterWorld(cluster, proximity)
 
 
 class PlaylistReward:
