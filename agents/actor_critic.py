@@ -17,6 +17,15 @@ catalog per forward pass), logit of a track = a learned scale times their cosine
 
 Subclasses can change what the actions are: `_action_set` returns, per session, the candidate rows
 the policy chooses among and `_logits` scores them (see ``cf_actor_critic``).
+
+A memory of the session (`musicgym.agents.history`), two hyperparameters: ``history`` (default 0:
+off, the agent exactly as without it) is the number L of past observation heads the agent keeps per
+session, ``history_hidden`` (default 64) the width E of each GRU encoding of them. With L > 0 the
+policy and the value network each have a GRU encoder of the last L heads, trained with the network it
+feeds (by its own loss and optimiser, as the two networks are kept apart, and inside its gradient
+clip); each network reads the observation with the encoding appended (the slot policy scores
+``(head, encoding, one candidate)``). The rollouts store each step's stack with its observation
+(``n_steps x n_envs x L x head_dim`` floats), so that the epochs re-encode them with the current weights.
 """
 
 from __future__ import annotations
@@ -25,6 +34,14 @@ from typing import Any, ClassVar
 
 import numpy as np
 import torch
+from musicgym.agents.history import (
+    HISTORY_HYPERPARAMS,
+    HISTORY_SPECS,
+    HistoryEncoder,
+    HistoryHyperparams,
+    HistoryStack,
+    predict_stacks,
+)
 from musicgym.agents.hyperparams import Bool, Choice, Int, Real, Spec
 from musicgym.agents.slot_policy import TrackScorer
 from musicgym.agents.torch_agent import TorchAgent, mlp, with_head
@@ -40,7 +57,7 @@ def value_net(inp: int, hidden: int) -> nn.Sequential:
     )  # fmt: skip
 
 
-class ActorCriticAgent(TorchAgent):
+class ActorCriticAgent(HistoryHyperparams, TorchAgent):
     """PPO actor-critic (see module docstring)."""
 
     name = "actor_critic"
@@ -60,6 +77,7 @@ class ActorCriticAgent(TorchAgent):
         "normalize_advantage": True,
         "reward_scale": 1.0,
         "policy_net": "mlp",
+        **HISTORY_HYPERPARAMS,
     }
     HYPERPARAM_SPECS: ClassVar[dict[str, Spec]] = {
         "hidden": Int(1),
@@ -75,6 +93,7 @@ class ActorCriticAgent(TorchAgent):
         "normalize_advantage": Bool(),
         "reward_scale": Real(0, low_open=True),
         "policy_net": Choice(("mlp", "slots", "tracks")),
+        **HISTORY_SPECS,
     }
 
     def _build(self) -> None:
@@ -88,21 +107,50 @@ class ActorCriticAgent(TorchAgent):
         if hp["policy_net"] == "slots" and obs_dim != slots_dim:
             raise ValueError(f"agent {self.name!r}: policy_net='slots' needs the candidates' features in the "
                              f"observation (e.g. Playlist-v0's observation='full')")
-        self.policy = self._policy_net(obs_dim)
-        self.value = value_net(obs_dim, hp["hidden"])
+        #: L, the past heads the networks read (0: none, the agent as without a history), and E, their encoding's width
+        self.n_history = int(hp["history"])
+        self.enc_dim = int(hp["history_hidden"]) if self.n_history else 0
+        self.policy = self._policy_net(obs_dim + self.enc_dim)
+        self.value = value_net(obs_dim + self.enc_dim, hp["hidden"])
+        #: what each optimiser trains (and each gradient clip covers): a network, and its history encoder
+        self.pi_params = list(self.policy.parameters())
+        self.v_params = list(self.value.parameters())
+        self.stack: HistoryStack | None = None
+        if self.n_history:
+            self.pi_encoder = HistoryEncoder(self.env.head_dim, self.enc_dim)
+            self.v_encoder = HistoryEncoder(self.env.head_dim, self.enc_dim)
+            self.pi_params += list(self.pi_encoder.parameters())
+            self.v_params += list(self.v_encoder.parameters())
+            self.stack = HistoryStack(self.vec_env.num_envs, self.n_history, self.env.head_dim)
         # separate networks, separate optimisers (as the project): the value loss, whose scale follows
         # the rewards', never crowds out the policy gradient
-        self.pi_opt = torch.optim.Adam(self.policy.parameters(), lr=hp["learning_rate"])
-        self.v_opt = torch.optim.Adam(self.value.parameters(), lr=hp["learning_rate"])
+        self.pi_opt = torch.optim.Adam(self.pi_params, lr=hp["learning_rate"])
+        self.v_opt = torch.optim.Adam(self.v_params, lr=hp["learning_rate"])
         self.modules = {"policy": self.policy, "value": self.value, "pi_opt": self.pi_opt, "v_opt": self.v_opt}
+        if self.n_history:
+            self.modules.update({"pi_encoder": self.pi_encoder, "v_encoder": self.v_encoder})
 
-    def _policy_net(self, obs_dim: int) -> nn.Module:
+    def _policy_net(self, in_dim: int) -> nn.Module:
+        """The policy network; `in_dim`: the observation's width, plus the encoding's with a history."""
         h = self.hp["hidden"]
         if self.hp["policy_net"] == "slots":
-            return mlp([self.env.head_dim + self.env.item_features.shape[1], h, h, 1])
+            return mlp([self.env.head_dim + self.enc_dim + self.env.item_features.shape[1], h, h, 1])
         if self.hp["policy_net"] == "tracks":
-            return TrackScorer(obs_dim, self.env.item_features, h)
-        return mlp([obs_dim, h, h, self.env.n_actions])
+            return TrackScorer(in_dim, self.env.item_features, h)
+        return mlp([in_dim, h, h, self.env.n_actions])
+
+    # ---------------------------------------------------------------- what the networks read
+    def _policy_input(self, obs: torch.Tensor, stacks: Any) -> torch.Tensor:
+        """(B, obs_dim [+ E]): the observations, with a history the policy encoder's encoding of `stacks` appended."""
+        if not self.n_history:
+            return obs
+        return torch.cat([obs, self.pi_encoder(self.tensor(stacks))], dim=1)
+
+    def _value_input(self, obs: torch.Tensor, stacks: Any) -> torch.Tensor:
+        """(B, obs_dim [+ E]): as `_policy_input`, with the value network's encoder."""
+        if not self.n_history:
+            return obs
+        return torch.cat([obs, self.v_encoder(self.tensor(stacks))], dim=1)
 
     # ---------------------------------------------------------------- action sets
     def _action_set(self, obs: np.ndarray, history: np.ndarray | None, mask: np.ndarray | None) -> dict[str, Any]:
@@ -112,9 +160,15 @@ class ActorCriticAgent(TorchAgent):
         return {"mask": np.asarray(mask, dtype=bool)}
 
     def _logits(self, obs: torch.Tensor, aset: dict[str, Any]) -> torch.Tensor:
+        """(B, actions) logits; `obs` is `_policy_input` (with a history, the encoding follows the slots)."""
         if self.hp["policy_net"] == "slots":
             k, head = self.env.n_actions, self.env.head_dim
-            logits = self.policy(with_head(obs[:, :head], obs[:, head:].reshape(len(obs), k, -1))).squeeze(-1)
+            if not self.n_history:
+                logits = self.policy(with_head(obs[:, :head], obs[:, head:].reshape(len(obs), k, -1))).squeeze(-1)
+            else:
+                end = obs.shape[1] - self.enc_dim
+                state = torch.cat([obs[:, :head], obs[:, end:]], dim=1)  # the head and the encoding
+                logits = self.policy(with_head(state, obs[:, head:end].reshape(len(obs), k, -1))).squeeze(-1)
         else:
             logits = self.policy(obs)
         return logits.masked_fill(~self.tensor(aset["mask"]), -1e9)
@@ -131,22 +185,30 @@ class ActorCriticAgent(TorchAgent):
         n, t_max = venv.num_envs, int(hp["n_steps"])
         if self._obs is None:
             self._obs = venv.reset()
+            if self.stack is not None:
+                self.stack.reset()
         obs = self._obs
         while self.num_timesteps < total_timesteps:
             buf_obs, buf_sets, buf_act, buf_logp, buf_rew, buf_done, buf_val = [], [], [], [], [], [], []
+            buf_stacks: list[np.ndarray] = []
             stop = False
             for _ in range(t_max):
                 history = self.env.history()
                 aset = self._action_set(obs, history, self._env_mask())
                 obs_t = self.tensor(obs)
+                stacks = None if self.stack is None else self.stack.data
                 with torch.no_grad():
-                    dist = torch.distributions.Categorical(logits=self._logits(obs_t, aset))
+                    dist = torch.distributions.Categorical(logits=self._logits(self._policy_input(obs_t, stacks), aset))
                     choice = dist.sample()
                     logp = dist.log_prob(choice)
-                    val = self.value(obs_t).squeeze(-1)
+                    val = self.value(self._value_input(obs_t, stacks)).squeeze(-1)
                 choice_np = self.to_numpy(choice)
                 actions = self._to_env_action(choice_np, aset)
                 next_obs, reward, done, _ = venv.step(actions)
+                if self.stack is not None:
+                    buf_stacks.append(stacks)
+                    self.stack.push(obs[:, : self.env.head_dim])  # a new array: `stacks` stays as it was
+                    self.stack.reset(done)  # the sessions that ended start a new episode with no past
                 buf_obs.append(obs)
                 buf_sets.append(aset)
                 buf_act.append(choice_np)
@@ -160,12 +222,20 @@ class ActorCriticAgent(TorchAgent):
                     stop = True
                     break
             with torch.no_grad():
-                last_val = self.to_numpy(self.value(self.tensor(obs)).squeeze(-1))
-            self._update(buf_obs, buf_sets, buf_act, buf_logp, buf_rew, buf_done, buf_val, last_val)
+                stacks = None if self.stack is None else self.stack.data
+                last_val = self.to_numpy(self.value(self._value_input(self.tensor(obs), stacks)).squeeze(-1))
+            self._update(buf_obs, buf_sets, buf_act, buf_logp, buf_rew, buf_done, buf_val, last_val, buf_stacks)
             self._obs = obs  # a rollout ends here: the agent's attributes hold its whole training state
             if stop:
                 break
             safe_point()
+
+    def _train_state(self, full: bool) -> dict[str, Any]:
+        return {} if self.stack is None else {"history": self.stack.state()}
+
+    def _load_train_state(self, state: dict[str, Any]) -> None:
+        if self.stack is not None:
+            self.stack.load(state["history"])
 
     def _advantages(self, rew, done, val, last_val) -> tuple[np.ndarray, np.ndarray]:
         t_len = len(rew)
@@ -187,11 +257,12 @@ class ActorCriticAgent(TorchAgent):
                 next_val = val[t]
         return ret, adv
 
-    def _update(self, obs, sets, act, logp, rew, done, val, last_val) -> None:
+    def _update(self, obs, sets, act, logp, rew, done, val, last_val, stacks=None) -> None:
         hp = self.hp
         ret, adv = self._advantages(np.array(rew), np.array(done), np.array(val), last_val)
         t_len, n = ret.shape
         flat_obs = self.tensor(np.concatenate(obs))
+        flat_stacks = self.tensor(np.concatenate(stacks)) if self.n_history else None
         flat_sets = {k: np.concatenate([s[k] for s in sets]) for k in sets[0]}
         flat_act = self.tensor(np.concatenate(act))
         flat_logp = self.tensor(np.concatenate(logp))
@@ -207,49 +278,69 @@ class ActorCriticAgent(TorchAgent):
                 if hp["normalize_advantage"] and len(idx) > 1:
                     a = (a - a.mean()) / (a.std() + 1e-8)
                 sub_sets = {k: v[idx] for k, v in flat_sets.items()}
-                dist = torch.distributions.Categorical(logits=self._logits(flat_obs[idx_t], sub_sets))
+                sub_obs = flat_obs[idx_t]
+                sub_stacks = None if flat_stacks is None else flat_stacks[idx_t]
+                dist = torch.distributions.Categorical(logits=self._logits(self._policy_input(sub_obs, sub_stacks),
+                                                                           sub_sets))
                 new_logp = dist.log_prob(flat_act[idx_t])
                 ratio = torch.exp(new_logp - flat_logp[idx_t])
                 clip = hp["clip_range"]
                 pg_loss = -torch.min(ratio * a, ratio.clamp(1 - clip, 1 + clip) * a).mean()
-                v_loss = ((self.value(flat_obs[idx_t]).squeeze(-1) - flat_ret[idx_t]) ** 2).mean()
+                v_pred = self.value(self._value_input(sub_obs, sub_stacks)).squeeze(-1)
+                v_loss = ((v_pred - flat_ret[idx_t]) ** 2).mean()
                 entropy = dist.entropy().mean()
                 pi_loss = pg_loss - hp["ent_coef"] * entropy
                 self.pi_opt.zero_grad()
                 pi_loss.backward()
-                nn.utils.clip_grad_norm_(self.policy.parameters(), hp["max_grad_norm"])
+                nn.utils.clip_grad_norm_(self.pi_params, hp["max_grad_norm"])
                 self.pi_opt.step()
                 self.v_opt.zero_grad()
                 v_loss.backward()
-                nn.utils.clip_grad_norm_(self.value.parameters(), hp["max_grad_norm"])
+                nn.utils.clip_grad_norm_(self.v_params, hp["max_grad_norm"])
                 self.v_opt.step()
         self.log("losses/policy_loss", pg_loss.item())
         self.log("losses/value_loss", v_loss.item())
         self.log("losses/entropy", entropy.item())
 
     # ---------------------------------------------------------------- acting
-    def action_probs(self, observation: Any, info: dict[str, Any]) -> torch.Tensor:
-        """(B, n_actions) policy probabilities (masked by ``info["action_mask"]``), with gradients."""
+    def action_probs(self, observation: Any, info: dict[str, Any], state: Any = None) -> torch.Tensor:
+        """(B, n_actions) policy probabilities (masked by ``info["action_mask"]``), with gradients.
+
+        `state`: with a history, the stack of past heads (as `predict` takes it; None: an episode's start).
+        """
         obs_np = self.check_obs(observation)
         obs = self.tensor(obs_np)
         mask, history = info.get("action_mask"), info.get("history")
         aset = self._action_set(obs_np, None if history is None else np.atleast_2d(history),
                                 None if mask is None else np.atleast_2d(mask))
-        return torch.softmax(self._logits(obs, aset), dim=1)
+        stacks, _ = predict_stacks(self.n_history, obs_np[:, : self.env.head_dim], state, None, self.name)
+        return torch.softmax(self._logits(self._policy_input(obs, stacks), aset), dim=1)
 
-    def action_scores(self, observation: Any, info: dict[str, Any]) -> tuple[str, np.ndarray] | None:
-        """The policy's probabilities of the env's actions (candidates mode)."""
+    def action_scores(
+        self, observation: Any, info: dict[str, Any], state: Any = None
+    ) -> tuple[str, np.ndarray] | None:
+        """The policy's probabilities of the env's actions (candidates mode).
+
+        `state`: with a history, the stack of past heads as `predict` takes it (None: an episode's start,
+        no past; the callers that rate single logged steps, ``musicgym play`` and the OPE, pass none).
+        """
         if self.env.action_mode != "candidates":
             return None
         with torch.no_grad():
-            return "p", self.to_numpy(self.action_probs(observation, info)[0])
+            return "p", self.to_numpy(self.action_probs(observation, info, state)[0])
 
     def predict(
         self, observation: Any, state: Any = None, episode_start: Any = None, deterministic: bool = False, **kw: Any
     ) -> tuple[np.ndarray, Any]:
-        """Most probable (or sampled) action; masks with ``info["action_mask"]`` when given."""
+        """Most probable (or sampled) action; masks with ``info["action_mask"]`` when given.
+
+        With a history, `state` is the stack of past heads `predict` returned at the previous step (None:
+        a fresh one; ``episode_start`` True zeroes it), and the stack to pass back at the next step is
+        returned in its place (`musicgym.agents.history`).
+        """
         info = kw.get("info") or {}
         obs = self.check_obs(observation)
+        stacks, state = predict_stacks(self.n_history, obs[:, : self.env.head_dim], state, episode_start, self.name)
         single = np.asarray(observation).ndim == 1
         mask = info.get("action_mask")
         history = info.get("history")
@@ -259,7 +350,7 @@ class ActorCriticAgent(TorchAgent):
             None if mask is None else np.atleast_2d(mask),
         )
         with torch.no_grad():
-            logits = self._logits(self.tensor(obs), aset)
+            logits = self._logits(self._policy_input(self.tensor(obs), stacks), aset)
             if deterministic:
                 choice = self.to_numpy(logits.argmax(1))
             else:

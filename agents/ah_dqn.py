@@ -13,6 +13,18 @@ steps, Adam, Huber (or MSE) loss on ``r + gamma * max_a' Q_target(s', a')`` over
 candidates. Episode ends (termination or the time limit) do not bootstrap: a playlist of fixed
 length is the task itself. The replay buffer and the gradient-step count live as long as the agent:
 successive ``learn`` calls (a sweep's learning-curve points) go on with them, and checkpoints hold them.
+
+A memory of the session (`musicgym.agents.history`), two hyperparameters: ``history`` (default 0:
+off, the agent exactly as without it) is the number L of past observation heads the agent keeps per
+session, ``history_hidden`` (default 64) the width E of the GRU encoding of them. With L > 0 the
+Q-network, its target and (catalog mode) the actor read ``[head, encoding of the last L heads]``
+instead of the head; the encoder is trained by the TD loss, the target network has its own copy
+(copied with it), and the actor reads the encoding without training it (its loss would move the state
+representation to raise Q). Each transition in the replay buffer stores the stack of the L heads
+before s (the one before s' is that stack shifted by s's head): the buffer holds
+``buffer_size x (L + 2) x head_dim`` floats for the states, against ``2 x head_dim`` without a history;
+with the default 50,000 transitions and L = 8, 14 MB on PlaylistPOMDP-v0 (head 7), 44 MB on
+PreferenceHidden-v0 (22), 152 MB on Session-v0 (76), and a checkpoint holds the filled part of it.
 """
 
 from __future__ import annotations
@@ -21,6 +33,15 @@ from typing import Any, ClassVar
 
 import numpy as np
 import torch
+from musicgym.agents.history import (
+    HISTORY_HYPERPARAMS,
+    HISTORY_SPECS,
+    HistoryEncoder,
+    HistoryHyperparams,
+    HistoryStack,
+    next_state,
+    predict_stacks,
+)
 from musicgym.agents.hyperparams import Choice, Int, Real, Spec
 from musicgym.agents.torch_agent import TorchAgent, mlp, with_head
 from torch import nn
@@ -28,49 +49,63 @@ from torch.nn import functional as F
 
 
 class ReplayBuffer:
-    """Transitions with the next state's candidate rows (features are looked up when sampling)."""
+    """Transitions with the next state's candidate rows (features are looked up when sampling).
 
-    def __init__(self, size: int, head_dim: int, n_next: int) -> None:
+    With `history` L > 0 each transition also holds ``hs``, the (L, head_dim) heads before s; a sample
+    gives ``hs2``, the heads before s', as ``hs`` shifted by s's head (module docstring).
+    """
+
+    def __init__(self, size: int, head_dim: int, n_next: int, history: int = 0) -> None:
         self.size, self.n, self.pos = size, 0, 0
+        self.history = int(history)
         self.s = np.zeros((size, head_dim), np.float32)
         self.a = np.zeros(size, np.int64)
         self.r = np.zeros(size, np.float32)
         self.s2 = np.zeros((size, head_dim), np.float32)
         self.c2 = np.full((size, n_next), -1, np.int64)
         self.done = np.zeros(size, np.float32)
+        self.hs = np.zeros((size, self.history, head_dim), np.float32) if self.history else None
+        self.fields = self.FIELDS + (("hs",) if self.history else ())
 
-    def add(self, s, a, r, s2, c2, done) -> None:
-        """Add a batch of transitions."""
+    def add(self, s, a, r, s2, c2, done, hs=None) -> None:
+        """Add a batch of transitions (`hs`: their (B, L, head_dim) stacks before s, with a history)."""
+        if self.history and hs is None:
+            raise ValueError(f"this replay buffer keeps a history of {self.history} heads: add(..., hs=stacks)")
         for i in range(len(a)):
             p = self.pos
             self.s[p], self.a[p], self.r[p], self.s2[p], self.done[p] = s[i], a[i], r[i], s2[i], done[i]
             self.c2[p] = -1
             self.c2[p, : c2.shape[1]] = c2[i]
+            if self.history:
+                self.hs[p] = hs[i]
             self.pos = (p + 1) % self.size
             self.n = min(self.n + 1, self.size)
 
-    def sample(self, rng: np.random.Generator, batch: int):
-        """A uniform batch of indices' contents."""
+    def sample(self, rng: np.random.Generator, batch: int) -> dict[str, np.ndarray]:
+        """A uniform batch of indices' contents, by field (and ``hs2`` with a history)."""
         i = rng.integers(0, self.n, batch)
-        return self.s[i], self.a[i], self.r[i], self.s2[i], self.c2[i], self.done[i]
+        out = {f: getattr(self, f)[i] for f in self.fields}
+        if self.history:
+            out["hs2"] = next_state(out["hs"], out["s"])
+        return out
 
     FIELDS = ("s", "a", "r", "s2", "c2", "done")
 
     def state(self) -> dict[str, Any]:
         """The filled part of the buffer and its write position (for a checkpoint)."""
-        return {"n": self.n, "pos": self.pos, **{f: getattr(self, f)[: self.n].copy() for f in self.FIELDS}}
+        return {"n": self.n, "pos": self.pos, **{f: getattr(self, f)[: self.n].copy() for f in self.fields}}
 
     def load(self, state: dict[str, Any]) -> None:
         """Continue from `state` (a buffer of the same size and shapes)."""
         n = int(state["n"])
         if n > self.size:
             raise ValueError(f"replay buffer snapshot of {n} transitions, this buffer holds {self.size}")
-        for f in self.FIELDS:
+        for f in self.fields:
             getattr(self, f)[:n] = state[f]
         self.n, self.pos = n, int(state["pos"])
 
 
-class AHDQNAgent(TorchAgent):
+class AHDQNAgent(HistoryHyperparams, TorchAgent):
     """Action-Head DQN (see module docstring). Works on every MusicGym env, candidates and catalog mode."""
 
     name = "ah_dqn"
@@ -92,6 +127,7 @@ class AHDQNAgent(TorchAgent):
         "n_retrieve": 32,
         "actor_learning_rate": 1e-3,
         "reward_scale": 1.0,
+        **HISTORY_HYPERPARAMS,
     }
     HYPERPARAM_SPECS: ClassVar[dict[str, Spec]] = {
         "hidden": Int(1),
@@ -109,6 +145,7 @@ class AHDQNAgent(TorchAgent):
         "n_retrieve": Int(1),
         "actor_learning_rate": Real(0, low_open=True),
         "reward_scale": Real(0, low_open=True),
+        **HISTORY_SPECS,
     }
 
     def _build(self) -> None:
@@ -116,16 +153,29 @@ class AHDQNAgent(TorchAgent):
         self.catalog_mode = self.env.action_mode == "catalog"
         self.items = self.tensor(self.env.item_features, dtype=torch.float32)
         h, d = self.env.head_dim, self.items.shape[1]
-        self.q = mlp([h + d, hp["hidden"], hp["hidden"], 1])
-        self.q_target = mlp([h + d, hp["hidden"], hp["hidden"], 1])
+        #: L, the past heads the networks read (0: none, the agent as without a history)
+        self.n_history = int(hp["history"])
+        e = int(hp["history_hidden"]) if self.n_history else 0
+        self.q = mlp([h + e + d, hp["hidden"], hp["hidden"], 1])
+        self.q_target = mlp([h + e + d, hp["hidden"], hp["hidden"], 1])
         self.q_target.load_state_dict(self.q.state_dict())
-        self.opt = torch.optim.Adam(self.q.parameters(), lr=hp["learning_rate"])
+        params = list(self.q.parameters())
+        self.stack: HistoryStack | None = None
+        if self.n_history:
+            self.encoder = HistoryEncoder(h, e)
+            self.encoder_target = HistoryEncoder(h, e)
+            self.encoder_target.load_state_dict(self.encoder.state_dict())
+            params += list(self.encoder.parameters())
+            self.stack = HistoryStack(self.vec_env.num_envs, self.n_history, h)
+        self.opt = torch.optim.Adam(params, lr=hp["learning_rate"])
         self.modules = {"q": self.q, "q_target": self.q_target, "opt": self.opt}
+        if self.n_history:
+            self.modules.update({"encoder": self.encoder, "encoder_target": self.encoder_target})
         if self.catalog_mode:
             lo = float(self.env.item_features.min())
             hi = float(self.env.item_features.max())
             self._proto_lo, self._proto_span = lo, hi - lo
-            self.actor = mlp([h, hp["hidden"], d], out_act=nn.Sigmoid())
+            self.actor = mlp([h + e, hp["hidden"], d], out_act=nn.Sigmoid())
             self.actor_opt = torch.optim.Adam(self.actor.parameters(), lr=hp["actor_learning_rate"])
             self.modules.update({"actor": self.actor, "actor_opt": self.actor_opt})
         self.buffer: ReplayBuffer | None = None  # made on the first training step (acting needs none)
@@ -135,33 +185,43 @@ class AHDQNAgent(TorchAgent):
         """The agent's replay buffer (made on first use)."""
         if self.buffer is None:
             n_next = int(self.hp["n_retrieve"]) if self.catalog_mode else self.env.n_actions
-            self.buffer = ReplayBuffer(int(self.hp["buffer_size"]), self.env.head_dim, n_next)
+            self.buffer = ReplayBuffer(int(self.hp["buffer_size"]), self.env.head_dim, n_next, self.n_history)
         return self.buffer
 
     # ---------------------------------------------------------------- scoring
-    def _q_values(self, net: nn.Module, heads: torch.Tensor, cand: np.ndarray) -> torch.Tensor:
+    def _net_input(self, heads: np.ndarray, stacks: np.ndarray | None, target: bool = False) -> torch.Tensor:
+        """(B, h [+ E]) what the networks read: the heads, and with a history the (target) encoding of `stacks`."""
+        x = self.tensor(heads)
+        if not self.n_history:
+            return x
+        encoder = self.encoder_target if target else self.encoder
+        return torch.cat([x, encoder(self.tensor(stacks))], dim=1)
+
+    def _q_values(self, net: nn.Module, states: torch.Tensor, cand: np.ndarray) -> torch.Tensor:
         """(B, K) Q-values of candidate rows `cand` (-inf for empty slots)."""
         feats = self.items[self.tensor(np.maximum(cand, 0))]
-        q = net(with_head(heads, feats)).squeeze(-1)
+        q = net(with_head(states, feats)).squeeze(-1)
         return q.masked_fill(self.tensor(cand < 0), float("-inf"))
 
-    def _proto(self, heads: torch.Tensor) -> torch.Tensor:
-        return self._proto_lo + self._proto_span * self.actor(heads)
+    def _proto(self, states: torch.Tensor) -> torch.Tensor:
+        return self._proto_lo + self._proto_span * self.actor(states)
 
-    def _retrieve(self, heads: np.ndarray, history: np.ndarray | None) -> np.ndarray:
+    def _retrieve(self, states: torch.Tensor, history: np.ndarray | None) -> np.ndarray:
         """Catalog mode: the tracks nearest the actor's learned query, played ones excluded."""
         with torch.no_grad():
-            proto = self.to_numpy(self._proto(self.tensor(heads)))
+            proto = self.to_numpy(self._proto(states))
         ids, _ = self.env.index.search(proto, int(self.hp["n_retrieve"]), exclude=history)
         return ids
 
-    def _candidates(self, heads: np.ndarray, slots_from_env: np.ndarray, history: np.ndarray | None) -> np.ndarray:
-        return self._retrieve(heads, history) if self.catalog_mode else slots_from_env
+    def _candidates(
+        self, states: torch.Tensor, slots_from_env: np.ndarray, history: np.ndarray | None
+    ) -> np.ndarray:
+        return self._retrieve(states, history) if self.catalog_mode else slots_from_env
 
-    def _act(self, heads: np.ndarray, cand: np.ndarray) -> np.ndarray:
+    def _act(self, states: torch.Tensor, cand: np.ndarray) -> np.ndarray:
         """Greedy slot index (candidates mode) or catalog row (catalog mode)."""
         with torch.no_grad():
-            q = self._q_values(self.q, self.tensor(heads), cand)
+            q = self._q_values(self.q, states, cand)
         best = self.to_numpy(q.argmax(1))
         return cand[np.arange(len(cand)), best] if self.catalog_mode else best
 
@@ -176,10 +236,15 @@ class AHDQNAgent(TorchAgent):
         n = venv.num_envs
         if self._obs is None:
             self._obs = venv.reset()
+            if self.stack is not None:
+                self.stack.reset()
         while self.num_timesteps < total_timesteps:
             heads = self._obs[:, : venv.head_dim]
-            cand = self._candidates(heads, venv.candidates, venv.history() if self.catalog_mode else None)
-            greedy = self._act(heads, cand)
+            stacks = None if self.stack is None else self.stack.data
+            with torch.no_grad():
+                states = self._net_input(heads, stacks)
+            cand = self._candidates(states, venv.candidates, venv.history() if self.catalog_mode else None)
+            greedy = self._act(states, cand)
             explore = self.rng.random(n) < self._epsilon(total_timesteps)
             if explore.any():
                 rnd = self.rng.random((n, venv.n_actions)) * venv.action_masks()
@@ -188,38 +253,63 @@ class AHDQNAgent(TorchAgent):
             played = venv.tracks_of(actions)
             self._obs, reward, done, _ = venv.step(actions)
             next_heads = venv.final_obs[:, : venv.head_dim]
-            next_cand = (
-                self._retrieve(next_heads, None) if self.catalog_mode else venv.final_candidates
-            )
-            buf.add(heads, played, reward * hp["reward_scale"], next_heads, next_cand, done.astype(np.float32))
+            next_stacks = None
+            if self.stack is not None:
+                self.stack.push(heads)  # the heads before s' (a new array: `stacks` stays those before s)
+                next_stacks = self.stack.data
+            if self.catalog_mode:
+                with torch.no_grad():
+                    next_cand = self._retrieve(self._net_input(next_heads, next_stacks), None)
+            else:
+                next_cand = venv.final_candidates
+            buf.add(heads, played, reward * hp["reward_scale"], next_heads, next_cand, done.astype(np.float32),
+                    stacks)
+            if self.stack is not None:
+                self.stack.reset(done)  # the sessions that ended start a new episode with no past
             self.num_timesteps += n
             if buf.n >= hp["learning_starts"]:
                 for _ in range(int(hp["gradient_steps"])):
                     self._update(buf)
                     self.grad_steps += 1
                     if self.grad_steps % hp["target_update"] == 0:
-                        self.q_target.load_state_dict(self.q.state_dict())
+                        self.sync_target()
             if not step_hook(self.tracker.update(reward, done)):
                 break
             safe_point()
 
+    def sync_target(self) -> None:
+        """Copy the online networks into the target ones (the Q-network, and the history encoder)."""
+        self.q_target.load_state_dict(self.q.state_dict())
+        if self.n_history:
+            self.encoder_target.load_state_dict(self.encoder.state_dict())
+
     def _train_state(self, full: bool) -> dict[str, Any]:
-        return {"grad_steps": self.grad_steps, "buffer": None if self.buffer is None else self.buffer.state()}
+        out = {"grad_steps": self.grad_steps, "buffer": None if self.buffer is None else self.buffer.state()}
+        if self.stack is not None:
+            out["history"] = self.stack.state()
+        return out
 
     def _load_train_state(self, state: dict[str, Any]) -> None:
         self.grad_steps = int(state["grad_steps"])
         if state["buffer"] is not None:
             self._replay().load(state["buffer"])
+        if self.stack is not None:
+            self.stack.load(state["history"])
 
     def _update(self, buf: ReplayBuffer) -> None:
         hp = self.hp
-        s, a, r, s2, c2, done = buf.sample(self.rng, int(hp["batch_size"]))
-        s_t, s2_t = self.tensor(s), self.tensor(s2)
-        q = self.q(torch.cat([s_t, self.items[self.tensor(a)]], dim=1)).squeeze(-1)
+        if buf.history != self.n_history:
+            raise ValueError(f"agent {self.name!r} reads a history of {self.n_history} heads, this replay buffer "
+                             f"keeps {buf.history}")
+        b = buf.sample(self.rng, int(hp["batch_size"]))
+        c2 = b["c2"]
+        s_t = self._net_input(b["s"], b.get("hs"))  # with a history: the encoder learns through the TD loss
+        q = self.q(torch.cat([s_t, self.items[self.tensor(b["a"])]], dim=1)).squeeze(-1)
         with torch.no_grad():
+            s2_t = self._net_input(b["s2"], b.get("hs2"), target=True)
             q2 = self._q_values(self.q_target, s2_t, c2).max(1).values
             q2 = torch.where(torch.isfinite(q2), q2, torch.zeros_like(q2))
-            target = self.tensor(r) + hp["gamma"] * (1.0 - self.tensor(done)) * q2
+            target = self.tensor(b["r"]) + hp["gamma"] * (1.0 - self.tensor(b["done"])) * q2
         loss = F.smooth_l1_loss(q, target) if hp["loss"] == "huber" else F.mse_loss(q, target)
         self.opt.zero_grad()
         loss.backward()
@@ -228,6 +318,7 @@ class AHDQNAgent(TorchAgent):
             self.log("losses/td_loss", loss.item())
             self.log("losses/q_values", q.mean().item())
         if self.catalog_mode:
+            s_t = s_t.detach()  # the actor reads the encoding; only the TD loss trains the encoder
             proto = self._proto(s_t)
             actor_loss = -self.q(torch.cat([s_t, proto], dim=1)).mean()
             self.actor_opt.zero_grad()
@@ -237,34 +328,48 @@ class AHDQNAgent(TorchAgent):
                 self.log("losses/actor_loss", actor_loss.item())
 
     # ---------------------------------------------------------------- acting
-    def action_scores(self, observation: Any, info: dict[str, Any]) -> tuple[str, np.ndarray] | None:
-        """Q-values of the candidate slots (candidates mode)."""
+    def action_scores(
+        self, observation: Any, info: dict[str, Any], state: Any = None
+    ) -> tuple[str, np.ndarray] | None:
+        """Q-values of the candidate slots (candidates mode).
+
+        `state`: with a history, the stack of past heads as `predict` takes it (None: an episode's start,
+        no past; the callers that rate single logged steps, ``musicgym play`` and the OPE, pass none).
+        """
         if self.catalog_mode:
             return None
         heads, _ = self.split_obs(observation)
+        stacks = predict_stacks(self.n_history, heads, state, None, self.name)[0]
         with torch.no_grad():
-            q = self._q_values(self.q, self.tensor(heads), np.atleast_2d(info["candidates"]))
+            q = self._q_values(self.q, self._net_input(heads, stacks), np.atleast_2d(info["candidates"]))
         return "Q", self.to_numpy(q[0])
 
     def predict(
         self, observation: Any, state: Any = None, episode_start: Any = None, deterministic: bool = False, **kw: Any
     ) -> tuple[np.ndarray, Any]:
-        """Greedy action; reads ``info["candidates"]`` / ``info["history"]`` when given."""
+        """Greedy action; reads ``info["candidates"]`` / ``info["history"]`` when given.
+
+        With a history, `state` is the stack of past heads `predict` returned at the previous step (None:
+        a fresh one; ``episode_start`` True zeroes it), and the stack to pass back at the next step is
+        returned in its place (`musicgym.agents.history`).
+        """
         info = kw.get("info")
         single = np.asarray(observation).ndim == 1
         heads, slots = self.split_obs(observation)
+        stacks, state = predict_stacks(self.n_history, heads, state, episode_start, self.name)
+        with torch.no_grad():
+            states = self._net_input(heads, stacks)
         if self.catalog_mode:
             history = None if info is None else np.atleast_2d(info.get("history"))
-            cand = self._retrieve(heads, history)
+            cand = self._retrieve(states, history)
         elif info is not None and "candidates" in info:
             cand = np.atleast_2d(info["candidates"])
         elif slots is not None:
             # no info: score the slot features the observation carries (rows unknown, so use them directly)
             with torch.no_grad():
-                h = self.tensor(heads)
-                act = self.to_numpy(self.q(with_head(h, self.tensor(slots))).squeeze(-1).argmax(1))
+                act = self.to_numpy(self.q(with_head(states, self.tensor(slots))).squeeze(-1).argmax(1))
             return (act[0] if single else act), state
         else:
             raise ValueError("ah_dqn needs info['candidates'] (pass info=...) with observation='latent'")
-        act = self._act(heads, cand)
+        act = self._act(states, cand)
         return (act[0] if single else act), state

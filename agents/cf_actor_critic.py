@@ -5,7 +5,8 @@ proposes the `n_candidates` unplayed tracks most similar to the session's histor
 (PPO, as ``actor_critic``) re-ranks them: its policy scores each (observation, track features, CF
 score) triple with a shared MLP and takes a softmax over the candidates; its value network reads the
 observation. Only catalog-mode envs (``TasteCatalog-v0``, ``PreferenceCatalog-v0``) are supported,
-on catalogs that have playlists.
+on catalogs that have playlists. It takes ``actor_critic``'s ``history`` and ``history_hidden`` too (a
+GRU encoding of the session's last observation heads beside the observation, for both networks).
 """
 
 from __future__ import annotations

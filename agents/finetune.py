@@ -71,6 +71,9 @@ def finetune(agent: Any, log: Log, steps: int = 500) -> dict[str, Any]:
         raise ValueError(f"fine-tuning from logs needs a candidates-mode env, not {agent.env_id}")
     if steps < 1:
         raise ValueError(f"steps must be >= 1, got {steps}")
+    if agent.hp.get("history"):
+        raise ValueError(f"agent {agent.name!r} keeps a history of the session (history={agent.hp['history']}): "
+                         f"fine-tuning from logs does not support that yet")
     log.check(agent.env_id, agent.env.catalog.fingerprint)
     recs = _steps(log)
     if not recs:
@@ -103,7 +106,7 @@ def _finetune_ah_dqn(agent: Any, log: Log, steps: int) -> None:
     for i in range(steps):
         agent._update(buf)
         if (i + 1) % agent.hp["target_update"] == 0:
-            agent.q_target.load_state_dict(agent.q.state_dict())
+            agent.sync_target()
 
 
 def _finetune_actor_critic(agent: Any, log: Log, steps: int) -> None:
