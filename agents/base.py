@@ -174,6 +174,8 @@ class Agent(ABC):
     HYPERPARAMS: ClassVar[dict[str, Any]] = {}
     HYPERPARAM_SPECS: ClassVar[dict[str, Spec]] = {"device": Device()}
     uses_info: ClassVar[bool] = False
+    #: False for a policy with nothing to train (`posterior_greedy`): sweeps evaluate it without training
+    trains: ClassVar[bool] = True
     #: env ids the agent works on; None: every MusicGym env
     SUPPORTED_ENVS: ClassVar[tuple[str, ...] | None] = None
 

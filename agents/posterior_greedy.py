@@ -53,6 +53,7 @@ class PosteriorGreedyPolicy(Agent):
 
     name = "posterior_greedy"
     uses_info = True
+    trains = False  # nothing to train: a sweep evaluates it as it is
     SUPPORTED_ENVS: ClassVar[tuple[str, ...]] = PLAYLIST_IDS + PREFERENCE_IDS
     HYPERPARAMS: ClassVar[dict[str, Any]] = {"noise_sd": None, "observation_noise": 1e-3, "device": "cpu"}
     HYPERPARAM_SPECS: ClassVar[dict[str, Spec]] = {

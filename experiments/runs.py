@@ -352,16 +352,18 @@ def _run_agent(spec: RunSpec, run_dir: Path, progress_bar: bool) -> dict[str, An
         raise ValueError(f"agent {spec.agent!r} does not support {spec.env_id}")
     ranking = issubclass(cls, RankingPolicy)
     hp = dict(spec.hyperparams)
-    if not ranking:
-        hp.update(checkpoint_dir=str(run_dir / "checkpoint"), tensorboard_log=str(run_dir / "tb"),
-                  checkpoint_freq=10**12)  # checkpoints at the curve points only
+    trains = not ranking and getattr(cls, "trains", True)
+    if trains:
+        plumbing = {"checkpoint_dir": str(run_dir / "checkpoint"), "tensorboard_log": str(run_dir / "tb"),
+                    "checkpoint_freq": 10**12}  # checkpoints at the curve points only
+        hp.update({k: v for k, v in plumbing.items() if k in cls.HYPERPARAMS})
     agent = agents.make(spec.agent, spec.env_id, seed=spec.seed, env_kwargs=spec.env_kwargs, **hp)
     curve_path = run_dir / "curve.json"
     state = json.loads(curve_path.read_text()) if curve_path.exists() else {"curve": [], "train_seconds": 0.0}
     offline = None
     if ranking:
         offline, state["train_seconds"] = _fit_and_rank_cached(agent, run_dir.parent / "_fitted")
-    else:
+    elif trains:
         agent.learn(0)  # loads the checkpoint of an interrupted run, if any
         targets = np.linspace(0, spec.total_timesteps, spec.curve_points + 1)[1:].round().astype(int)
         for target in targets:

@@ -149,6 +149,9 @@ def build_sweep(
             if agent in BASELINES:
                 settings.update(total_timesteps=0, curve_points=1)
                 grid = [{}]
+            elif not agent_registry.agent_class(agent).trains:  # evaluated as it is
+                settings.update(total_timesteps=0, curve_points=1)
+                grid = _grid({**(hyper.get(agent) or {}), **(pair.get("hyperparams") or {})})
             else:
                 grid = _grid({**(hyper.get(agent) or {}), **(pair.get("hyperparams") or {})})
             for hp in grid:

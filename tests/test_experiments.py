@@ -56,6 +56,15 @@ def test_agent_envs_narrows_one_agent(tmp_path):
     assert {s.env_id for s in sweep.specs if s.agent == "item_cf"} == set(doc["envs"])
 
 
+def test_a_policy_without_training_runs_in_a_sweep(tmp_path):
+    spec = build_sweep({**TINY, "agents": ["posterior_greedy"], "envs": ["MusicGym/PreferenceHidden-v0"], "seeds": 1},
+                       out=tmp_path).specs[0]
+    assert spec.total_timesteps == 0
+    result = execute(spec, tmp_path)
+    assert result["env_steps"] == 0 and np.isfinite(result["normalized_score"]) and not result["curve"]
+    assert not (tmp_path / spec.name / "checkpoint").exists()
+
+
 def test_overrides_and_per_agent_steps(tmp_path):
     doc = {**TINY, "total_timesteps": {"default": 100, "ah_dqn": 700},
            "overrides": {"ah_dqn": {"MusicGym/Preference-v0": {"eval_episodes": 9, "hyperparams": {"gamma": 0.5}}}}}
