@@ -137,6 +137,9 @@ class TorchAgent(Agent):
         self._steps = 0
         torch.set_num_threads(int(self.hp["torch_threads"]))
         self.vec_env = MusicGymVecEnv(self.env_id, n_envs=int(self.hp["n_envs"]), seed=self.seed, **self.env_kwargs)
+        # again: building an env can reset the OpenMP thread count (threadpoolctl around scikit-learn's
+        # k-means restores the process default), and a run must train on the threads it declares
+        torch.set_num_threads(int(self.hp["torch_threads"]))
         #: the env's public face as the agent sees it (head_dim, item_features, action_mode, index, ...)
         self.env = self.vec_env
         self.rng = np.random.default_rng(self.seed)
@@ -206,6 +209,7 @@ class TorchAgent(Agent):
         False stops training.
         """
         total = self.check_total_timesteps(total_timesteps)
+        torch.set_num_threads(int(self.hp["torch_threads"]))  # whatever other code set since (see __init__)
         ckpt = self.checkpoint_path()
         if ckpt is not None and self.num_timesteps == 0 and self.resumed_from is None:
             warn_old_checkpoint(ckpt.parent)
