@@ -204,6 +204,8 @@ class Agent(ABC):
         self.env_kwargs = {**kwargs, **(env_kwargs or {})}
         if not isinstance(seed, numbers.Integral) or isinstance(seed, bool):
             raise HyperparameterTypeError(f"agent {self.name!r}: seed must be an integer, got {seed!r}")
+        if seed < 0:  # numpy's and torch's generators take none below 0
+            raise ValueError(f"agent {self.name!r}: seed must be an integer >= 0, got {seed}")
         self.seed = int(seed)
         unknown = sorted(set(hyperparams) - self.accepted_hyperparams())
         if unknown:

@@ -22,7 +22,6 @@ track.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -30,6 +29,7 @@ import gymnasium as gym
 import numpy as np
 from musicgym.agents.base import Agent
 from musicgym.agents.hyperparams import Real, Spec
+from musicgym.agents.persist import write_json_atomic
 
 from musicgym.listeners import PlaylistReward, cluster_world, expected_listening
 
@@ -143,6 +143,7 @@ class PosteriorGreedyPolicy(Agent):
 
     def learn(self, total_timesteps: int = 0, callback: Any = None, progress_bar: bool = False) -> Agent:
         """Nothing to learn: the prior and the model are the env's documented ones."""
+        self.check_total_timesteps(total_timesteps)  # a bad argument is still an error
         return self
 
     def predict(
@@ -167,9 +168,7 @@ class PosteriorGreedyPolicy(Agent):
 
     def save(self, path: str | Path) -> None:
         """Nothing is learned: the JSON sidecar (agent, env, hyperparameters) is the whole agent."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps({"agent": self.name}))
+        write_json_atomic(path, {"agent": self.name})  # checks the path: '' or under a file is a named error
         self.write_meta(path)
 
     @classmethod

@@ -18,6 +18,7 @@ installed. Ctrl-C prints one line (exit status 130): a sweep resumes where it st
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import time
 from importlib import resources
@@ -103,6 +104,11 @@ def _realism(args: argparse.Namespace) -> int:
 
     from musicgym.experiments import realism_report
 
+    import musicgym
+
+    _check_dir("--out", args.out)
+    for spec in args.catalogs:  # a catalog named on the command line must exist (the script skips missing ones)
+        musicgym.load_catalog(spec)
     argv = ["--catalogs", *args.catalogs, "--out", args.out, "--sessions", str(args.sessions)]
     if args.calibrate:
         argv.append("--calibrate")
@@ -255,14 +261,14 @@ def _ope(args: argparse.Namespace) -> int:
 def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--agents", nargs="+", default=None, help="only these agents (names as in agents.available())")
     p.add_argument("--envs", nargs="+", default=None, help="only these env ids (e.g. Preference-v0)")
-    p.add_argument("--seeds", type=int, default=None, help="number of seeds (overrides the file's)")
+    p.add_argument("--seeds", type=_positive_int, default=None, help="number of seeds (overrides the file's)")
     p.add_argument("--runs", default=None, help="run directories go here (default: the file's `out`)")
     p.add_argument("--out", default=None, help="write the leaderboard here (default: the runs directory)")
     p.add_argument("--backend", choices=["local", "ray"], default="local",
                    help="local worker processes, or Ray Tune trials (RAY_ADDRESS or a local Ray)")
-    p.add_argument("--workers", type=int, default=None, help="runs at a time (default: CPU count)")
+    p.add_argument("--workers", type=_positive_int, default=None, help="runs at a time (default: CPU count)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.add_argument("--wait", type=float, default=WAIT_S, metavar="SECONDS",
+    p.add_argument("--wait", type=_seconds, default=WAIT_S, metavar="SECONDS",
                    help="how long to wait for a run that another sweep on the same folder is running, then "
                    f"count its result (default {WAIT_S:.0f}; 0: report it as failed at once)")
 
@@ -303,7 +309,7 @@ def build_parser() -> argparse.ArgumentParser:
              "if one of them fails.")
     be.add_argument("--only", nargs="+", choices=["index", "envs", "agents"], default=None,
                     help="run only these benchmarks (default: all three)")
-    be.add_argument("--agent-steps", type=int, default=20_000, help="training steps per agent benchmark run")
+    be.add_argument("--agent-steps", type=_positive_int, default=20_000, help="training steps per agent benchmark run")
     be.set_defaults(func=_bench)
     pl = add("play", "listen to an agent's recommendations in the terminal (logged)",
              "A terminal listening session (see musicgym/play.py). Answers: '75 y' (percentage listened, "
@@ -324,7 +330,7 @@ def build_parser() -> argparse.ArgumentParser:
     ft.add_argument("--log", nargs="+", required=True, help="JSON Lines logs written by musicgym play")
     ft.add_argument("--agent", required=True, help="the saved agent to start from")
     ft.add_argument("--out", required=True, help="where to save the fine-tuned agent")
-    ft.add_argument("--steps", type=int, default=500, help="gradient updates")
+    ft.add_argument("--steps", type=_positive_int, default=500, help="gradient updates")
     ft.set_defaults(func=_finetune)
     op = add("ope", "IPS / SNIPS estimates of a saved agent's reward on logged sessions",
              "Estimate, without running it, the mean reward per step a saved agent would earn on the sessions "
@@ -360,9 +366,9 @@ def build_parser() -> argparse.ArgumentParser:
     cal.add_argument("--log", default=None, help="your MSSD-format log (CSV: session_id, session_position, "
                      "skip_1, skip_2, skip_3, not_skipped, ...) to take the targets from")
     cal.add_argument("--out", default="session_listener.json", help="JSON to write (default: session_listener.json)")
-    cal.add_argument("--sessions", type=int, default=20_000, help="simulated sessions per evaluation")
+    cal.add_argument("--sessions", type=_positive_int, default=20_000, help="simulated sessions per evaluation")
     cal.add_argument("--seed", type=int, default=0, help="seed of the simulations (common random numbers)")
-    cal.add_argument("--max-evaluations", type=int, default=400, help="simulations the optimiser may run")
+    cal.add_argument("--max-evaluations", type=_positive_int, default=400, help="simulations the optimiser may run")
     cal.set_defaults(func=_calibrate)
     rea = add("realism", "how realistic is the Session-v0 listener: every target against simulation",
               "Simulate sessions of the shipped listener on each catalog and write the realism table (target, "
@@ -370,7 +376,7 @@ def build_parser() -> argparse.ArgumentParser:
               "position and session lengths (experiments/realism_report.py).")
     rea.add_argument("--catalogs", nargs="+", default=["default"], help="catalog presets or paths")
     rea.add_argument("--out", default="runs/realism", help="output folder (one sub-folder per catalog)")
-    rea.add_argument("--sessions", type=int, default=10_000, help="simulated sessions per report")
+    rea.add_argument("--sessions", type=_positive_int, default=10_000, help="simulated sessions per report")
     rea.add_argument("--calibrate", action="store_true", help="also refit on each catalog other than the default")
     rea.set_defaults(func=_realism)
     return parser
@@ -378,6 +384,39 @@ def build_parser() -> argparse.ArgumentParser:
 
 #: top-level modules of the agents extra that the subcommands import (see pyproject.toml)
 AGENTS_EXTRA = ("torch", "stable_baselines3", "sb3_contrib", "yaml", "tqdm", "matplotlib", "tensorboard", "rich")
+
+
+def _check_dir(flag: str, path: str) -> None:
+    """`path` can be a directory: non-empty, and its nearest existing ancestor is a directory (a ValueError)."""
+    if not str(path).strip():
+        raise ValueError(f"{flag} must be a non-empty path")
+    for p in (Path(path), *Path(path).parents):
+        if p.exists():
+            if not p.is_dir():
+                raise ValueError(f"{flag} {path}: {p} is a file, not a directory")
+            return
+
+
+def _positive_int(text: str) -> int:
+    """An argparse type: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
+    return value
+
+
+def _seconds(text: str) -> float:
+    """An argparse type: a finite number of seconds >= 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds >= 0, got {text!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds >= 0, got {text}")
+    return value
 
 
 def main(argv: list[str] | None = None) -> int:

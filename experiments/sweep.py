@@ -79,6 +79,21 @@ def _per_agent(value: Any, agent: str, key: str) -> Any:
     return value
 
 
+def _check_grid(cls: Any, agent: str, env_id: str, grid: list[dict[str, Any]]) -> None:
+    """Every hyperparameter of the grid is one `agent` accepts, of the right type and range (a SweepError)."""
+    from musicgym.agents.hyperparams import check_hyperparams
+
+    for hp in grid:
+        unknown = sorted(set(hp) - cls.accepted_hyperparams())
+        if unknown:
+            raise SweepError(f"hyperparams of {agent} on {env_id}: unknown hyperparameter(s) {unknown}; accepted: "
+                             f"{', '.join(sorted(cls.accepted_hyperparams()))}")
+        try:
+            check_hyperparams(agent, hp, cls.hyperparam_specs())
+        except (TypeError, ValueError) as e:
+            raise SweepError(f"hyperparams of {agent} on {env_id}: {e}") from None
+
+
 def build_sweep(
     doc: dict[str, Any],
     agents_sel: Iterable[str] | None = None,
@@ -110,9 +125,13 @@ def build_sweep(
         if e not in registered_ids():
             raise SweepError(f"unknown env {e!r}; MusicGym ids: {', '.join(registered_ids())}")
     seed_list = doc.get("seeds", 1) if seeds is None else seeds
+    if isinstance(seed_list, bool) or not isinstance(seed_list, (int, list)):
+        raise SweepError(f"seeds must be a number of seeds or a list of seeds, got {seed_list!r}")
     seed_list = list(range(seed_list)) if isinstance(seed_list, int) else list(seed_list)
     if not seed_list:
         raise SweepError("no seeds to run")
+    if any(isinstance(s, bool) or not isinstance(s, int) for s in seed_list) or len(set(seed_list)) < len(seed_list):
+        raise SweepError(f"seeds must be distinct integers, got {seed_list!r}")
     overrides = doc.get("overrides") or {}
     hyper = doc.get("hyperparams") or {}
     if not isinstance(hyper, dict) or not isinstance(overrides, dict):
@@ -129,7 +148,11 @@ def build_sweep(
         for e in ids:
             if e not in registered_ids():
                 raise SweepError(f"agent_envs of {a!r}: unknown env {e!r}; MusicGym ids: {', '.join(registered_ids())}")
-    out_dir = Path(out) if out is not None else Path(doc.get("out", "runs/sweep"))
+    raw_out = out if out is not None else doc.get("out", "runs/sweep")
+    if not isinstance(raw_out, (str, os.PathLike)) or not str(raw_out).strip():
+        raise SweepError(f"out: the runs directory must be a non-empty path, got {raw_out!r}")
+    out_dir = Path(raw_out)
+    _check_out(out_dir)
 
     specs, skipped = [], []
     for agent in agent_names:
@@ -146,6 +169,10 @@ def build_sweep(
             settings = {k: pair.get(k, _per_agent(doc.get(k, d), agent, k)) for k, d in
                         (("total_timesteps", 50_000), ("eval_episodes", 100), ("curve_points", 5),
                          ("curve_episodes", 20))}
+            for k, v in settings.items():  # checked for every agent, also those that do not use them
+                low = 0 if k == "total_timesteps" else 1
+                if isinstance(v, bool) or not isinstance(v, int) or v < low:
+                    raise SweepError(f"{k} must be an integer >= {low} ({agent} on {env_id}), got {v!r}")
             if agent in BASELINES:
                 settings.update(total_timesteps=0, curve_points=1)
                 grid = [{}]
@@ -154,6 +181,8 @@ def build_sweep(
                 grid = _grid({**(hyper.get(agent) or {}), **(pair.get("hyperparams") or {})})
             else:
                 grid = _grid({**(hyper.get(agent) or {}), **(pair.get("hyperparams") or {})})
+            if agent not in BASELINES:
+                _check_grid(agent_registry.agent_class(agent), agent, env_id, grid)
             for hp in grid:
                 for seed in seed_list:
                     specs.append(RunSpec(agent=agent, env_id=env_id, seed=int(seed), hyperparams=hp,
@@ -169,11 +198,26 @@ def load_sweep(path: str | Path, **narrow: Any) -> Sweep:
     path = Path(path)
     if not path.exists():
         raise SweepError(f"sweep file not found: {path}")
+    if path.is_dir():
+        raise SweepError(f"{path} is a directory, not a sweep file")
     try:
         doc = yaml.safe_load(path.read_text())
     except yaml.YAMLError as e:
         raise SweepError(f"{path}: not valid YAML ({e})") from e
+    except UnicodeDecodeError as e:
+        raise SweepError(f"{path}: not a text file ({e.reason} at byte {e.start})") from e
+    if doc is None:
+        raise SweepError(f"{path} is empty: a sweep file is a YAML mapping (see `musicgym sweep --help`)")
     return build_sweep(doc, **narrow)
+
+
+def _check_out(out_dir: Path) -> None:
+    """The runs directory's nearest existing ancestor must be a directory."""
+    for p in (out_dir, *out_dir.parents):
+        if p.exists():
+            if not p.is_dir():
+                raise SweepError(f"out: cannot put runs under {out_dir}: {p} is a file, not a directory")
+            return
 
 
 # ------------------------------------------------------------------------------------------ backends

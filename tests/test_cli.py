@@ -132,11 +132,13 @@ def test_a_failed_run_is_one_line_pointing_to_its_traceback(tmp_path, capsys):
     cfg = tmp_path / "sweep.yml"
     cfg.write_text(yaml.safe_dump({"out": str(tmp_path / "runs"), "agents": ["ah_dqn"], "envs": ["MusicGym/Preference-v0"],
                                    "total_timesteps": 100, "eval_episodes": 2,
-                                   "hyperparams": {"ah_dqn": {"no_such_setting": 1}}}))
+                                   # env arguments are checked when the run builds its env (a bad hyperparameter
+                                   # would be refused when the sweep file is read)
+                                   "env_kwargs": {"catalog": "synthetic-300", "k": -3}}))
     assert main(["sweep", str(cfg), "--workers", "1", "--no-progress"]) == 1
     out, err = capsys.readouterr()
     assert "0 of 1 runs finished" in out and "Traceback" not in out + err
     (line,) = [line for line in err.splitlines() if line.startswith("FAILED")]
-    assert "ValueError: agent 'ah_dqn': unknown hyperparameter(s) ['no_such_setting']" in line
+    assert "ValueError: k (candidate slots) must be an integer from 1 to" in line
     error_file = line.rsplit("(traceback in ", 1)[1].rstrip(")")
     assert "Traceback (most recent call last)" in json.loads(Path(error_file).read_text())["traceback"]

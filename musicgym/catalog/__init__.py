@@ -130,6 +130,9 @@ def load_catalog(
     if errors not in ("report", "raise"):
         raise ValueError(f"errors must be 'report' or 'raise', got {errors!r}")
     check_encoding(encoding)
+    if features is not None and not isinstance(features, (str, Path, Catalog)):
+        raise TypeError(f"features must be a feature CSV path or a Catalog, got {features!r} "
+                        f"({type(features).__name__})")
     if isinstance(spec, str) and not Path(spec).expanduser().exists():
         name = spec.lower()
         size = _synthetic_size(name)

@@ -3,8 +3,8 @@ r"""Last.fm-1K listening logs: ``userid \t timestamp \t artist id \t artist \t t
 Each line is one play; the timestamp is ISO 8601 (``2009-05-04T23:08:57Z``). Fields are not quoted
 (track names may hold quote characters). A line is dropped and reported with its number when it does
 not have 6 tab-separated fields, holds a NUL byte, has an empty user id or track name, or a timestamp
-that is not ISO 8601. A last line without its end-of-line is kept as read and listed in
-``report.changed`` (the file may have been cut inside it).
+that is not ISO 8601 or lies in the future (after tomorrow, UTC). A last line without its end-of-line
+is kept as read and listed in ``report.changed`` (the file may have been cut inside it).
 
 Plays are sorted by user and time (stable, so plays in the same second keep their file order) and
 split into listening sessions wherever two consecutive plays of a user are more than
@@ -151,13 +151,19 @@ def _read_block(
         micros[todo] = time.dt.tz_convert(None).to_numpy(dtype="datetime64[us]").view(np.int64)  # NaT: not kept
         no_time[todo] = time.isna().to_numpy(bool)
     no_time &= ~empty
+    # a play after tomorrow (UTC) has a wrong timestamp: its place in the sessions cannot be known
+    tomorrow = (np.datetime64("now", "us") + np.timedelta64(1, "D")).astype(np.int64)
+    future = ~(empty | no_time) & (micros > tomorrow)
     bad += [(int(line_no[idx[i]]), "empty user id or track name") for i in np.flatnonzero(empty)]
     bad += [(int(line_no[idx[i]]), f"unparsable timestamp {df['timestamp'].iat[i]!r}") for i in np.flatnonzero(no_time)]
+    bad += [(int(line_no[idx[i]]), f"timestamp {df['timestamp'].iat[i]!r} is in the future")
+            for i in np.flatnonzero(future)]
     bad.sort()
     if bad and errors == "raise":
         raise CatalogError(f"{path}, line {bad[0][0]}: {bad[0][1]}")
     for line, reason in bad:
         report.drop(line, f"{reason} ({path.name})")
+    no_time |= future
     keep = ~(empty | no_time)
     if open_end and idx.size and idx[-1] == n - 1 and keep[-1]:
         report.change(int(line_no[-1]), f"{OPEN_END}: kept as read, check its track name {df['track'].iat[-1]!r} "

@@ -3,7 +3,7 @@
 A playlist is an object with a ``tracks`` list (and ``name``, ``pid``); a track entry is an object with
 ``pos`` (a whole number from 0) and ``track_uri`` (``spotify:track:<id>``), and optionally
 ``track_name``, ``artist_name``, ``album_name`` (strings). Each playlist's tracks are ordered by
-``pos``, repeats kept once (noted).
+``pos`` (entries that share a ``pos`` as listed, in ``report.changed``), repeats kept once (noted).
 
 Every entry is checked: one that is not an object, or lacks a valid ``track_uri`` or ``pos`` (e.g. a
 number where the URI should be, a string or null where the position should be) is dropped and
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -117,6 +118,10 @@ def load_mpd_json(
                 else:
                     entries.append((t["pos"], j, t))
             entries.sort(key=lambda e: (e[0], e[1]))
+            shared = [p for p, n in Counter(e[0] for e in entries).items() if n > 1]
+            if shared:
+                report.change(None, f"{where}: {len(shared)} pos value(s) given to more than one track entry "
+                                    f"(first {shared[0]}); those entries are ordered as listed")
             rows = []
             for _, j, t in entries:
                 tid = t["track_uri"][len(_PREFIX) :]

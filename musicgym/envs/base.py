@@ -23,6 +23,7 @@ from gymnasium.error import ResetNeeded
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
+from musicgym.checks import check_int
 from musicgym.envs.core import Core
 from musicgym.index import CandidateIndex
 
@@ -279,6 +280,9 @@ class MusicVectorEnv(_PublicFace, VectorEnv):
         if isinstance(seed, (list, tuple)):
             if len(seed) != self.num_envs:
                 raise ValueError(f"seed: a list must have one entry per session ({self.num_envs}), got {len(seed)}")
+            for i, s in enumerate(seed):
+                if s is not None:
+                    check_int(f"seed[{i}]", s, 0, None, what="a list of seeds holds non-negative integers or None")
             given = [s for s in seed if s is not None]
             seed = None if not given else (int(seed[0]) if len(given) == 1 and seed[0] is not None
                                            else _combined_seed(seed))
@@ -374,6 +378,10 @@ class MusicVectorEnv(_PublicFace, VectorEnv):
 
     def set_state(self, state: dict[str, Any]) -> None:
         """Continue from a `get_state` snapshot."""
+        keys = ("core", "steps", "prev_done", "rng")
+        if not isinstance(state, dict) or not all(k in state for k in keys):
+            got = sorted(state) if isinstance(state, dict) else type(state).__name__
+            raise ValueError(f"state must be a snapshot from get_state() (a dict with keys {list(keys)}), got {got}")
         self.core.load_state_dict(state["core"])
         self.steps[:] = state["steps"]
         self.prev_done[:] = state["prev_done"]
@@ -395,6 +403,8 @@ def _make_planner(core: Core, plan: Any, horizon: Any) -> Any:
     """The env's planner when ``plan=True`` (`musicgym.envs.planner`), else None."""
     if not isinstance(plan, (bool, np.bool_)):
         raise TypeError(f"plan must be True or False, got {plan!r}")
+    if horizon is not None:
+        horizon = check_int("plan_horizon", horizon, 1, None, what="the planner's steps per episode, or None")
     if not plan:
         return None
     if not core.listener.has_expectation:

@@ -387,7 +387,8 @@ class SlateCore(Core):
             self.k, self.n_random = validate_slots(self.params["k"], self.params["n_random"], self.n_tracks)
             self.n_actions = self.k
             self.candidates = np.full((self.num, self.k), -1, dtype=np.int64)
-        else:
+        else:  # catalog mode has no slots, but a bad k or n_random is still an error, not ignored
+            validate_slots(self.params["k"], self.params["n_random"], self.n_tracks)
             self.k, self.n_random = 0, 0
             self.n_actions = self.n_tracks
 

@@ -180,6 +180,7 @@ class PlaylistReward:
                             ("interaction_weight", interaction_weight), ("proximity_weight", proximity_weight),
                             ("reward_scale", reward_scale)):
             check_number(name, value)
+        check_number("reward_scale", reward_scale, 0.0, lo_open=True)  # 0 would make every reward 0
         self.listen_weight, self.like_weight = float(listen_weight), float(like_weight)
         w = float(reward_scale)
         self.w_listen = w * interaction_weight * listen_weight
@@ -239,7 +240,8 @@ class ClusterListener(Listener):
         self.n_clusters = check_int("n_clusters", n_clusters, 1, None)
         self.mean_bounds = check_bounds("mean_bounds", mean_bounds, 0.0, 1.0)
         self.sd_bounds = check_bounds("sd_bounds", sd_bounds, 0.0, 1.0, positive_low=True)
-        self.like_threshold = check_number("like_threshold", like_threshold)
+        # a share of the track listened: outside [0, 1] every track (or none) would be liked
+        self.like_threshold = check_number("like_threshold", like_threshold, 0.0, 1.0)
         self.seed = check_int("listener_seed", seed, 0, None)
         self.reward = PlaylistReward(n_clusters=self.n_clusters, **reward)
 

@@ -89,7 +89,11 @@ class PreferenceUser(Listener):
 
     def set_preferences(self, rows: np.ndarray, preferences: Any) -> None:
         """Set the preferences of `rows` (21 numbers in [-1, 1], one per attribute)."""
-        p = np.asarray(preferences, dtype=np.float64)
+        try:
+            p = np.asarray(preferences, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise ValueError(f"preferences must be {N_ATTR} numbers in [-1, 1] (one per attribute: "
+                             f"{', '.join(ATTRIBUTE_NAMES)}), got {preferences!r:.80}") from None
         if p.shape != (N_ATTR,) or not np.isfinite(p).all() or np.abs(p).max() > 1:
             raise ValueError(f"preferences must be {N_ATTR} numbers in [-1, 1] (one per attribute: "
                              f"{', '.join(ATTRIBUTE_NAMES)}), got shape {p.shape}")
