@@ -65,7 +65,8 @@ class PreferenceUser(Listener):
 
     def __init__(self, drift: float = 0.05, scale: float = 5.0) -> None:
         self.drift = check_number("drift", drift, 0.0, 1.0)
-        self.scale = check_number("reward_scale", scale, 0.0, lo_open=True)
+        # the reward divides by it: a positive but denormal scale would divide by zero in the kernel
+        self.scale = check_number("reward_scale", scale, 1e-6)
         self.reward_range = (-N_ATTR / self.scale, N_ATTR / self.scale)
 
     def setup(self, catalog: Catalog, num: int) -> None:
