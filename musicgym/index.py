@@ -20,6 +20,16 @@ FAISS settings, measured on this project's 2-core machines:
   loop to a BLAS matrix product when a batch has at least this many queries (default 20, in some
   versions much higher). For the low-dimensional spaces here, batched flat search was 3 to 11 times
   faster with BLAS from 20 queries up, so we pin it rather than depend on the installed default.
+* Exact, canonical order: FAISS scores in float32, with a kernel that depends on the batch (its SIMD
+  loop, or BLAS from `distance_compute_blas_threshold` queries up) and on the CPU (OpenBLAS picks its
+  sgemm kernel at run time: with and without FMA, different tiles). Near-ties (cosines 5e-8 apart are
+  common among 20k 9-d tracks) then come out in an order that differs between machines, and so did
+  the neighbour tables and the trajectories of the envs built on them. Flat and dedup search therefore
+  fetch a few more results than asked (`RERANK_MARGIN`), re-score them exactly (float64 from the stored
+  float32 vectors, in a fixed order of operations) and order them by (score, row); a query whose k-th
+  exact score is not clear of FAISS's error bound at the last fetched result is scored exactly against
+  every row, so the results are the exact ones, on every CPU and either FAISS path. A dedup index
+  merges the tracks of equally scored distinct vectors in track order: it gives the flat results.
 * One OpenMP thread for small batches: for a single query, waking a thread team costs more than the
   search itself (tens of microseconds), so queries of fewer than `PARALLEL_MIN_BATCH` rows run on one
   thread and larger batches on all threads.
@@ -35,6 +45,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import faiss
+import numba
 import numpy as np
 
 from musicgym.catalog import Catalog
@@ -48,6 +59,14 @@ METRICS = ("l2", "cosine", "ip")
 KINDS = ("auto", "flat", "hnsw", "dedup")
 #: ``auto`` picks ``dedup`` when distinct vectors are at most this share of the rows.
 DEDUP_MAX_SHARE = 0.25
+#: extra results fetched from FAISS per query, re-ranked exactly (see the module docstring)
+RERANK_MARGIN = 8
+#: FAISS's float32 score error is taken as at most this many units of float32 rounding per term
+#: (dimensions + 3), times the scale of the score: a generous bound, as a looser one only costs a wider search
+_ERR_UNITS = 8.0
+#: the order of the neighbour tables kept on disk (tables of an older order are not read)
+_TABLE_ORDER = "exact1"
+_NO_ROW = np.iinfo(np.int64).max
 
 faiss.cvar.distance_compute_blas_threshold = 20
 _MAX_THREADS = faiss.omp_get_max_threads()
@@ -139,6 +158,7 @@ class CandidateIndex:
             self._counts = counts
             self.index = faiss.IndexFlat(self.dim, faiss_metric)
             self.index.add(np.ascontiguousarray(uniq, dtype=np.float32))
+            self._base = np.ascontiguousarray(uniq, dtype=np.float32)
         else:
             data = x
             if self._augment:
@@ -148,6 +168,10 @@ class CandidateIndex:
             self.index.hnsw.efConstruction = ef_construction
             _set_threads(_MAX_THREADS)
             self.index.add(data)
+        if self.kind == "flat":
+            self._base = x  # row i of the flat FAISS index
+        if self.kind in ("flat", "dedup"):
+            self._max_norm = float(np.sqrt((self._base.astype(np.float64) ** 2).sum(1).max()))
         self._params = faiss.SearchParametersHNSW()
         self._params.efSearch = ef_search
         self._neighbours: dict[int, np.ndarray] = {}
@@ -196,7 +220,7 @@ class CandidateIndex:
                 except OSError as e:
                     log.warning("could not cache index at %s: %s", path, e)
         if disk_cache:  # neighbour tables: a batched search over the whole catalog, seconds per process
-            stem = f"neighbours-{catalog.fingerprint}-{space}-{resolved}-faiss{faiss.__version__}"
+            stem = f"neighbours-{catalog.fingerprint}-{space}-{resolved}-faiss{faiss.__version__}-{_TABLE_ORDER}"
             idx.table_cache = cache_dir() / stem
         with cls._lock:
             return cls._shared.setdefault(key, idx)
@@ -234,8 +258,7 @@ class CandidateIndex:
         k = min(k, self.n)
         _set_threads(1 if len(q) < PARALLEL_MIN_BATCH else _MAX_THREADS)
         if self.kind == "flat":
-            dist, ids = self.index.search(q, k)
-            return ids, dist
+            return self._exact_search(q, k)
         if self.kind == "dedup":
             return self._dedup_search(q, k)
         self._params.efSearch = max(self.ef_search, k)
@@ -245,30 +268,49 @@ class CandidateIndex:
             return ids, dist
         return ids, np.einsum("bkd,bd->bk", self.vectors[np.maximum(ids, 0)], q)
 
+    def _exact_search(self, q: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """The exact `k` best rows of the flat FAISS index (tracks, or dedup's distinct vectors) per query.
+
+        Ordered by exact score (float64, from the stored float32 vectors), then by row: the same on every
+        CPU and through either FAISS path (SIMD loop or BLAS). FAISS's float32 search fetches
+        `RERANK_MARGIN` extra rows to re-rank; a query whose k-th exact score is within FAISS's error
+        bound of the last fetched row (an unseen row could tie or beat it: a large group of equal
+        scores, as binary attributes give) is scored exactly against every row instead.
+        """
+        total = self.index.ntotal
+        k = min(k, total)
+        fetch = min(total, k + RERANK_MARGIN)
+        l2 = self.metric == "l2"
+        approx, ids = self.index.search(q, fetch)
+        ids, exact, ok = _rerank(self._base, q, ids, approx, l2, k, self._max_norm, _ERR_UNITS, fetch == total)
+        ids, exact = ids[:, :k], exact[:, :k]
+        if not ok.all():
+            bad = np.flatnonzero(~ok)
+            ids[bad], exact[bad] = _exact_rows(self._base, np.ascontiguousarray(q[bad]), k, l2)
+        return ids, exact
+
     def _dedup_search(self, q: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Exact search of the distinct vectors, expanded to their tracks: the same results as flat search.
+
+        Distinct vectors of equal exact score form one tie group whose tracks are merged in track order,
+        so the order is (score, track) as in `_exact_search`; rows whose tracks do not reach k, or whose
+        last fetched tie group may go on past the fetched vectors, fetch four times as many.
+        """
         n_uniq = self.index.ntotal
         ku = min(n_uniq, k)
+        out_ids = np.empty((len(q), k), dtype=np.int64)
+        out_sc = np.empty((len(q), k), dtype=np.float64)
+        todo = np.arange(len(q))
+        qq = q
         while True:
-            dist, pat = self.index.search(q, ku)
-            sizes = self._counts[pat]
-            cum = np.cumsum(sizes, axis=1)
-            if cum[:, -1].min() >= k or ku == n_uniq:
-                break
+            pat, dist = self._exact_search(qq, ku)
+            ids, scores, ok = _expand_ties(pat, dist, self._counts, self._starts, self._members, k, ku == n_uniq)
+            out_ids[todo], out_sc[todo] = ids, scores
+            if ok.all():
+                return out_ids, out_sc
+            todo = todo[~ok]
+            qq = np.ascontiguousarray(q[todo])
             ku = min(n_uniq, ku * 4)
-        b = len(q)
-        # position j of row r lies in the pattern whose cumulative range covers j: one searchsorted
-        # over all rows at once, made monotonic by offsetting row r by r * total.
-        total = int(cum[:, -1].max()) + 1
-        flat_cum = (cum + np.arange(b)[:, None] * total).ravel()
-        pos = (np.arange(k)[None, :] + np.arange(b)[:, None] * total).ravel()
-        slot = np.searchsorted(flat_cum, pos, side="right").reshape(b, k) - np.arange(b)[:, None] * ku
-        ok = slot < ku
-        slot = np.minimum(slot, ku - 1)
-        p = np.take_along_axis(pat, slot, 1)
-        before = np.take_along_axis(cum - sizes, slot, 1)
-        offset = np.arange(k)[None, :] - before
-        ids = self._members[np.minimum(self._starts[p] + offset, self.n - 1)]
-        return np.where(ok, ids, -1), np.take_along_axis(dist, slot, 1)
 
     def prepare_queries(self, queries: np.ndarray) -> np.ndarray:
         """Queries as contiguous float32 (B, d), normalised for the cosine metric."""
@@ -293,7 +335,8 @@ class CandidateIndex:
 
         Returns:
             ``(ids, scores)``, each (B, k): int64 track rows best first (-1 where fewer than k tracks
-            remain) and float32 scores (squared L2 distance for ``l2``, similarity otherwise).
+            remain) and float32 scores (squared L2 distance for ``l2``, similarity otherwise). Flat and
+            dedup indexes order by exact score (float64), then track id: the same on every machine.
         """
         if k < 1:
             raise ValueError(f"k must be >= 1, got {k}")
@@ -360,6 +403,145 @@ class CandidateIndex:
                 except OSError as e:  # a read-only cache costs time, not results
                     log.warning("could not cache the neighbour table at %s: %s", path, e)
         return self._neighbours[k]
+
+
+@numba.njit(cache=True, nogil=True)
+def _exact_key(base, t, q, i, l2):  # pragma: no cover - numba
+    """Sort key of row t for query i, lower is better: the squared distance, or minus the similarity.
+
+    Float64 from the float32 vectors, plain multiply and add in a fixed order (no fast-math, no FMA):
+    the same bits on every machine. NaN (a NaN query) sorts last.
+    """
+    acc = 0.0
+    for c in range(base.shape[1]):
+        if l2:
+            diff = np.float64(base[t, c]) - np.float64(q[i, c])
+            acc += diff * diff
+        else:
+            acc += np.float64(base[t, c]) * np.float64(q[i, c])
+    key = acc if l2 else -acc
+    return np.inf if np.isnan(key) else key
+
+
+@numba.njit(cache=True, nogil=True)
+def _rerank(base, q, ids, approx, l2, k, max_norm, err_units, complete):  # pragma: no cover - numba
+    """Exact scores of FAISS's results, each row sorted by (score, row), and whether its top k is certain.
+
+    `ids` / `approx`: FAISS's (B, F) rows and float32 scores, best first. A row is certain when its set
+    is `complete` (every row fetched) or its k-th exact score is strictly better than any unseen row's
+    can be: FAISS's score of its last fetched row, plus the error bound of a float32 score.
+    """
+    b, f = ids.shape
+    d = base.shape[1]
+    out_ids = np.empty((b, f), dtype=np.int64)
+    keys = np.empty((b, f), dtype=np.float64)
+    ok = np.empty(b, dtype=np.bool_)
+    for i in range(b):
+        for j in range(f):
+            t = ids[i, j]
+            if t >= 0:
+                key = _exact_key(base, t, q, i, l2)
+            else:
+                key, t = np.inf, _NO_ROW  # missing results sort last
+            # insertion sort by (key, row): FAISS's order is nearly right, so this is about linear
+            m = j
+            while m > 0 and (keys[i, m - 1] > key or (keys[i, m - 1] == key and out_ids[i, m - 1] > t)):
+                keys[i, m] = keys[i, m - 1]
+                out_ids[i, m] = out_ids[i, m - 1]
+                m -= 1
+            keys[i, m] = key
+            out_ids[i, m] = t
+        for j in range(f):
+            if out_ids[i, j] == _NO_ROW:
+                out_ids[i, j] = -1
+        if complete:
+            ok[i] = True
+        else:
+            qn = 0.0
+            for c in range(d):
+                qn += np.float64(q[i, c]) * np.float64(q[i, c])
+            qn = np.sqrt(qn)
+            scale = (max_norm + qn) ** 2 if l2 else max_norm * qn
+            tol = err_units * (d + 3) * 2.0**-24 * scale
+            last = np.float64(approx[i, f - 1])
+            bound = last - tol if l2 else -(last + tol)  # the best key an unseen row can have
+            ok[i] = keys[i, k - 1] < bound
+    return out_ids, keys if l2 else -keys, ok
+
+
+@numba.njit(cache=True, nogil=True)
+def _exact_rows(base, q, k, l2):  # pragma: no cover - numba
+    """(B, k) rows of `base` best for each query by (exact score, row), scoring every row, and their scores."""
+    n = base.shape[0]
+    out = np.empty((q.shape[0], k), dtype=np.int64)
+    out_sc = np.empty((q.shape[0], k), dtype=np.float64)
+    keys = np.empty(n, dtype=np.float64)
+    for i in range(q.shape[0]):
+        for t in range(n):
+            keys[t] = _exact_key(base, t, q, i, l2)
+        kth = np.partition(keys, k - 1)[k - 1]
+        sel = np.empty(k, dtype=np.int64)
+        cnt = 0
+        for t in range(n):  # the rows better than the k-th, then those equal to it, each in row order
+            if keys[t] < kth:
+                sel[cnt] = t
+                cnt += 1
+        for t in range(n):
+            if cnt == k:
+                break
+            if keys[t] == kth:
+                sel[cnt] = t
+                cnt += 1
+        order = np.argsort(keys[sel], kind="mergesort")  # stable: equal scores stay in row order
+        for j in range(k):
+            out[i, j] = sel[order[j]]
+            out_sc[i, j] = keys[sel[order[j]]] if l2 else -keys[sel[order[j]]]
+    return out, out_sc
+
+
+@numba.njit(cache=True, nogil=True)
+def _expand_ties(pat, dist, counts, starts, members, k, complete):  # pragma: no cover - numba
+    """Tracks of the distinct vectors `pat` (B, U; exact scores `dist`, best first): the first k by (score, track).
+
+    ``members[starts[p]:starts[p] + counts[p]]`` are the tracks of vector p in increasing order. Returns
+    (B, k) tracks (-1 past the end of the catalog), their scores, and per row whether the fetched vectors
+    were enough: k tracks before the last fetched tie group, or all of them (`complete`).
+    """
+    b, u = pat.shape
+    out = np.full((b, k), -1, dtype=np.int64)
+    out_sc = np.full((b, k), np.nan)
+    ok = np.ones(b, dtype=np.bool_)
+    for i in range(b):
+        filled = 0
+        j = 0
+        while filled < k and j < u:
+            g = j + 1
+            while g < u and dist[i, g] == dist[i, j]:
+                g += 1
+            if g == u and not complete:  # the group may go on past the fetched vectors
+                ok[i] = False
+                break
+            size = 0
+            for m in range(j, g):
+                size += counts[pat[i, m]]
+            buf = np.empty(size, dtype=np.int64)
+            pos = 0
+            for m in range(j, g):
+                p = pat[i, m]
+                for r in range(counts[p]):
+                    buf[pos] = members[starts[p] + r]
+                    pos += 1
+            if g - j > 1:
+                buf.sort()
+            take = min(size, k - filled)
+            for r in range(take):
+                out[i, filled + r] = buf[r]
+                out_sc[i, filled + r] = dist[i, j]
+            filled += take
+            j = g
+        if filled < k and not complete:
+            ok[i] = False
+    return out, out_sc, ok
 
 
 def rowwise_isin(values: np.ndarray, sets: np.ndarray) -> np.ndarray:

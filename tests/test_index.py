@@ -153,3 +153,78 @@ def test_neighbour_tables_are_cached_on_disk(tmp_path, monkeypatch, caplog):
     assert np.array_equal(CandidateIndex.for_catalog(cat, "taste").neighbours(8), table)
     assert "ignoring cached neighbour table" in caplog.text and np.array_equal(np.load(path), table)
     assert not list(tmp_path.glob("*.tmp*"))
+
+
+def _near_ties(n: int = 3_000, d: int = 9, seed: int = 4) -> np.ndarray:
+    """Vectors on a coarse grid plus noise at float32 rounding level: many scores a few 1e-8 apart."""
+    rng = np.random.default_rng(seed)
+    x = np.round(rng.random((n, d)) * 3) / 3 + rng.normal(0, 3e-7, (n, d))
+    return x.astype(np.float32)
+
+
+def _exact_order(vectors, q, k, metric):
+    """The reference: float64 scores of the stored float32 vectors, best first, ties by row."""
+    v, qq = vectors.astype(np.float64), q.astype(np.float64)
+    if metric == "l2":
+        key = ((v[None] - qq[:, None]) ** 2).sum(-1)
+    else:
+        key = -(qq @ v.T)
+    return np.stack([np.lexsort((np.arange(len(v)), row))[:k] for row in key])
+
+
+@pytest.fixture
+def blas_threshold():
+    """Set FAISS's BLAS threshold for a test (restored afterwards)."""
+    import faiss
+
+    before = faiss.cvar.distance_compute_blas_threshold
+
+    def set_(n: int) -> None:
+        faiss.cvar.distance_compute_blas_threshold = n
+
+    yield set_
+    faiss.cvar.distance_compute_blas_threshold = before
+
+
+@pytest.mark.parametrize("metric", ["cosine", "l2", "ip"])
+def test_results_do_not_depend_on_the_faiss_kernel(blas_threshold, metric):
+    """FAISS's BLAS path (batches from 20 queries) and SIMD loop order near-ties differently, and so do
+    OpenBLAS's kernels on different CPUs: the index re-ranks exactly, so every path gives the exact order."""
+    x = _near_ties()
+    q = x[:200] + np.float32(1e-7)
+    got = {}
+    for path, threshold in (("blas", 20), ("simd", 10**9)):
+        blas_threshold(threshold)
+        idx = CandidateIndex(x, metric=metric, kind="flat")
+        got[path] = (idx.search(q, 16)[0], idx.search(q, 16, exclude=np.arange(200)[:, None])[0], idx.neighbours(16))
+    for a, b in zip(got["blas"], got["simd"], strict=True):
+        assert np.array_equal(a, b)
+    ref = _exact_order(idx.vectors, idx.prepare_queries(q), 16, "l2" if metric == "l2" else "ip")
+    assert np.array_equal(got["blas"][0], ref)
+
+
+@pytest.mark.parametrize("space", ["taste", "latent"])
+def test_default_catalog_neighbours_do_not_depend_on_the_faiss_kernel(default_catalog, blas_threshold, space):
+    """The neighbour tables of the default catalog (hundreds of near-tied rows in float32) are the same
+    through the BLAS path and the SIMD loop: the trajectories of the envs built on them do not depend on
+    the CPU (Taste-v0 and Session-v0 did on an AVX-512 machine before the exact re-ranking)."""
+    shared = CandidateIndex.for_catalog(default_catalog, space)
+    rows = np.arange(0, len(shared), 5)
+    tables = []
+    for threshold in (20, 10**9):
+        blas_threshold(threshold)
+        tables.append(shared.search(shared.vectors[rows], 64, exclude=rows[:, None])[0])
+    assert np.array_equal(tables[0], tables[1])
+
+
+@pytest.mark.parametrize("metric", ["l2", "ip"])
+def test_dedup_gives_exactly_the_flat_results(metric):
+    """Tracks of equal score come in track order whether the index deduplicates vectors or not."""
+    rng = np.random.default_rng(5)
+    x = np.round(rng.random((3_000, 3)) * 3).astype(np.float32)
+    q = rng.random((40, 3)).astype(np.float32)
+    dedup, flat = CandidateIndex(x, metric=metric, kind="dedup"), CandidateIndex(x, metric=metric, kind="flat")
+    assert np.array_equal(dedup.search(q, 50)[0], flat.search(q, 50)[0])
+    assert np.array_equal(dedup.search(x[:40], 300, exclude=np.arange(40)[:, None])[0],
+                          flat.search(x[:40], 300, exclude=np.arange(40)[:, None])[0])
+    assert np.array_equal(dedup.neighbours(20), flat.neighbours(20))

@@ -232,6 +232,9 @@ class PlaylistEnv(MusicEnv):
 
     ## Version History
     * v0: initial version (the 10-track end is a termination; the project's fixed listener is the default).
+    * v0 (unreleased revision): retrieval ties broken by exact score then track id, identical on every CPU
+      (the latent neighbour table had come in FAISS's float32 order, which depends on the CPU's BLAS
+      kernel).
     """
 
     core_cls = PlaylistCore

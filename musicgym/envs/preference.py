@@ -130,6 +130,9 @@ class PreferenceEnv(MusicEnv):
 
     ## Version History
     * v0: initial version.
+    * v0 (unreleased revision): retrieval ties broken by exact score then track id, identical on every CPU
+      (the attributes neighbour table had come in FAISS's order; its many exactly equal scores now come
+      in track order).
     """
 
     core_cls = PreferenceCore

@@ -112,6 +112,9 @@ class TasteEnv(MusicEnv):
 
     ## Version History
     * v0: initial version.
+    * v0 (unreleased revision): retrieval ties broken by exact score then track id, identical on every CPU
+      (the taste neighbour table had come in FAISS's float32 order, which depends on the CPU's BLAS
+      kernel).
     """
 
     core_cls = TasteCore
