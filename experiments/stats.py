@@ -64,7 +64,11 @@ def interval(
         return float("nan"), float("nan"), float("nan")
     point = statistic(np.concatenate(tasks))
     rng = np.random.default_rng(seed)
-    boot = np.array([statistic(np.concatenate(_resample(tasks, rng))) for _ in range(reps)])
+    if statistic is iqm:  # the replicates as one (reps, runs) matrix: one trimmed mean over its rows
+        draws = np.array([np.concatenate(_resample(tasks, rng)) for _ in range(reps)])
+        boot = trim_mean(draws, 0.25, axis=1)
+    else:
+        boot = np.array([statistic(np.concatenate(_resample(tasks, rng))) for _ in range(reps)])
     lo, hi = np.percentile(boot, [2.5, 97.5])
     return float(point), float(lo), float(hi)
 
