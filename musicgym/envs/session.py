@@ -118,7 +118,7 @@ def _head(last, count, length, rows, limit, out):  # noqa: D103
 
 
 # ---------------------------------------------------------------------------------------------------- fused step
-# One step of Session-v0 with its built-in listener in one or two kernel calls (`SessionCore.step`): the
+# One step of Session-v0 with its built-in listener in two kernel calls (`SessionCore.step`): the
 # same kernels as the step by parts (`Core.step`), called in the same order from numba, with the
 # generator's draws made in the kernels through `musicgym.envs.draws` (the same numbers as the NumPy
 # calls of the step by parts). cfg holds the integer settings (`_C_*`); resp the listener's response
@@ -129,16 +129,15 @@ def _head(last, count, length, rows, limit, out):  # noqa: D103
 _N_RESPONSE = len(_sl._RESPONSE_COLUMNS)
 _R_REGRET = _N_RESPONSE
 _I_TRACK, _I_TERMINATED, _I_SHORT, _I_TAKEN = range(4)
-#: status of `_fused_step`: done; an action is out of range or repeats (nothing done: take the step by
-#: parts); a history is full (nothing done: grow it, call again); the near part needs an index search or
-#: the random part comes from the index (finish with `_fused_finish`); no distinct random tracks
-_DONE, _BY_PARTS, _FULL, _NEEDS_INDEX, _NO_RANDOM = 0, -2, -4, -5, -6
+#: status of the fused kernels: done; an action is out of range or repeats (nothing done: take the step by
+#: parts); a history is full (nothing done: grow it, call again); no distinct random tracks
+_DONE, _BY_PARTS, _FULL, _NO_RANDOM = 0, -2, -4, -6
 
 
 @numba.njit(cache=True, nogil=True)
 def _fused_respond(rows, actions, ptrs, cfg, sess_f, sess_i, buf_i, buf_w, buf_t, trk, decay, par, history, length,
                    candidates, oracle_reward, last, shown_count, table, taste, resp, ints, slate):
-    """Select, regret, respond, update, push, record and the near part of the slate (`_fused_step`'s first half).
+    """Select, regret, respond, update, push, record and the near part of the slate (the step's first half).
 
     Returns `_BY_PARTS` (an action out of range or a repeat), `_FULL` (both before any change), or the
     number of rows whose near part ran out of the table (0: all found; ``ints[:, _I_SHORT]`` marks
@@ -292,14 +291,12 @@ def _pairwise_sum(a):
 
 @numba.njit(cache=True, nogil=True)
 def _fused_reset(rows, ptrs, cfg, centres, genre_counts, genre_prior, log_share, first_track, source_playlist,
-                 sess_f, sess_i, buf_i, buf_w, buf_t, trk, decay, par, history, length, candidates, oracle_action,
-                 oracle_reward, steps_taken, last, shown_count, table, taste, ints, slate, obs):
-    """`SessionCore.reset` with the built-in listener: the same draws in the same order.
+                 sess_f, sess_i, buf_i, buf_w, buf_t, trk, decay, par, history, length, steps_taken, last, shown_count,
+                 table, taste, ints, slate):
+    """`SessionCore.reset` with the built-in listener up to the slate's near part: the same draws in the same order.
 
-    `SessionListener.sample`, its start track, `SessionListener.start`, the start's record, the slate and
-    the oracle.
-
-    Returns `_DONE`, `_NEEDS_INDEX` (finish with `_fused_finish`) or `_NO_RANDOM`.
+    `SessionListener.sample`, its start track, `SessionListener.start`, the start's record and the near part
+    of the slate (`_fused_respond`'s return value and ``ints``); `_fused_finish` does the rest.
     """
     n = rows.shape[0]
     bg = draws.bitgen(ptrs)
@@ -365,27 +362,8 @@ def _fused_reset(rows, ptrs, cfg, centres, genre_counts, genre_prior, log_share,
     for i in range(n):
         ints[i, _I_SHORT] = 1 if short[i] else 0
     ints[0, _I_TAKEN] = 1 + nn
-    if n_short or (cfg[_C_RANDOM] and cfg[_C_INDEX_N] - ints[0, _I_TAKEN] < cfg[_C_RANDOM]):
-        return _NEEDS_INDEX
-    return _fused_finish(rows, ptrs, cfg, True, False, sess_f, sess_i, buf_i, buf_w, trk, par, history, length,
-                         candidates, oracle_action, oracle_reward, steps_taken, last, shown_count, taste, ints, slate,
-                         obs)
+    return n_short
 
-
-@numba.njit(cache=True, nogil=True)
-def _fused_step(rows, actions, ptrs, cfg, sess_f, sess_i, buf_i, buf_w, buf_t, trk, decay, par, history, length,
-                candidates, oracle_action, oracle_reward, steps_taken, last, shown_count, table, taste, resp, ints,
-                slate, obs):
-    """One step of the sessions `rows` (see the comment above); `_NEEDS_INDEX`: finish with `_fused_finish`."""
-    status = _fused_respond(rows, actions, ptrs, cfg, sess_f, sess_i, buf_i, buf_w, buf_t, trk, decay, par, history,
-                            length, candidates, oracle_reward, last, shown_count, table, taste, resp, ints, slate)
-    if status < 0:
-        return status
-    if status > 0 or (cfg[_C_RANDOM] and cfg[_C_INDEX_N] - ints[0, _I_TAKEN] < cfg[_C_RANDOM]):
-        return _NEEDS_INDEX
-    return _fused_finish(rows, ptrs, cfg, True, True, sess_f, sess_i, buf_i, buf_w, trk, par, history, length,
-                         candidates, oracle_action, oracle_reward, steps_taken, last, shown_count, taste, ints, slate,
-                         obs)
 
 class SessionCore(Core):
     """Batched dynamics of Session-v0 (see `SessionEnv` for the specification)."""
@@ -431,7 +409,8 @@ class SessionCore(Core):
         self.shown_count = np.zeros(self.num, dtype=np.int64)
         dim = self.head_dim + self.k * TASTE_DIM
         self.observation_space = spaces.Box(0.0, 1.0, shape=(dim,), dtype=np.float32)
-        # the fused step (`_fused_step`): candidates mode with the built-in listener
+        # the fused step and reset (`_fused_respond`, `_fused_reset`, `_fused_finish`): candidates mode with the
+        # built-in listener
         self._fused = self.action_mode == "candidates" and type(self.listener) is SessionListener
         self._bitgen: Any = None
         self._ptrs: np.ndarray | None = None
@@ -490,13 +469,11 @@ class SessionCore(Core):
         pop = lis.pop
         if self._first_track is None:
             self._first_track = np.array([p[0] for p in pop.playlists], dtype=np.int64)
-        status = _fused_reset(rows, ptrs, cfg, pop.centres, pop.genre_counts, lis._genre_prior, lis._log_share,
-                              self._first_track, lis.source_playlist, lis._sess_f, lis._sess_i, lis._buf_i,
-                              lis._buf_w, lis._buf_t, lis._trk, lis._table, lis._par, self.history, self.length,
-                              self.candidates, self.oracle_action, self.oracle_reward, self.steps_taken, self.last,
-                              self.shown_count, self.table, self.taste, ints, slate, self._no_obs)
-        if status == _NEEDS_INDEX:
-            status = self._finish_by_index(rows, ptrs, ints, slate, self._no_obs, stepping=False)
+        n_short = _fused_reset(rows, ptrs, cfg, pop.centres, pop.genre_counts, lis._genre_prior, lis._log_share,
+                               self._first_track, lis.source_playlist, lis._sess_f, lis._sess_i, lis._buf_i,
+                               lis._buf_w, lis._buf_t, lis._trk, lis._table, lis._par, self.history, self.length,
+                               self.steps_taken, self.last, self.shown_count, self.table, self.taste, ints, slate)
+        status = self._finish(rows, ptrs, n_short, ints, slate, self._no_obs, stepping=False)
         if status == _NO_RANDOM:
             raise RuntimeError("could not draw distinct random tracks; the catalog is too small for this many slots")
         return True
@@ -535,7 +512,7 @@ class SessionCore(Core):
 
     def _step_fused(self, rng: np.random.Generator, rows: np.ndarray, actions: np.ndarray,
                     obs: np.ndarray | None) -> dict[str, np.ndarray] | None:
-        """The step by `_fused_step` (and the observation into `obs`); None where it must go by parts."""
+        """The step by `_fused_respond` and `_fused_finish` (the observation into `obs`); None: go by parts."""
         ptrs = self._pointers(rng)
         actions = np.asarray(actions, dtype=np.int64)
         if ptrs is None or actions.shape != rows.shape:
@@ -551,17 +528,16 @@ class SessionCore(Core):
         obs = self._no_obs if obs is None else obs
         lis = self.listener
         while True:
-            status = _fused_step(rows, actions, ptrs, cfg, lis._sess_f, lis._sess_i, lis._buf_i, lis._buf_w,
-                                 lis._buf_t, lis._trk, lis._table, lis._par, self.history, self.length,
-                                 self.candidates, self.oracle_action, self.oracle_reward, self.steps_taken, self.last,
-                                 self.shown_count, self.table, self.taste, resp, ints, slate, obs)
+            status = _fused_respond(rows, actions, ptrs, cfg, lis._sess_f, lis._sess_i, lis._buf_i, lis._buf_w,
+                                    lis._buf_t, lis._trk, lis._table, lis._par, self.history, self.length,
+                                    self.candidates, self.oracle_reward, self.last, self.shown_count, self.table,
+                                    self.taste, resp, ints, slate)
             if status != _FULL:
                 break
             self._grow_history()
         if status == _BY_PARTS:
             return None
-        if status == _NEEDS_INDEX:
-            status = self._finish_by_index(rows, ptrs, ints, slate, obs)
+        status = self._finish(rows, ptrs, status, ints, slate, obs, stepping=True)
         if status == _NO_RANDOM:
             raise RuntimeError("could not draw distinct random tracks; the catalog is too small for this many slots")
         out = {name: resp[:, j] for j, name in enumerate(_sl._RESPONSE_COLUMNS)}
@@ -571,9 +547,20 @@ class SessionCore(Core):
         out["terminated"] = ints[:, _I_TERMINATED] != 0
         return out
 
-    def _finish_by_index(self, rows: np.ndarray, ptrs: np.ndarray, ints: np.ndarray, slate: np.ndarray,
-                         obs: np.ndarray, stepping: bool = True) -> int:
-        """The slate's parts that need an index search (as `_update_candidates`), then `_fused_finish`."""
+    def _finish(self, rows: np.ndarray, ptrs: np.ndarray, n_short: int, ints: np.ndarray, slate: np.ndarray,
+                obs: np.ndarray, stepping: bool) -> int:
+        """`_fused_finish`, after the index searches the slate may need (`_finish_by_index`)."""
+        fill = True
+        if n_short or (self.n_random and self.index.n - int(ints[0, _I_TAKEN]) < self.n_random):
+            fill = self._finish_by_index(rows, ints, slate)
+        lis = self.listener
+        return _fused_finish(rows, ptrs, self._cfg, fill, stepping, lis._sess_f, lis._sess_i, lis._buf_i,
+                             lis._buf_w, lis._trk, lis._par, self.history, self.length, self.candidates,
+                             self.oracle_action, self.oracle_reward, self.steps_taken, self.last, self.shown_count,
+                             self.taste, ints, slate, obs)
+
+    def _finish_by_index(self, rows: np.ndarray, ints: np.ndarray, slate: np.ndarray) -> bool:
+        """The slate's parts that need an index search (as `_update_candidates`); False if the random part did."""
         nn = self.k - self.n_random
         short = ints[:, _I_SHORT] != 0
         if short.any():  # the table ran out (a long session on a small catalog): search the index
@@ -588,11 +575,7 @@ class SessionCore(Core):
             current = kernels.current_tracks(self.history, self.length, rows)
             slate[:, nn:] = self.index.search(self.index.vectors[current], self.n_random, exclude=taken)[0]
             fill = False
-        lis = self.listener
-        return _fused_finish(rows, ptrs, self._cfg, fill, stepping, lis._sess_f, lis._sess_i, lis._buf_i,
-                             lis._buf_w, lis._trk, lis._par, self.history, self.length, self.candidates,
-                             self.oracle_action, self.oracle_reward, self.steps_taken, self.last, self.shown_count,
-                             self.taste, ints, slate, obs)
+        return fill
 
     def _update_candidates(self, rng: np.random.Generator, rows: np.ndarray) -> None:
         if self.action_mode == "catalog":
