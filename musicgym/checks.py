@@ -24,8 +24,10 @@ def _range_text(lo: float | None, hi: float | str | None) -> str:
 
 def check_int(name: str, value: Any, lo: int | None = None, hi: int | None = None, what: str = "",
               hi_name: str = "") -> int:
-    """`value` as an int within [lo, hi] (either may be None); ``hi_name`` names where hi comes from
-    (``"k"`` makes the message say "from 0 to k=20")."""
+    """`value` as an int within [lo, hi] (either may be None).
+
+    ``hi_name`` names where hi comes from (``"k"`` makes the message say "from 0 to k=20").
+    """
     label = f"{name} ({what})" if what else name
     high = f"{hi_name}={hi}" if hi_name and hi is not None else hi
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Integral, np.integer)):
