@@ -14,7 +14,7 @@ Goals (the ratio is the figure to quote on a shared machine): single env >= 3x S
 steps/s on Playlist-v0, >= 200k on Taste-v0 / Preference-v0 and >= 300k on Session-v0 (the catalog-mode
 ids have no goal: their greedy oracle searches the whole catalog at every step).
 
-Usage: python experiments/bench_envs.py [--catalog synthetic-100k] [--rounds 5] [--million]
+Usage: python experiments/bench_envs.py [--catalog synthetic-100k] [--rounds 5] [--million] [--envs Session ...]
 """
 
 from __future__ import annotations
@@ -56,6 +56,8 @@ class Args:
     """Sessions in the vector env."""
     million: bool = False
     """Also measure the resident memory of a 1M-track env (in a fresh process)."""
+    envs: tuple[str, ...] = ENV_IDS
+    """The env ids to time (default: all of `ENV_IDS`)."""
 
 
 class SingleRunner:
@@ -148,7 +150,7 @@ def main(args: Args) -> None:
           f"{args.num_envs} sessions")
     print(f"{'env':32} {'single steps/s':>15} {'SARDINE steps/s':>16} {'ratio':>7} {'goal':>6} "
           f"{'vector steps/s':>15} {'goal':>10}")
-    for env_id in ENV_IDS:
+    for env_id in args.envs:
         gym.make(env_id, catalog=args.catalog).reset(seed=0)  # build shared catalog, VAE, indexes first
         single, theirs = bench_single(env_id, args, runner)
         vector = bench_vector(env_id, args)
@@ -159,7 +161,7 @@ def main(args: Args) -> None:
         print(f"{env_id:32} {single:>15,.0f} {theirs_s} {ratio} {goal_s:>6} {vector:>15,.0f} {goal_v}")
     print(f"peak resident memory of this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MB")
     if args.million:
-        for env_id in ("MusicGym/Playlist-v0", "MusicGym/PreferenceCatalog-v0"):
+        for env_id in ("MusicGym/Playlist-v0", "MusicGym/PreferenceCatalog-v0", "MusicGym/Session-v0"):
             out = subprocess.run([sys.executable, "-c", MILLION.format(env_id=env_id)], capture_output=True, text=True)
             if out.returncode:
                 print(f"{env_id} on synthetic-1m failed:\n{out.stderr[-2000:]}")
@@ -176,5 +178,8 @@ if __name__ == "__main__":
     p.add_argument("--vector-steps", type=int, default=Args.vector_steps)
     p.add_argument("--num-envs", type=int, default=Args.num_envs)
     p.add_argument("--million", action="store_true")
+    p.add_argument("--envs", nargs="+", default=list(ENV_IDS), metavar="ID",
+                   help="env ids to time (default: all; 'Session' stands for 'MusicGym/Session-v0')")
     a = p.parse_args()
-    main(Args(a.catalog, a.single_steps, a.rounds, a.vector_steps, a.num_envs, a.million))
+    envs = tuple(e if "/" in e else f"MusicGym/{e}-v0" for e in a.envs)
+    main(Args(a.catalog, a.single_steps, a.rounds, a.vector_steps, a.num_envs, a.million, envs))

@@ -155,7 +155,7 @@ class MusicEnv(_PublicFace, gym.Env):
             raise ResetNeeded(f"{type(self).__name__}: call reset() before step()" + self._ended)
         a = _as_action(action, self.core.n_actions)
         self._action[0] = a
-        out = self.core.step(self.np_random, self._rows, self._action)
+        out, obs = self.core.step_observe(self.np_random, self._rows, self._action)
         terminated = bool(out["terminated"][0])
         if terminated:
             self._needs_reset, self._ended = True, " (the episode has terminated)"
@@ -164,7 +164,7 @@ class MusicEnv(_PublicFace, gym.Env):
             self._feedback.append("(repeat)" if res["repeat"] else self.core.listener.feedback_text(res))
         if self.render_mode == "human":
             self.render()
-        return self.core.observe(self._rows)[0], float(out["reward"][0]), terminated, False, self._info(out)
+        return obs[0], float(out["reward"][0]), terminated, False, self._info(out)
 
     def action_masks(self) -> np.ndarray:
         """Valid actions now (True = plays a track not yet in the session), as sb3-contrib expects."""

@@ -175,9 +175,13 @@ class Core:
     def _push(self, rows: np.ndarray, tracks: np.ndarray) -> None:
         tracks = np.ascontiguousarray(tracks, dtype=np.int64)
         if not kernels.push(self.history, self.length, rows, tracks):  # a history is full: grow all of them
-            self._cap *= 2
-            self.history = np.pad(self.history, ((0, 0), (0, self._cap - self.history.shape[1])), constant_values=-1)
+            self._grow_history()
             kernels.push(self.history, self.length, rows, tracks)
+
+    def _grow_history(self) -> None:
+        """Double every session's history capacity."""
+        self._cap *= 2
+        self.history = np.pad(self.history, ((0, 0), (0, self._cap - self.history.shape[1])), constant_values=-1)
 
     def reset(self, rng: np.random.Generator, rows: np.ndarray) -> None:
         """Start new sessions in `rows`: new listeners, then the starting tracks."""
@@ -322,6 +326,12 @@ class Core:
             value = self.listener.expected_reward(rows, tracks)
             kernels.best_slot(self.candidates, rows, np.asarray(value, dtype=np.float64), self.oracle_action,
                               self.oracle_reward)
+
+    def step_observe(self, rng: np.random.Generator, rows: np.ndarray,
+                     actions: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """`step`, then `observe` of the same rows (a subclass may do both at once)."""
+        out = self.step(rng, rows, actions)
+        return out, self.observe(rows)
 
     def step(self, rng: np.random.Generator, rows: np.ndarray, actions: np.ndarray) -> dict[str, np.ndarray]:
         """Advance sessions `rows` by one action each.

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any, ClassVar
 
 import numba
 import numpy as np
 from gymnasium import spaces
+from numba.np.random import distributions
 
 from musicgym.catalog import Catalog
 from musicgym.checks import check_int
-from musicgym.envs import kernels
+from musicgym.envs import draws, kernels
 from musicgym.envs.base import MusicEnv, MusicVectorEnv
 from musicgym.envs.core import Core, neighbour_table, random_fill, shared_index
 from musicgym.listeners import Listener
+from musicgym.listeners import session as _sl
 from musicgym.listeners.session import SessionListener
 
 TASTE_DIM = 9
@@ -113,6 +116,255 @@ def _head(last, count, length, rows, limit, out):  # noqa: D103
         out[i, n * TRACK_DIM] = min(length[r] / limit, 1.0)
 
 
+
+# ---------------------------------------------------------------------------------------------------- fused step
+# One step of Session-v0 with its built-in listener in two kernel calls (`SessionCore.step`): the
+# same kernels as the step by parts (`Core.step`), called in the same order from numba, with the
+# generator's draws made in the kernels through `musicgym.envs.draws` (the same numbers as the NumPy
+# calls of the step by parts). cfg holds the integer settings (`_C_*`); resp the listener's response
+# columns (`musicgym.listeners.session._RESPONSE_COLUMNS`) and the regret; ints the track, whether
+# terminated and two counts (`_I_*`).
+(_C_NEAR, _C_RECENT, _C_SHOWN, _C_RANDOM, _C_INDEX_N, _C_MINUTES, _C_ORACLE, _C_LIMIT, _C_SCALE, _C_OBS,
+ _C_HEAD, _C_N_TRACKS) = range(12)
+_N_RESPONSE = len(_sl._RESPONSE_COLUMNS)
+_R_REGRET = _N_RESPONSE
+_I_TRACK, _I_TERMINATED, _I_SHORT, _I_TAKEN = range(4)
+#: status of the fused kernels: done; an action is out of range or repeats (nothing done: take the step by
+#: parts); a history is full (nothing done: grow it, call again); no distinct random tracks
+_DONE, _BY_PARTS, _FULL, _NO_RANDOM = 0, -2, -4, -6
+
+
+@numba.njit(cache=True, nogil=True)
+def _fused_respond(rows, actions, ptrs, cfg, sess_f, sess_i, buf_i, buf_w, buf_t, trk, decay, par, history, length,
+                   candidates, oracle_reward, last, shown_count, table, taste, resp, ints, slate):
+    """Select, regret, respond, update, push, record and the near part of the slate (the step's first half).
+
+    Returns `_BY_PARTS` (an action out of range or a repeat), `_FULL` (both before any change), or the
+    number of rows whose near part ran out of the table (0: all found; ``ints[:, _I_SHORT]`` marks
+    them), with ``ints[0, _I_TAKEN]`` the most tracks any row has taken (played + near).
+    """
+    n = rows.shape[0]
+    tracks = np.empty(n, dtype=np.int64)
+    repeat = np.empty(n, dtype=np.bool_)
+    status = kernels.select(candidates, history, length, rows, actions, candidates.shape[1], False, tracks, repeat)
+    if status != -1:
+        return _BY_PARTS
+    cap = history.shape[1]
+    for i in range(n):
+        if length[rows[i]] >= cap:
+            return _FULL
+    trk_int = trk.view(np.int32)
+    minutes = cfg[_C_MINUTES] != 0
+    if cfg[_C_ORACLE]:
+        expected = _sl._expected(rows, tracks.reshape(n, 1), sess_f, sess_i, buf_i, buf_w, trk, trk_int, par,
+                                 minutes, False)
+        for i in range(n):
+            resp[i, _R_REGRET] = oracle_reward[rows[i]] - expected[i, 0, 0]
+    else:
+        for i in range(n):
+            resp[i, _R_REGRET] = np.nan
+    bg = draws.bitgen(ptrs)
+    u = np.empty((n, 3))
+    for i in range(n):
+        for j in range(3):
+            u[i, j] = draws.uniform(bg)
+    out = _sl._respond(rows, tracks, u, sess_f, sess_i, buf_i, buf_w, trk, trk_int, par, minutes)
+    heard = np.empty(n)
+    skipped = np.empty(n)
+    left = np.empty(n, dtype=np.int64)
+    for i in range(n):
+        for j in range(_N_RESPONSE):
+            resp[i, j] = out[i, j]
+        heard[i] = out[i, 5]
+        skipped[i] = out[i, 1]
+        left[i] = np.int64(out[i, 7])
+        ints[i, _I_TRACK] = tracks[i]
+    _sl._hear(rows, tracks, heard, skipped, left, sess_f, sess_i, buf_i, buf_w, buf_t, trk_int, decay, par)
+    kernels.push(history, length, rows, tracks)
+    s1, s2, s3, frac, liked = (np.empty(n), np.empty(n), np.empty(n), np.empty(n), np.empty(n))
+    for i in range(n):
+        s1[i], s2[i], s3[i], frac[i], liked[i] = out[i, 0], out[i, 1], out[i, 2], out[i, 4], out[i, 6]
+    _record(last, shown_count, rows, tracks, taste, s1, s2, s3, frac, liked)
+    n_near, n_recent = cfg[_C_NEAR], cfg[_C_RECENT]
+    nn = n_near + n_recent
+    short = np.zeros(n, dtype=np.bool_)
+    n_short = 0
+    if nn:
+        n_short = _near_and_recent(table, history, length, rows, n_near, n_recent, cfg[_C_SHOWN], slate, short)
+    for i in range(n):
+        ints[i, _I_SHORT] = 1 if short[i] else 0
+    ints[0, _I_TAKEN] = kernels.max_length(length, rows) + nn
+    return n_short
+
+
+@numba.njit(cache=True, nogil=True)
+def _fused_finish(rows, ptrs, cfg, fill, stepping, sess_f, sess_i, buf_i, buf_w, trk, par, history, length,
+                  candidates, oracle_action, oracle_reward, steps_taken, last, shown_count, taste, ints, slate, obs):
+    """The slate's random part (if `fill`), its shuffle, the oracle, (`stepping`) step counts and ends, observation.
+
+    Returns `_DONE`, or `_NO_RANDOM` where 100 redraws left a duplicate (nothing after the fill done).
+    """
+    n = rows.shape[0]
+    k = slate.shape[1]
+    nn = cfg[_C_NEAR] + cfg[_C_RECENT]
+    n_random = cfg[_C_RANDOM]
+    bg = draws.bitgen(ptrs)
+    if fill and n_random:  # `random_fill`: draw all, then redraw every bad draw, up to 100 rounds
+        n_index = cfg[_C_INDEX_N]
+        for i in range(n):
+            for j in range(nn, k):
+                slate[i, j] = draws.below(bg, n_index)
+        bad = np.zeros((n, n_random), dtype=np.bool_)
+        ok = False
+        for _ in range(100):
+            any_bad = False
+            for i in range(n):
+                r = rows[i]
+                for j in range(n_random):
+                    t = slate[i, nn + j]
+                    b = kernels._in_prefix(t, history[r], length[r]) or kernels._in_prefix(t, slate[i], nn)
+                    if not b:
+                        for m in range(j):
+                            if slate[i, nn + m] == t:
+                                b = True
+                                break
+                    bad[i, j] = b
+                    any_bad |= b
+            if not any_bad:
+                ok = True
+                break
+            for i in range(n):
+                for j in range(n_random):
+                    if bad[i, j]:
+                        slate[i, nn + j] = draws.below(bg, n_index)
+        if not ok:
+            return _NO_RANDOM
+    for i in range(n):
+        draws.shuffle_row(bg, slate[i])
+        r = rows[i]
+        for j in range(k):
+            candidates[r, j] = slate[i, j]
+    if cfg[_C_ORACLE]:
+        tracks = np.empty((n, k), dtype=np.int64)
+        kernels.slot_tracks(candidates, rows, tracks)
+        value = _sl._expected(rows, tracks, sess_f, sess_i, buf_i, buf_w, trk, trk.view(np.int32), par,
+                              cfg[_C_MINUTES] != 0, False)
+        kernels.best_slot(candidates, rows, value.reshape(n, k), oracle_action, oracle_reward)
+    if stepping:
+        ended = np.empty(n, dtype=np.bool_)
+        kernels.ended(candidates, length, rows, False, cfg[_C_N_TRACKS], cfg[_C_LIMIT], ended)
+        for i in range(n):
+            r = rows[i]
+            steps_taken[r] += 1
+            ints[i, _I_TERMINATED] = 1 if (ended[i] or sess_i[r, _sl._SI_LEFT] != 0) else 0
+    if cfg[_C_OBS]:
+        _head(last, shown_count, length, rows, float(cfg[_C_SCALE]), obs)
+        kernels.slot_features(taste, candidates, rows, obs, cfg[_C_HEAD])
+    return _DONE
+
+
+@numba.njit(cache=True, nogil=True)
+def _pairwise_sum(a):
+    """NumPy's pairwise summation of a contiguous float64 row (``a.sum()``, the same rounding)."""
+    n = a.shape[0]
+    if n < 8:
+        res = 0.0
+        for i in range(n):
+            res += a[i]
+        return res
+    if n <= 128:
+        r = a[:8].copy()
+        i = 8
+        while i < n - (n % 8):
+            for j in range(8):
+                r[j] += a[i + j]
+            i += 8
+        res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))
+        while i < n:
+            res += a[i]
+            i += 1
+        return res
+    n2 = n // 2
+    n2 -= n2 % 8
+    return _pairwise_sum(a[:n2]) + _pairwise_sum(a[n2:])
+
+
+@numba.njit(cache=True, nogil=True)
+def _fused_reset(rows, ptrs, cfg, centres, genre_counts, genre_prior, log_share, first_track, source_playlist,
+                 sess_f, sess_i, buf_i, buf_w, buf_t, trk, decay, par, history, length, steps_taken, last, shown_count,
+                 table, taste, ints, slate):
+    """`SessionCore.reset` with the built-in listener up to the slate's near part: the same draws in the same order.
+
+    `SessionListener.sample`, its start track, `SessionListener.start`, the start's record and the near part
+    of the slate (`_fused_respond`'s return value and ``ints``); `_fused_finish` does the rest.
+    """
+    n = rows.shape[0]
+    bg = draws.bitgen(ptrs)
+    d = centres.shape[1]
+    n_genres = genre_counts.shape[1]
+    # SessionListener.sample: the source playlists, then u, v, the taste noise and the genre mixes
+    src = np.empty(n, dtype=np.int64)
+    for i in range(n):
+        src[i] = draws.below(bg, centres.shape[0])
+    z_u = np.empty(n)
+    z_v = np.empty(n)
+    for i in range(n):
+        z_u[i] = distributions.random_standard_normal(bg)
+    for i in range(n):
+        z_v[i] = distributions.random_standard_normal(bg)
+    noise = np.empty((n, d))
+    for i in range(n):
+        for m in range(d):
+            noise[i, m] = distributions.random_standard_normal(bg)
+    g = np.empty((n, n_genres))
+    for i in range(n):
+        for m in range(n_genres):
+            g[i, m] = distributions.random_standard_gamma(bg, np.float64(genre_counts[src[i], m]) + genre_prior[m])
+    for i in range(n):
+        r = rows[i]
+        source_playlist[r] = src[i]
+        total = _pairwise_sum(g[i])
+        sess_f[r, _sl._SF_U] = par[_sl._P_USD] * z_u[i]
+        sess_f[r, _sl._SF_TIME] = 0.0
+        sess_f[r, _sl._SF_MOOD] = 0.0
+        sess_f[r, _sl._SF_LEAVE] = par[_sl._P_LSD] * z_v[i]
+        for m in range(d):
+            sess_f[r, _sl._SF_CENTRE + m] = np.float64(centres[src[i], m]) + par[_sl._P_NOISE] * noise[i, m]
+        for m in range(n_genres):
+            x = math.log(max(g[i, m] / total, 1e-300)) - log_share[m]
+            sess_f[r, _sl._SF_CENTRE + d + m] = min(max(x, -4.0), 4.0)
+        sess_i[r, _sl._SI_POS] = 0
+        sess_i[r, _sl._SI_PREV] = -1
+        sess_i[r, _sl._SI_LEFT] = 0
+        buf_i[r] = -1
+        buf_w[r] = 0.0
+        # Core.reset: an empty session, then the start track (the first of the source playlist)
+        history[r] = -1
+        length[r] = 0
+        steps_taken[r] = 0
+        shown_count[r] = 0
+    start = np.empty(n, dtype=np.int64)
+    heard = np.empty(n)
+    for i in range(n):
+        start[i] = first_track[src[i]]
+        heard[i] = np.float64(trk[start[i], _sl._T_MINUTES])
+    kernels.push(history, length, rows, start)
+    zeros, ones = np.zeros(n), np.ones(n)
+    _sl._hear(rows, start, heard, zeros, np.zeros(n, dtype=np.int64), sess_f, sess_i, buf_i, buf_w, buf_t,
+              trk.view(np.int32), decay, par)
+    _record(last, shown_count, rows, start, taste, zeros, zeros, zeros, ones, zeros)
+    n_near, n_recent = cfg[_C_NEAR], cfg[_C_RECENT]
+    nn = n_near + n_recent
+    short = np.zeros(n, dtype=np.bool_)
+    n_short = 0
+    if nn:
+        n_short = _near_and_recent(table, history, length, rows, n_near, n_recent, cfg[_C_SHOWN], slate, short)
+    for i in range(n):
+        ints[i, _I_SHORT] = 1 if short[i] else 0
+    ints[0, _I_TAKEN] = 1 + nn
+    return n_short
+
+
 class SessionCore(Core):
     """Batched dynamics of Session-v0 (see `SessionEnv` for the specification)."""
 
@@ -157,6 +409,20 @@ class SessionCore(Core):
         self.shown_count = np.zeros(self.num, dtype=np.int64)
         dim = self.head_dim + self.k * TASTE_DIM
         self.observation_space = spaces.Box(0.0, 1.0, shape=(dim,), dtype=np.float32)
+        # the fused step and reset (`_fused_respond`, `_fused_reset`, `_fused_finish`): candidates mode with the
+        # built-in listener
+        self._fused = self.action_mode == "candidates" and type(self.listener) is SessionListener
+        self._bitgen: Any = None
+        self._ptrs: np.ndarray | None = None
+        self._cfg = np.zeros(12, dtype=np.int64)
+        n_near = self.k - self.n_recent - self.n_random
+        self._cfg[[_C_NEAR, _C_RECENT, _C_SHOWN, _C_RANDOM, _C_INDEX_N, _C_SCALE, _C_HEAD, _C_N_TRACKS]] = (
+            n_near, self.n_recent, self.n_shown, self.n_random, self.index.n, self.POSITION_SCALE, self.head_dim,
+            self.n_tracks)
+        if self._fused:
+            self._cfg[_C_MINUTES] = self.listener.reward == "minutes"
+        self._no_obs = np.empty((0, dim), dtype=np.float32)
+        self._first_track: np.ndarray | None = None  # the first track of each source playlist
 
     def make_planner(self, horizon: int | None) -> Any:
         """Rollouts with fresh draws (the listener's answers are random).
@@ -179,8 +445,47 @@ class SessionCore(Core):
     # ------------------------------------------------------------------ dynamics
     def reset(self, rng: np.random.Generator, rows: np.ndarray) -> None:
         """New listeners and sessions; the start tracks count as heard to the end (as the listener hears them)."""
+        if self._fused and self.listener.start_from_taste and self._reset_fused(rng, rows):
+            return
         self.shown_count[rows] = 0
         super().reset(rng, rows)
+
+    def _pointers(self, rng: np.random.Generator) -> np.ndarray | None:
+        """The addresses `musicgym.envs.draws` draws from, kept while the generator is the same.
+
+        None for anything but a NumPy ``Generator`` (e.g. the planner's `TiledGenerator`).
+        """
+        if type(rng) is not np.random.Generator:
+            return None
+        bitgen = rng.bit_generator
+        if bitgen is not self._bitgen:
+            self._ptrs, self._bitgen = draws.pointers(rng), bitgen
+        return self._ptrs
+
+    def _reset_fused(self, rng: np.random.Generator, rows: np.ndarray) -> bool:
+        """`reset` by `_fused_reset`; False (nothing done) where it must go by parts."""
+        ptrs = self._pointers(rng)
+        if ptrs is None:
+            return False
+        rows = np.asarray(rows, dtype=np.int64)
+        n = rows.shape[0]
+        ints = np.empty((n, 4), dtype=np.int64)
+        slate = np.empty((n, self.k), dtype=np.int64)
+        cfg = self._cfg
+        cfg[_C_ORACLE] = self.track_oracle
+        cfg[_C_OBS] = 0
+        lis = self.listener
+        pop = lis.pop
+        if self._first_track is None:
+            self._first_track = np.array([p[0] for p in pop.playlists], dtype=np.int64)
+        n_short = _fused_reset(rows, ptrs, cfg, pop.centres, pop.genre_counts, lis._genre_prior, lis._log_share,
+                               self._first_track, lis.source_playlist, lis._sess_f, lis._sess_i, lis._buf_i,
+                               lis._buf_w, lis._buf_t, lis._trk, lis._table, lis._par, self.history, self.length,
+                               self.steps_taken, self.last, self.shown_count, self.table, self.taste, ints, slate)
+        status = self._finish(rows, ptrs, n_short, ints, slate, self._no_obs, stepping=False)
+        if status == _NO_RANDOM:
+            raise RuntimeError("could not draw distinct random tracks; the catalog is too small for this many slots")
+        return True
 
     def _reset_rows(self, rows: np.ndarray) -> None:
         length = self.length[rows]
@@ -198,6 +503,88 @@ class SessionCore(Core):
             raise ValueError(f"Session-v0 observes each track's outcome: the listener {type(self.listener).__name__}"
                              f".respond must return {e.args[0]!r}") from None
         _record(self.last, self.shown_count, rows, tracks, self.taste, *cols)
+
+    def step(self, rng: np.random.Generator, rows: np.ndarray, actions: np.ndarray) -> dict[str, np.ndarray]:
+        """`Core.step`; in one or two kernel calls where it can (candidates mode, the built-in listener)."""
+        out = self._step_fused(rng, rows, actions, None) if self._fused else None
+        return super().step(rng, rows, actions) if out is None else out
+
+    def step_observe(self, rng: np.random.Generator, rows: np.ndarray,
+                     actions: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """`step`, then `observe` of the same rows (fused where `step` is)."""
+        if self._fused:
+            obs = np.empty((len(rows), self.observation_space.shape[0]), dtype=np.float32)
+            out = self._step_fused(rng, rows, actions, obs)
+            if out is not None:
+                return out, obs
+        return super().step_observe(rng, rows, actions)
+
+    def _step_fused(self, rng: np.random.Generator, rows: np.ndarray, actions: np.ndarray,
+                    obs: np.ndarray | None) -> dict[str, np.ndarray] | None:
+        """The step by `_fused_respond` and `_fused_finish` (the observation into `obs`); None: go by parts."""
+        ptrs = self._pointers(rng)
+        actions = np.asarray(actions, dtype=np.int64)
+        if ptrs is None or actions.shape != rows.shape:
+            return None
+        n = rows.shape[0]
+        resp = np.empty((n, _N_RESPONSE + 1))
+        ints = np.empty((n, 4), dtype=np.int64)
+        slate = np.empty((n, self.k), dtype=np.int64)
+        cfg = self._cfg
+        cfg[_C_ORACLE] = self.track_oracle
+        cfg[_C_LIMIT] = self.length_limit
+        cfg[_C_OBS] = obs is not None
+        obs = self._no_obs if obs is None else obs
+        lis = self.listener
+        while True:
+            status = _fused_respond(rows, actions, ptrs, cfg, lis._sess_f, lis._sess_i, lis._buf_i, lis._buf_w,
+                                    lis._buf_t, lis._trk, lis._table, lis._par, self.history, self.length,
+                                    self.candidates, self.oracle_reward, self.last, self.shown_count, self.table,
+                                    self.taste, resp, ints, slate)
+            if status != _FULL:
+                break
+            self._grow_history()
+        if status == _BY_PARTS:
+            return None
+        status = self._finish(rows, ptrs, status, ints, slate, obs, stepping=True)
+        if status == _NO_RANDOM:
+            raise RuntimeError("could not draw distinct random tracks; the catalog is too small for this many slots")
+        out = {name: resp[:, j] for j, name in enumerate(_sl._RESPONSE_COLUMNS)}
+        out["repeat"] = np.zeros(n, dtype=np.bool_)
+        out["track"] = ints[:, _I_TRACK]
+        out["regret"] = resp[:, _R_REGRET]
+        out["terminated"] = ints[:, _I_TERMINATED] != 0
+        return out
+
+    def _finish(self, rows: np.ndarray, ptrs: np.ndarray, n_short: int, ints: np.ndarray, slate: np.ndarray,
+                obs: np.ndarray, stepping: bool) -> int:
+        """`_fused_finish`, after the index searches the slate may need (`_finish_by_index`)."""
+        fill = True
+        if n_short or (self.n_random and self.index.n - int(ints[0, _I_TAKEN]) < self.n_random):
+            fill = self._finish_by_index(rows, ints, slate)
+        lis = self.listener
+        return _fused_finish(rows, ptrs, self._cfg, fill, stepping, lis._sess_f, lis._sess_i, lis._buf_i,
+                             lis._buf_w, lis._trk, lis._par, self.history, self.length, self.candidates,
+                             self.oracle_action, self.oracle_reward, self.steps_taken, self.last, self.shown_count,
+                             self.taste, ints, slate, obs)
+
+    def _finish_by_index(self, rows: np.ndarray, ints: np.ndarray, slate: np.ndarray) -> bool:
+        """The slate's parts that need an index search (as `_update_candidates`); False if the random part did."""
+        nn = self.k - self.n_random
+        short = ints[:, _I_SHORT] != 0
+        if short.any():  # the table ran out (a long session on a small catalog): search the index
+            r = rows[short]
+            played = self.history[r, : kernels.max_length(self.length, r)]
+            current = kernels.current_tracks(self.history, self.length, r)
+            slate[short, :nn], _ = self.index.search(self.index.vectors[current], nn, exclude=played)
+        fill = True
+        if self.n_random and self.index.n - int(ints[0, _I_TAKEN]) < self.n_random:
+            taken = np.concatenate([self.history[rows, : kernels.max_length(self.length, rows)], slate[:, :nn]],
+                                   axis=1)
+            current = kernels.current_tracks(self.history, self.length, rows)
+            slate[:, nn:] = self.index.search(self.index.vectors[current], self.n_random, exclude=taken)[0]
+            fill = False
+        return fill
 
     def _update_candidates(self, rng: np.random.Generator, rows: np.ndarray) -> None:
         if self.action_mode == "catalog":

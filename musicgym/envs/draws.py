@@ -1,0 +1,99 @@
+"""NumPy ``Generator`` draws inside numba kernels: the same numbers, in the same order, as NumPy's methods.
+
+A numba kernel that receives a ``np.random.Generator`` pays about 50 us to unbox it, more than a whole
+step of the single env. Instead the kernels here take the generator's bit generator as four addresses
+(`pointers`: its state and its ``next_uint64`` / ``next_uint32`` / ``next_double`` functions, from
+NumPy's documented ``bit_generator.ctypes`` interface) and call those functions, so every draw advances
+the env's own generator exactly as the NumPy method it replaces would:
+
+* `uniform` is ``rng.random()`` (and ``rng.random(shape)`` draws them in C order);
+* `below` is ``rng.integers(0, n)`` (and ``rng.integers(0, n, size=...)`` draws them in C order):
+  NumPy's Lemire rejection on 32-bit draws for n <= 2**32, on 64-bit ones above;
+* `shuffle_row` is one row of ``rng.permuted(x, axis=1)`` (rows in C order), i.e. ``rng.shuffle(row)``.
+
+The algorithms are numba's translations of NumPy's C code (``numba.np.random.random_methods``), run on
+a bit generator built from the addresses (`bitgen`); ``tests/envs/test_draws.py`` checks them against
+NumPy draw for draw.
+"""
+
+from __future__ import annotations
+
+import ctypes
+
+import numba
+import numpy as np
+from numba.core import cgutils, types
+from numba.extending import intrinsic
+from numba.np.random import random_methods
+from numba.np.random.generator_core import next_double
+
+_JIT = {"cache": True, "nogil": True}
+_BITGEN = types.NumPyRandomBitGeneratorType("bit_generator")
+
+
+def pointers(rng: np.random.Generator) -> np.ndarray | None:
+    """(4,) uint64: the addresses the kernels draw from (`bitgen`); None if the generator has no ctypes interface.
+
+    The addresses stay valid while ``rng.bit_generator`` is alive: keep a reference to it beside them.
+    """
+    try:
+        c = rng.bit_generator.ctypes
+    except AttributeError:
+        return None
+    address = [ctypes.cast(f, ctypes.c_void_p).value for f in (c.next_uint64, c.next_uint32, c.next_double)]
+    return np.array([c.state_address, *address], dtype=np.uint64)
+
+
+@intrinsic
+def _make_bitgen(typingctx, state, f64, f32, fdouble):
+    sig = _BITGEN(types.uint64, types.uint64, types.uint64, types.uint64)
+
+    def codegen(context, builder, signature, args):
+        bg = cgutils.create_struct_proxy(_BITGEN)(context, builder)
+        bg.parent = cgutils.get_null_value(bg.parent.type)
+        bg.state_address = args[0]
+        bg.state = args[0]
+        bg.fnptr_next_uint64 = args[1]
+        bg.fnptr_next_uint32 = args[2]
+        bg.fnptr_next_double = args[3]
+        bg.bit_generator = cgutils.get_null_value(bg.bit_generator.type)
+        return bg._getvalue()
+
+    return sig, codegen
+
+
+@numba.njit(**_JIT, inline="always")
+def bitgen(ptrs):
+    """The bit generator behind `pointers` (a value the draw functions below take)."""
+    return _make_bitgen(ptrs[0], ptrs[1], ptrs[2], ptrs[3])
+
+
+@numba.njit(**_JIT, inline="always")
+def uniform(bg):
+    """``rng.random()``."""
+    return next_double(bg)
+
+
+@numba.njit(**_JIT)
+def below(bg, n):
+    """``rng.integers(0, n)`` for n >= 1 (NumPy's ``random_bounded_uint64_fill``, one value)."""
+    rng = np.uint64(n - 1)
+    if rng == 0:
+        return 0
+    if rng <= np.uint64(0xFFFFFFFF):
+        if rng == np.uint64(0xFFFFFFFF):
+            return np.int64(random_methods.next_uint32(bg))
+        return np.int64(random_methods.buffered_bounded_lemire_uint32(bg, rng))
+    return np.int64(random_methods.bounded_lemire_uint64(bg, rng))
+
+
+@numba.njit(**_JIT)
+def shuffle_row(bg, row):
+    """Shuffle a 1-D array in place as ``rng.shuffle`` does (one row of ``rng.permuted(x, axis=1)``)."""
+    for i in range(row.shape[0] - 1, 0, -1):
+        j = np.int64(random_methods.random_interval(bg, np.uint64(i)))
+        if i == j:
+            continue
+        t = row[j]
+        row[j] = row[i]
+        row[i] = t

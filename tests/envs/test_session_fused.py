@@ -1,0 +1,109 @@
+"""Session-v0's fused step and reset (numba kernels that draw from the env's generator) against the step by parts.
+
+`SessionCore` steps and resets in one or two kernel calls where it can; ``core._fused = False`` makes it
+take the generic path (`Core.step`, `Core.reset`: the listener's methods and NumPy draws). Both must give
+the same trajectory from the same seed, including the rare paths: a neighbour table that runs out and
+random slots drawn from the index on a tiny catalog, empty slots (repeats), out-of-range actions.
+"""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+import musicgym  # noqa: F401
+from musicgym.catalog import synthetic
+from musicgym.envs.session import SessionEnv, SessionVectorEnv
+
+
+def _same(a, b):
+    if isinstance(a, dict):
+        assert a.keys() == b.keys()
+        for k in a:
+            _same(a[k], b[k])
+        return
+    if isinstance(a, tuple):
+        assert len(a) == len(b)
+        for x, y in zip(a, b, strict=True):
+            _same(x, y)
+        return
+    assert type(a) is type(b)
+    a, b = np.asarray(a), np.asarray(b)
+    assert a.shape == b.shape and a.dtype == b.dtype
+    if a.dtype.kind == "f":
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=0, equal_nan=True)
+    else:
+        np.testing.assert_array_equal(a, b)
+
+
+#: a listener who never leaves, few slots, on a 30-track catalog: sessions run until the slots are empty
+#: (repeats), the neighbour table runs out and the random slots come from the index
+TINY = {"listener_params": {"leave_base": -30.0, "leave_sd": 0.0}, "k": 8, "n_recent": 2, "n_random": 2}
+
+
+@pytest.mark.parametrize(("catalog_size", "kwargs"), [(2_000, {}), (30, TINY)])
+def test_single_env_fused_equals_by_parts(catalog_size, kwargs):
+    catalog = synthetic(catalog_size, seed=3)
+    fused, parts = (SessionEnv(catalog=catalog, **kwargs) for _ in range(2))
+    parts.core._fused = False
+    rng = np.random.default_rng(1)
+    for env in (fused, parts):
+        env.reset(seed=5)
+    for t in range(400):
+        a = int(rng.integers(fused.action_space.n))
+        got, want = fused.step(a), parts.step(a)
+        _same(got, want)
+        if got[2] or got[3]:
+            _same(fused.reset(), parts.reset())
+        elif t % 37 == 36:  # a reset mid-episode, with a new seed
+            _same(fused.reset(seed=t), parts.reset(seed=t))
+    assert fused.np_random.random() == parts.np_random.random()
+
+
+@pytest.mark.parametrize("oracle", [True, False])
+def test_vector_env_fused_equals_by_parts(oracle):
+    catalog = synthetic(30, seed=3)
+    fused, parts = (SessionVectorEnv(num_envs=8, catalog=catalog, max_episode_steps=50, oracle=oracle, **TINY)
+                    for _ in range(2))
+    parts.core._fused = False
+    _same(fused.reset(seed=2), parts.reset(seed=2))
+    rng = np.random.default_rng(3)
+    for _ in range(300):
+        actions = rng.integers(0, fused.single_action_space.n, 8)
+        _same(fused.step(actions), parts.step(actions))
+    assert fused.np_random.random() == parts.np_random.random()
+
+
+def test_fused_step_takes_the_rare_paths():
+    """Empty slots (repeats) go by parts; a tiny catalog makes the table run out and the index fill slots."""
+    from musicgym.envs import session as S
+
+    calls = {"index": 0, "by_parts": 0}
+    index, by_parts = S.SessionCore._finish_by_index, S.Core.step
+
+    def count_index(self, *a, **k):
+        calls["index"] += 1
+        return index(self, *a, **k)
+
+    def count_parts(self, *a, **k):
+        calls["by_parts"] += 1
+        return by_parts(self, *a, **k)
+
+    mp = pytest.MonkeyPatch()
+    mp.setattr(S.SessionCore, "_finish_by_index", count_index)
+    mp.setattr(S.Core, "step", count_parts)
+    try:
+        test_vector_env_fused_equals_by_parts(True)
+    finally:
+        mp.undo()
+    assert calls["index"] > 0 and calls["by_parts"] > 0
+
+
+def test_out_of_range_action_is_refused_without_a_draw():
+    env = gym.make("MusicGym/Session-v0")
+    env.reset(seed=0)
+    state = env.unwrapped.np_random.bit_generator.state
+    with pytest.raises(ValueError, match="out of range"):
+        env.unwrapped.core.step(env.unwrapped.np_random, np.zeros(1, dtype=np.int64), np.array([20]))
+    assert env.unwrapped.np_random.bit_generator.state == state
