@@ -14,7 +14,8 @@ CATALOG = "synthetic-300"
 
 
 # ------------------------------------------------------------------------------------------ envs
-@pytest.mark.parametrize("env_id", ["MusicGym/TasteCatalog-v0", "MusicGym/PreferenceCatalog-v0"])
+@pytest.mark.parametrize("env_id", ["MusicGym/TasteCatalog-v0", "MusicGym/PreferenceCatalog-v0",
+                                    "MusicGym/SessionCatalog-v0"])
 @pytest.mark.parametrize("kw,error,match", [
     ({"k": 0}, ValueError, "k"), ({"k": "20"}, TypeError, "k"), ({"k": 10**6}, ValueError, "k"),
     ({"n_random": -1}, ValueError, "n_random"), ({"n_random": float("nan")}, TypeError, "n_random"),
@@ -23,6 +24,11 @@ def test_catalog_mode_still_checks_k_and_n_random(env_id, kw, error, match):
     with pytest.raises(error, match=match):
         gym.make(env_id, catalog=CATALOG, **kw)
     gym.make(env_id, catalog=CATALOG, k=10, n_random=2)  # valid values stay accepted (a sweep's env_kwargs)
+
+
+def test_session_catalog_mode_checks_n_recent():
+    with pytest.raises(ValueError, match="n_recent must be an integer from 0 to k=20"):
+        gym.make("MusicGym/SessionCatalog-v0", catalog=CATALOG, n_recent=25)
 
 
 @pytest.mark.parametrize("kw,match", [({"like_threshold": 1.5}, "like_threshold"),

@@ -395,10 +395,12 @@ class SessionCore(Core):
         self.taste = self.catalog.taste_features
         self.item_features = self.taste
         self.components = tuple(c for c in SHOWN if c in self.listener.components) or self.components
+        # checked in both modes (catalog mode does not use them, but a bad value is still a mistake)
+        k = check_int("k", p["k"], 1, self.n_tracks, what="candidate slots")
+        n_recent = check_int("n_recent", p["n_recent"], 0, k, hi_name="k")
+        n_random = check_int("n_random", p["n_random"], 0, k - n_recent, hi_name="k - n_recent")
         if self.action_mode == "candidates":
-            self.k = check_int("k", p["k"], 1, self.n_tracks, what="candidate slots")
-            self.n_recent = check_int("n_recent", p["n_recent"], 0, self.k, hi_name="k")
-            self.n_random = check_int("n_random", p["n_random"], 0, self.k - self.n_recent, hi_name="k - n_recent")
+            self.k, self.n_recent, self.n_random = k, n_recent, n_random
             self.n_actions = self.k
             self.candidates = np.full((self.num, self.k), -1, dtype=np.int64)
         else:
