@@ -397,8 +397,9 @@ class SlateCore(Core):
             self.k, self.n_random = validate_slots(self.params["k"], self.params["n_random"], self.n_tracks)
             self.n_actions = self.k
             self.candidates = np.full((self.num, self.k), -1, dtype=np.int64)
-        else:  # catalog mode has no slots, but a bad k or n_random is still an error, not ignored
-            validate_slots(self.params["k"], self.params["n_random"], self.n_tracks)
+        else:  # catalog mode has no slots, but a bad k or n_random is still an error, not ignored (any
+            # catalog size: the slots are not filled here)
+            validate_slots(self.params["k"], self.params["n_random"], None)
             self.k, self.n_random = 0, 0
             self.n_actions = self.n_tracks
 
@@ -424,8 +425,8 @@ class SlateCore(Core):
                                                     self.k, self.n_random)
 
 
-def validate_slots(k: Any, n_random: Any, n_tracks: int) -> tuple[int, int]:
-    """Check the K (slots) and n_random arguments of a candidates-mode env."""
+def validate_slots(k: Any, n_random: Any, n_tracks: int | None) -> tuple[int, int]:
+    """Check the K (slots, at most `n_tracks` where given) and n_random arguments."""
     k = check_int("k", k, 1, n_tracks, what="candidate slots")
     return k, check_int("n_random", n_random, 0, k, hi_name="k")
 

@@ -396,7 +396,8 @@ class SessionCore(Core):
         self.item_features = self.taste
         self.components = tuple(c for c in SHOWN if c in self.listener.components) or self.components
         # checked in both modes (catalog mode does not use them, but a bad value is still a mistake)
-        k = check_int("k", p["k"], 1, self.n_tracks, what="candidate slots")
+        k = check_int("k", p["k"], 1, self.n_tracks if self.action_mode == "candidates" else None,
+                      what="candidate slots")
         n_recent = check_int("n_recent", p["n_recent"], 0, k, hi_name="k")
         n_random = check_int("n_random", p["n_random"], 0, k - n_recent, hi_name="k - n_recent")
         if self.action_mode == "candidates":
