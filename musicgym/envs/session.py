@@ -81,6 +81,21 @@ def _near_and_recent(table, history, length, rows, n_near, n_recent, recent, out
 
 
 @numba.njit(cache=True, nogil=True)
+def _slate_head(table, history, length, rows, cfg, slate, ints):  # noqa: D103 (a kernel)
+    # the slate's nearest and recent-neighbour slots (fused step and reset); rows the table could not
+    # fill are flagged in ints[:, _I_SHORT] and counted (the caller fills them from the index)
+    n = len(rows)
+    n_near, n_recent = cfg[_C_NEAR], cfg[_C_RECENT]
+    short = np.zeros(n, dtype=np.bool_)
+    n_short = 0
+    if n_near + n_recent:
+        n_short = _near_and_recent(table, history, length, rows, n_near, n_recent, cfg[_C_SHOWN], slate, short)
+    for i in range(n):
+        ints[i, _I_SHORT] = 1 if short[i] else 0
+    return n_short
+
+
+@numba.njit(cache=True, nogil=True)
 def _record(last, count, rows, tracks, taste, skip_1, skip_2, skip_3, fraction, liked):  # noqa: D103
     """Push each row's track and its response into the session's ring of the last tracks (TRACK_DIM wide)."""
     n = last.shape[1]
@@ -185,16 +200,9 @@ def _fused_respond(rows, actions, ptrs, cfg, sess_f, sess_i, buf_i, buf_w, buf_t
     for i in range(n):
         s1[i], s2[i], s3[i], frac[i], liked[i] = out[i, 0], out[i, 1], out[i, 2], out[i, 4], out[i, 6]
     _record(last, shown_count, rows, tracks, taste, s1, s2, s3, frac, liked)
-    n_near, n_recent = cfg[_C_NEAR], cfg[_C_RECENT]
-    nn = n_near + n_recent
-    short = np.zeros(n, dtype=np.bool_)
-    n_short = 0
-    if nn:
-        n_short = _near_and_recent(table, history, length, rows, n_near, n_recent, cfg[_C_SHOWN], slate, short)
-    for i in range(n):
-        ints[i, _I_SHORT] = 1 if short[i] else 0
+    nn = cfg[_C_NEAR] + cfg[_C_RECENT]
     ints[0, _I_TAKEN] = kernels.max_length(length, rows) + nn
-    return n_short
+    return _slate_head(table, history, length, rows, cfg, slate, ints)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -353,16 +361,8 @@ def _fused_reset(rows, ptrs, cfg, centres, genre_counts, genre_prior, log_share,
     _sl._hear(rows, start, heard, zeros, np.zeros(n, dtype=np.int64), sess_f, sess_i, buf_i, buf_w, buf_t,
               trk.view(np.int32), decay, par)
     _record(last, shown_count, rows, start, taste, zeros, zeros, zeros, ones, zeros)
-    n_near, n_recent = cfg[_C_NEAR], cfg[_C_RECENT]
-    nn = n_near + n_recent
-    short = np.zeros(n, dtype=np.bool_)
-    n_short = 0
-    if nn:
-        n_short = _near_and_recent(table, history, length, rows, n_near, n_recent, cfg[_C_SHOWN], slate, short)
-    for i in range(n):
-        ints[i, _I_SHORT] = 1 if short[i] else 0
-    ints[0, _I_TAKEN] = 1 + nn
-    return n_short
+    ints[0, _I_TAKEN] = 1 + cfg[_C_NEAR] + cfg[_C_RECENT]
+    return _slate_head(table, history, length, rows, cfg, slate, ints)
 
 
 class SessionCore(Core):
