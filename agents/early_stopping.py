@@ -13,7 +13,18 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from musicgym.agents.hyperparams import Int, Real, Spec
 from torch import nn
+
+#: the hyperparameters of this loop (and of the torch threads it trains on), as the policies that use it
+#: declare them
+EARLY_STOPPING_SPECS: dict[str, Spec] = {
+    "max_epochs": Int(1),
+    "patience": Int(1),
+    "val_frac": Real(0, 1, high_open=True),
+    "max_seconds": Real(0, low_open=True),
+    "torch_threads": Int(1),
+}
 
 
 def train_with_early_stopping(

@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 import torch
-from musicgym.agents.early_stopping import train_with_early_stopping
+from musicgym.agents.early_stopping import EARLY_STOPPING_SPECS, train_with_early_stopping
 from musicgym.agents.hyperparams import Int, Real, Spec
 from musicgym.agents.reference import RankingPolicy
 from torch import nn
@@ -102,11 +102,7 @@ class SASRecPolicy(RankingPolicy):
         "dropout": Real(0, 1, high_open=True),
         "lr": Real(0, low_open=True),
         "batch_size": Int(1),
-        "max_epochs": Int(1),
-        "patience": Int(1),
-        "val_frac": Real(0, 1, high_open=True),
-        "max_seconds": Real(0, low_open=True),
-        "torch_threads": Int(1),
+        **EARLY_STOPPING_SPECS,
     }
 
     def __init__(self, env: Any, seed: int = 0, env_kwargs: dict[str, Any] | None = None, **hyperparams: Any):

@@ -36,7 +36,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 import torch
-from musicgym.agents.early_stopping import train_with_early_stopping
+from musicgym.agents.early_stopping import EARLY_STOPPING_SPECS, train_with_early_stopping
 from musicgym.agents.hyperparams import Int, Real, Spec
 from musicgym.agents.reference import RankingPolicy, _pad
 from sklearn.feature_extraction.text import HashingVectorizer
@@ -183,11 +183,7 @@ class SetTransformerPolicy(RankingPolicy):
         "hide_min": Real(0, 1, low_open=True, high_open=True),
         "hide_max": Real(0, 1, low_open=True, high_open=True),
         "max_len": Int(1),
-        "max_epochs": Int(1),
-        "patience": Int(1),
-        "val_frac": Real(0, 1, high_open=True),
-        "max_seconds": Real(0, low_open=True),
-        "torch_threads": Int(1),
+        **EARLY_STOPPING_SPECS,
     }
 
     def __init__(self, env: Any, seed: int = 0, env_kwargs: dict[str, Any] | None = None, **hyperparams: Any):
