@@ -41,6 +41,28 @@ _JIT = {"cache": True, "nogil": True}
 
 
 @numba.njit(**_JIT)
+def _children(table, node, path, length, out, n_slots):  # noqa: D103 (a kernel)
+    # the first `n_slots` neighbours of `node` in `table` that are not in path[:length], into `out`
+    # (-1 after them); returns how many there are
+    found = 0
+    for j in range(table.shape[1]):
+        u = table[node, j]
+        seen = False
+        for m in range(length):
+            if path[m] == u:
+                seen = True
+                break
+        if not seen and u >= 0:
+            out[found] = u
+            found += 1
+            if found == n_slots:
+                break
+    for j in range(found, n_slots):
+        out[j] = -1
+    return found
+
+
+@numba.njit(**_JIT)
 def _best_path(table, value, played, n_played, depth, n_slots):  # noqa: D103 (a kernel)
     """Depth-first search of every playlist of `depth` more picks; returns (best value, first slot, exact).
 
@@ -64,21 +86,7 @@ def _best_path(table, value, played, n_played, depth, n_slots):  # noqa: D103 (a
     level = 0
     length = n_played
 
-    # candidates of the root
-    found = 0
-    current = path[length - 1]
-    for j in range(table.shape[1]):
-        t = table[current, j]
-        seen = False
-        for m in range(length):
-            if path[m] == t:
-                seen = True
-                break
-        if not seen and t >= 0:
-            cands[0, found] = t
-            found += 1
-            if found == n_slots:
-                break
+    found = _children(table, path[length - 1], path, length, cands[0], n_slots)  # the root's
     if found < n_slots:
         exact = False
     if depth == 0:
@@ -108,21 +116,7 @@ def _best_path(table, value, played, n_played, depth, n_slots):  # noqa: D103 (a
         acc[level] = total
         first[level] = first[level - 1]
         nxt[level] = 0
-        found = 0
-        for j in range(table.shape[1]):
-            u = table[t, j]
-            seen = False
-            for m in range(length):
-                if path[m] == u:
-                    seen = True
-                    break
-            if not seen and u >= 0:
-                cands[level, found] = u
-                found += 1
-                if found == n_slots:
-                    break
-        for j in range(found, n_slots):
-            cands[level, j] = -1
+        found = _children(table, t, path, length, cands[level], n_slots)
         if found < n_slots:
             exact = False
         if found == 0:  # a dead end: the playlist ends here
