@@ -179,7 +179,10 @@ if __name__ == "__main__":
     p.add_argument("--num-envs", type=int, default=Args.num_envs)
     p.add_argument("--million", action="store_true")
     p.add_argument("--envs", nargs="+", default=list(ENV_IDS), metavar="ID",
-                   help="env ids to time (default: all; 'Session' stands for 'MusicGym/Session-v0')")
+                   help="env ids to time (default: all; 'Session' and 'Session-v0' stand for 'MusicGym/Session-v0')")
     a = p.parse_args()
-    envs = tuple(e if "/" in e else f"MusicGym/{e}-v0" for e in a.envs)
+    envs = tuple(e if "/" in e else f"MusicGym/{e}" if "-v" in e else f"MusicGym/{e}-v0" for e in a.envs)
+    unknown = [e for e in envs if e not in gym.registry]
+    if unknown:
+        p.error(f"unknown env id(s) {', '.join(unknown)}; registered: {', '.join(ENV_IDS)}")
     main(Args(a.catalog, a.single_steps, a.rounds, a.vector_steps, a.num_envs, a.million, envs))
