@@ -453,11 +453,16 @@ def unplayed_neighbours(
     out = np.empty((len(rows), n), dtype=np.int64)
     short = np.empty(len(rows), dtype=np.bool_)
     if kernels.unplayed_near(table, history, length, rows, n, out, short):
-        r = rows[short]
-        current = kernels.current_tracks(history, length, r)
-        played = history[r, : int(length[r].max())]
-        out[short], _ = index.search(index.vectors[current], n, exclude=played)
+        out[short] = fill_short_rows(index, history, length, rows[short], n)
     return out
+
+
+def fill_short_rows(index: CandidateIndex, history: np.ndarray, length: np.ndarray, rows: np.ndarray,
+                    n: int) -> np.ndarray:
+    """(R, n) the `n` nearest unplayed tracks of sessions `rows` by an index search (where the table ran out)."""
+    current = kernels.current_tracks(history, length, rows)
+    played = history[rows, : int(length[rows].max())]
+    return index.search(index.vectors[current], n, exclude=played)[0]
 
 
 def nearest_plus_random(

@@ -7,13 +7,15 @@ from typing import Any, ClassVar
 import numba
 import numpy as np
 from gymnasium import spaces
+from numba.np.random import distributions
 
 from musicgym.catalog import Catalog
 from musicgym.checks import check_choice, check_int
-from musicgym.envs import kernels
+from musicgym.envs import draws, kernels
 from musicgym.envs.base import MusicEnv, MusicVectorEnv
-from musicgym.envs.core import Core, neighbour_table, shared_index, unplayed_neighbours
+from musicgym.envs.core import Core, fill_short_rows, neighbour_table, shared_index, unplayed_neighbours
 from musicgym.listeners import ClusterListener, Listener, PersonListener, ReplayListener
+from musicgym.listeners import cluster as _cl
 
 LATENT_DIM = 5
 N_SLOTS = 4
@@ -38,6 +40,134 @@ def playlist_head(latents, history, length, rows, last_pct, last_liked, out):  #
             out[i, m] = latents[t, m]
         out[i, LATENT_DIM] = last_pct[r]
         out[i, LATENT_DIM + 1] = last_liked[r]
+
+
+# ---------------------------------------------------------------------------------------------------- fused step
+# One step (or reset) of Playlist-v0 with its built-in `ClusterListener` in one kernel call: the same
+# kernels as the step by parts (`Core.step`, `Core.reset`), called in the same order from numba, with
+# the generator's draws made through `musicgym.envs.draws` (the same numbers as the NumPy calls of the
+# step by parts). cfg holds the integer settings (`_C_*`), par the listener's float ones (`_P_*`); resp
+# the response columns (`_RESPONSE`) and the regret; ints the track, whether terminated and whether the
+# neighbour table ran out (`_I_*`).
+_C_LIMIT, _C_ORACLE, _C_OBS, _C_LATENT, _C_N_TRACKS = range(5)
+_P_THRESHOLD, _P_W_LISTEN, _P_W_LIKE, _P_W_PROX, _P_LISTEN, _P_LIKE = range(6)
+_RESPONSE = ("reward", *ClusterListener.components)
+_R_REGRET = len(_RESPONSE)
+_I_TRACK, _I_TERMINATED, _I_SHORT = range(3)
+#: status of the fused kernels besides a count of rows whose neighbour table ran out (0: done): an action
+#: is out of range or an empty slot (nothing done: take the step by parts); a history is full (nothing
+#: done: grow it, call again)
+_BY_PARTS, _FULL = -2, -4
+
+
+@numba.njit(cache=True, nogil=True)
+def _near_slots(table, history, length, rows, candidates, ints):  # noqa: D103 (a kernel)
+    # `_update_candidates` from the neighbour table; rows it could not fill are marked for an index search
+    near = np.empty((rows.shape[0], N_SLOTS), dtype=np.int64)
+    short = np.empty(rows.shape[0], dtype=np.bool_)
+    n_short = kernels.unplayed_near(table, history, length, rows, N_SLOTS, near, short)
+    for i in range(rows.shape[0]):
+        ints[_I_SHORT, i] = short[i]
+        for s in range(N_SLOTS):
+            candidates[rows[i], s] = near[i, s]
+    return n_short
+
+
+@numba.njit(cache=True, nogil=True)
+def _fused_finish(rows, cfg, stepping, cluster, cluster_value, prox_value, history, length, candidates,
+                  oracle_action, oracle_reward, last_pct, last_liked, latents, ints, obs):  # noqa: D103
+    """The step's (or reset's) end once the candidates are known: the oracle, termination and observation."""
+    n = rows.shape[0]
+    if cfg[_C_ORACLE]:
+        tracks = np.empty((n, N_SLOTS), dtype=np.int64)
+        kernels.slot_tracks(candidates, rows, tracks)
+        value = np.empty((n, N_SLOTS))
+        _cl._expected(cluster_value, prox_value, cluster, rows, tracks, value)
+        kernels.best_slot(candidates, rows, value, oracle_action, oracle_reward)
+    if stepping:
+        ended = np.empty(n, dtype=np.bool_)
+        kernels.ended(candidates, length, rows, False, cfg[_C_N_TRACKS], cfg[_C_LIMIT], ended)
+        for i in range(n):
+            ints[_I_TERMINATED, i] = ended[i]
+    if cfg[_C_OBS]:
+        if cfg[_C_LATENT]:
+            for i in range(n):
+                t = history[rows[i], length[rows[i]] - 1]
+                for m in range(LATENT_DIM):
+                    obs[i, m] = latents[t, m]
+        else:
+            playlist_head(latents, history, length, rows, last_pct, last_liked, obs)
+            kernels.slot_features(latents, candidates, rows, obs, LATENT_DIM + 2)
+
+
+@numba.njit(cache=True, nogil=True)
+def _fused_step(rows, actions, ptrs, cfg, par, means, sds, cluster, proximity, cluster_value, prox_value, history,
+                length, steps_taken, candidates, oracle_action, oracle_reward, last_pct, last_liked, table, latents,
+                resp, ints, obs):  # noqa: D103 (a kernel)
+    """`Core.step` (and `observe` into `obs` where ``cfg[_C_OBS]``) for actions that all play a track.
+
+    Returns `_BY_PARTS` or `_FULL` (nothing done, nothing drawn), or the number of rows whose neighbour
+    table ran out (``ints[_I_SHORT]`` marks them: their candidates come from an index search, then
+    `_fused_finish`); 0: the step is done.
+    """
+    n = rows.shape[0]
+    tracks = np.empty(n, dtype=np.int64)
+    for i in range(n):
+        a = actions[i]
+        if a < 0 or a >= N_SLOTS or candidates[rows[i], a] < 0:
+            return _BY_PARTS
+        tracks[i] = candidates[rows[i], a]
+        if length[rows[i]] >= history.shape[1]:
+            return _FULL
+    regret = resp[_R_REGRET]
+    if cfg[_C_ORACLE]:
+        _cl._expected(cluster_value, prox_value, cluster, rows, tracks, regret)
+        for i in range(n):
+            regret[i] = oracle_reward[rows[i]] - regret[i]
+    else:
+        regret[:] = np.nan
+    bg = draws.bitgen(ptrs)
+    z = np.empty(n)
+    for i in range(n):
+        z[i] = distributions.random_standard_normal(bg)
+    _cl._respond(means, sds, cluster, rows, tracks, z, par[_P_THRESHOLD], par[_P_W_LISTEN], par[_P_W_LIKE],
+                 par[_P_W_PROX], par[_P_LISTEN], par[_P_LIKE], proximity, resp[:_R_REGRET])
+    kernels.push(history, length, rows, tracks)
+    record_feedback(last_pct, last_liked, rows, resp[1], resp[2])
+    for i in range(n):
+        ints[_I_TRACK, i] = tracks[i]
+    n_short = _near_slots(table, history, length, rows, candidates, ints)
+    for i in range(n):
+        steps_taken[rows[i]] += 1
+    if n_short == 0:
+        _fused_finish(rows, cfg, True, cluster, cluster_value, prox_value, history, length, candidates,
+                      oracle_action, oracle_reward, last_pct, last_liked, latents, ints, obs)
+    return n_short
+
+
+@numba.njit(cache=True, nogil=True)
+def _fused_reset(rows, ptrs, cfg, cluster, cluster_value, prox_value, history, length, steps_taken,
+                 candidates, oracle_action, oracle_reward, last_pct, last_liked, table, latents, ints,
+                 obs):  # noqa: D103 (a kernel)
+    """`Core.reset` after the listener's draw (and `observe` into `obs`); returns the count of short rows."""
+    bg = draws.bitgen(ptrs)
+    for i in range(rows.shape[0]):
+        r = rows[i]
+        history[r, :] = -1
+        length[r] = 0
+        steps_taken[r] = 0
+    start = np.empty(rows.shape[0], dtype=np.int64)
+    for i in range(rows.shape[0]):
+        start[i] = draws.below(bg, cfg[_C_N_TRACKS])
+    kernels.push(history, length, rows, start)
+    for i in range(rows.shape[0]):
+        last_pct[rows[i]] = 0.0
+        last_liked[rows[i]] = 0.0
+    n_short = _near_slots(table, history, length, rows, candidates, ints)
+    if n_short == 0:
+        _fused_finish(rows, cfg, False, cluster, cluster_value, prox_value, history, length, candidates,
+                      oracle_action, oracle_reward, last_pct, last_liked, latents, ints, obs)
+    return n_short
 
 
 class PlaylistCore(Core):
@@ -97,6 +227,17 @@ class PlaylistCore(Core):
         self.item_features = self.latents
         self.head_dim = LATENT_DIM if self.observation_mode == "latent" else LATENT_DIM + 2
         self.observation_space = spaces.Box(0.0, 1.0, shape=(dim,), dtype=np.float32)
+        # the fused step and reset (`_fused_step`, `_fused_reset`): with the built-in listener
+        self._fused = type(self.listener) is ClusterListener
+        self._bitgen: Any = None
+        self._ptrs: np.ndarray | None = None
+        self._cfg = np.zeros(5, dtype=np.int64)
+        self._cfg[[_C_LATENT, _C_N_TRACKS]] = self.observation_mode == "latent", self.n_tracks
+        self._no_obs = np.empty((0, dim), dtype=np.float32)
+        if self._fused:
+            lis = self.listener
+            self._par = np.array([lis.like_threshold, lis.reward.w_listen, lis.reward.w_like, lis.reward.w_prox,
+                                  lis.reward.listen_weight, lis.reward.like_weight])
 
     # ------------------------------------------------------------------ the listener shortcuts
     def _reward_kwargs(self) -> dict[str, Any]:
@@ -131,6 +272,94 @@ class PlaylistCore(Core):
         return RolloutPlanner(self, self.playlist_length - 1 if horizon is None else horizon)
 
     # ------------------------------------------------------------------ dynamics
+    def _pointers(self, rng: np.random.Generator) -> np.ndarray | None:
+        """The addresses `musicgym.envs.draws` draws from, kept while the generator is the same.
+
+        None for anything but a NumPy ``Generator`` (e.g. the planner's `TiledGenerator`).
+        """
+        if type(rng) is not np.random.Generator:
+            return None
+        bitgen = rng.bit_generator
+        if bitgen is not self._bitgen:
+            self._ptrs, self._bitgen = draws.pointers(rng), bitgen
+        return self._ptrs
+
+    def reset(self, rng: np.random.Generator, rows: np.ndarray) -> None:
+        """`Core.reset`; in one kernel call with the built-in listener (`_fused_reset`)."""
+        ptrs = self._pointers(rng) if self._fused else None
+        if ptrs is None:
+            super().reset(rng, rows)
+            return
+        lis = self.listener
+        lis.sample(rng, rows)
+        ints = np.empty((3, len(rows)), dtype=np.int64)
+        cfg = self._cfg
+        cfg[_C_ORACLE], cfg[_C_OBS], cfg[_C_LIMIT] = self.track_oracle, False, self.length_limit
+        n_short = _fused_reset(rows, ptrs, cfg, lis.cluster, lis.cluster_value, lis.reward.prox_value,
+                               self.history, self.length, self.steps_taken, self.candidates, self.oracle_action,
+                               self.oracle_reward, self.last_pct, self.last_liked, self.table, self.latents, ints,
+                               self._no_obs)
+        if n_short:
+            self._finish_short(rows, ints, self._no_obs, stepping=False)
+
+    def step(self, rng: np.random.Generator, rows: np.ndarray, actions: np.ndarray) -> dict[str, np.ndarray]:
+        """`Core.step`; in one kernel call with the built-in listener (`_fused_step`)."""
+        out = self._step_fused(rng, rows, actions, None) if self._fused else None
+        return super().step(rng, rows, actions) if out is None else out
+
+    def step_observe(self, rng: np.random.Generator, rows: np.ndarray,
+                     actions: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """`step`, then `observe` of the same rows (in the same kernel call where `step` is fused)."""
+        if self._fused:
+            obs = np.empty((len(rows), self.observation_space.shape[0]), dtype=np.float32)
+            out = self._step_fused(rng, rows, actions, obs)
+            if out is not None:
+                return out, obs
+        return super().step_observe(rng, rows, actions)
+
+    def _step_fused(self, rng: np.random.Generator, rows: np.ndarray, actions: np.ndarray,
+                    obs: np.ndarray | None) -> dict[str, np.ndarray] | None:
+        """The step by `_fused_step` (the observation into `obs`); None (nothing done): go by parts."""
+        ptrs = self._pointers(rng)
+        actions = np.asarray(actions, dtype=np.int64)
+        if ptrs is None or actions.shape != rows.shape:
+            return None
+        n = rows.shape[0]
+        resp = np.empty((_R_REGRET + 1, n))
+        ints = np.empty((3, n), dtype=np.int64)
+        cfg = self._cfg
+        cfg[_C_ORACLE], cfg[_C_OBS], cfg[_C_LIMIT] = self.track_oracle, obs is not None, self.length_limit
+        obs = self._no_obs if obs is None else obs
+        lis = self.listener
+        while True:
+            status = _fused_step(rows, actions, ptrs, cfg, self._par, lis.means, lis.sds, lis.cluster,
+                                 lis.reward.world.proximity, lis.cluster_value, lis.reward.prox_value, self.history,
+                                 self.length, self.steps_taken, self.candidates, self.oracle_action,
+                                 self.oracle_reward, self.last_pct, self.last_liked, self.table, self.latents, resp,
+                                 ints, obs)
+            if status != _FULL:
+                break
+            self._grow_history()
+        if status == _BY_PARTS:
+            return None
+        if status:
+            self._finish_short(rows, ints, obs, stepping=True)
+        out = dict(zip(_RESPONSE, resp[:_R_REGRET], strict=True))
+        out["repeat"] = np.zeros(n, dtype=np.bool_)
+        out["track"] = ints[_I_TRACK]
+        out["regret"] = resp[_R_REGRET]
+        out["terminated"] = ints[_I_TERMINATED] != 0
+        return out
+
+    def _finish_short(self, rows: np.ndarray, ints: np.ndarray, obs: np.ndarray, stepping: bool) -> None:
+        """Candidates by an index search where the neighbour table ran out, then `_fused_finish`."""
+        short = rows[ints[_I_SHORT] != 0]
+        self.candidates[short] = fill_short_rows(self.index, self.history, self.length, short, N_SLOTS)
+        lis = self.listener
+        _fused_finish(rows, self._cfg, stepping, lis.cluster, lis.cluster_value, lis.reward.prox_value, self.history,
+                      self.length, self.candidates, self.oracle_action, self.oracle_reward, self.last_pct,
+                      self.last_liked, self.latents, ints, obs)
+
     def _reset_rows(self, rows: np.ndarray) -> None:
         self.last_pct[rows] = 0.0
         self.last_liked[rows] = 0.0

@@ -1,0 +1,119 @@
+"""Playlist-v0's fused step and reset (numba kernels that draw from the env's generator) against the step by parts.
+
+`PlaylistCore` steps and resets in one kernel call with its built-in `ClusterListener`; ``core._fused =
+False`` makes it take the generic path (`Core.step`, `Core.reset`: the listener's methods and NumPy
+draws). Both must give the same trajectory from the same seed, every info key included, and leave the
+generator in the same state, also on the rare paths: a neighbour table that runs out (index search), a
+history that must grow, empty slots (repeats) and out-of-range actions.
+"""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+import musicgym  # noqa: F401
+from musicgym.envs import playlist as P
+from musicgym.envs.playlist import PlaylistEnv, PlaylistVectorEnv
+
+
+def _same(a, b):
+    if isinstance(a, dict):
+        assert list(a) == list(b)
+        for k in a:
+            _same(a[k], b[k])
+        return
+    if isinstance(a, tuple):
+        assert len(a) == len(b)
+        for x, y in zip(a, b, strict=True):
+            _same(x, y)
+        return
+    assert type(a) is type(b)
+    if isinstance(a, float) and np.isnan(a):
+        assert np.isnan(b)
+        return
+    if not isinstance(a, np.ndarray):
+        assert a == b
+        return
+    assert a.shape == b.shape and a.dtype == b.dtype
+    np.testing.assert_array_equal(a, b)  # exactly: the same kernels in the same order
+
+
+#: a long playlist on a tiny catalog: the 16-neighbour table runs out (index search), the history grows
+#: past its 16 slots and, near the catalog's end, slots are empty (repeats, by parts)
+LONG = {"catalog": "synthetic-300", "playlist_length": 300}
+CASES = [
+    {"catalog": "synthetic-300"},
+    {"catalog": "synthetic-300", "listener": "population"},
+    {"catalog": "synthetic-300", "observation": "latent", "reward_scale": 0.01},
+    LONG,
+]
+
+
+@pytest.mark.parametrize("kwargs", CASES)
+def test_single_env_fused_equals_by_parts(kwargs):
+    fused, parts = (PlaylistEnv(**kwargs) for _ in range(2))
+    parts.core._fused = False
+    rng = np.random.default_rng(1)
+    _same(fused.reset(seed=5), parts.reset(seed=5))
+    for t in range(700):
+        a = int(rng.integers(fused.action_space.n))
+        got, want = fused.step(a), parts.step(a)
+        _same(got, want)
+        if got[2] or got[3]:
+            _same(fused.reset(), parts.reset())
+        elif t % 37 == 36:  # a reset mid-episode, with a new seed or a start track
+            options = {"start_track": t % 300} if t % 2 else None
+            _same(fused.reset(seed=t, options=options), parts.reset(seed=t, options=options))
+    assert fused.np_random.random() == parts.np_random.random()
+
+
+@pytest.mark.parametrize("oracle", [True, False])
+@pytest.mark.parametrize("mode", ["NextStep", "SameStep"])
+@pytest.mark.parametrize("kwargs", [CASES[1], LONG])
+def test_vector_env_fused_equals_by_parts(oracle, mode, kwargs):
+    fused, parts = (PlaylistVectorEnv(num_envs=8, oracle=oracle, autoreset_mode=mode, **kwargs) for _ in range(2))
+    parts.core._fused = False
+    _same(fused.reset(seed=2), parts.reset(seed=2))
+    rng = np.random.default_rng(3)
+    for _ in range(400):
+        actions = rng.integers(0, fused.single_action_space.n, 8)
+        _same(fused.step(actions), parts.step(actions))
+    assert fused.np_random.random() == parts.np_random.random()
+
+
+def test_fused_step_takes_the_rare_paths():
+    """A long playlist exhausts the table (index search), grows the history and meets empty slots (by parts)."""
+    calls = {"short": 0, "by_parts": 0, "grow": 0}
+    short, by_parts, grow = P.PlaylistCore._finish_short, P.Core.step, P.Core._grow_history
+
+    def count(name, f):
+        def wrapped(self, *a, **k):
+            calls[name] += 1
+            return f(self, *a, **k)
+        return wrapped
+
+    mp = pytest.MonkeyPatch()
+    mp.setattr(P.PlaylistCore, "_finish_short", count("short", short))
+    mp.setattr(P.Core, "step", count("by_parts", by_parts))
+    mp.setattr(P.Core, "_grow_history", count("grow", grow))
+    try:
+        env = PlaylistEnv(**LONG)
+        env.reset(seed=0)
+        for _ in range(305):  # the last slot, empty once fewer than 4 tracks are left: repeats
+            _, _, terminated, _, _ = env.step(3)
+            assert not terminated
+    finally:
+        mp.undo()
+    assert calls["short"] > 0 and calls["by_parts"] > 0 and calls["grow"] > 0, calls
+
+
+def test_out_of_range_action_is_refused_without_a_draw():
+    env = gym.make("MusicGym/Playlist-v0", catalog="synthetic-300")
+    env.reset(seed=0)
+    core, rng = env.unwrapped.core, env.unwrapped.np_random
+    state = rng.bit_generator.state
+    with pytest.raises(ValueError, match="out of range"):
+        core.step(rng, np.zeros(1, dtype=np.int64), np.array([4]))
+    assert rng.bit_generator.state == state
