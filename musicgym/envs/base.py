@@ -328,8 +328,12 @@ class MusicVectorEnv(_PublicFace, VectorEnv):
         reward = np.zeros(self.num_envs)
         terminated = np.zeros(self.num_envs, dtype=bool)
         out = None
+        obs = None
         if active.size:
-            out = self.core.step(self.np_random, active, actions[active])
+            if done_rows.size:
+                out = self.core.step(self.np_random, active, actions[active])
+            else:  # every session steps: its observation may come with the step (`Core.step_observe`)
+                out, obs = self.core.step_observe(self.np_random, active, actions)
             reward[active] = out["reward"]
             terminated[active] = out["terminated"]
             self.steps[active] += 1
@@ -339,15 +343,16 @@ class MusicVectorEnv(_PublicFace, VectorEnv):
         truncated = (self.steps >= self._limit) & ~terminated
         truncated[done_rows] = False
         self.prev_done = terminated | truncated
-        return self.core.observe(self._all), reward, terminated, truncated, self._info(out, active)
+        if obs is None:
+            obs = self.core.observe(self._all)
+        return obs, reward, terminated, truncated, self._info(out, active)
 
     def _step_same(self, actions: np.ndarray):
-        out = self.core.step(self.np_random, self._all, actions)
+        out, obs = self.core.step_observe(self.np_random, self._all, actions)
         self.steps += 1
         terminated = out["terminated"]
         truncated = (self.steps >= self._limit) & ~terminated
         done = terminated | truncated
-        obs = self.core.observe(self._all)
         info = self._info(out, self._all)
         finished = np.flatnonzero(done)
         if finished.size:

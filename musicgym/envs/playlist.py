@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from typing import Any, ClassVar
 
 import numba
@@ -74,7 +75,7 @@ def _near_slots(table, history, length, rows, candidates, ints):  # noqa: D103 (
 
 
 @numba.njit(cache=True, nogil=True)
-def _fused_finish(rows, cfg, stepping, cluster, cluster_value, prox_value, history, length, candidates,
+def _fused_finish(rows, cfg, par, stepping, cluster, proximity, cluster_value, history, length, candidates,
                   oracle_action, oracle_reward, last_pct, last_liked, latents, ints, obs):  # noqa: D103
     """The step's (or reset's) end once the candidates are known: the oracle, termination and observation."""
     n = rows.shape[0]
@@ -82,7 +83,7 @@ def _fused_finish(rows, cfg, stepping, cluster, cluster_value, prox_value, histo
         tracks = np.empty((n, N_SLOTS), dtype=np.int64)
         kernels.slot_tracks(candidates, rows, tracks)
         value = np.empty((n, N_SLOTS))
-        _cl._expected(cluster_value, prox_value, cluster, rows, tracks, value)
+        _cl._expected(cluster_value, par[_P_W_PROX], proximity, cluster, rows, tracks, value)
         kernels.best_slot(candidates, rows, value, oracle_action, oracle_reward)
     if stepping:
         ended = np.empty(n, dtype=np.bool_)
@@ -101,9 +102,9 @@ def _fused_finish(rows, cfg, stepping, cluster, cluster_value, prox_value, histo
 
 
 @numba.njit(cache=True, nogil=True)
-def _fused_step(rows, actions, ptrs, cfg, par, means, sds, cluster, proximity, cluster_value, prox_value, history,
-                length, steps_taken, candidates, oracle_action, oracle_reward, last_pct, last_liked, table, latents,
-                resp, ints, obs):  # noqa: D103 (a kernel)
+def _fused_step(rows, actions, ptrs, cfg, par, means, sds, cluster, proximity, cluster_value, history, length,
+                steps_taken, candidates, oracle_action, oracle_reward, last_pct, last_liked, table, latents, resp, ints,
+                obs):  # noqa: D103 (a kernel)
     """`Core.step` (and `observe` into `obs` where ``cfg[_C_OBS]``) for actions that all play a track.
 
     Returns `_BY_PARTS` or `_FULL` (nothing done, nothing drawn), or the number of rows whose neighbour
@@ -121,7 +122,7 @@ def _fused_step(rows, actions, ptrs, cfg, par, means, sds, cluster, proximity, c
             return _FULL
     regret = resp[_R_REGRET]
     if cfg[_C_ORACLE]:
-        _cl._expected(cluster_value, prox_value, cluster, rows, tracks, regret)
+        _cl._expected(cluster_value, par[_P_W_PROX], proximity, cluster, rows, tracks, regret)
         for i in range(n):
             regret[i] = oracle_reward[rows[i]] - regret[i]
     else:
@@ -140,13 +141,13 @@ def _fused_step(rows, actions, ptrs, cfg, par, means, sds, cluster, proximity, c
     for i in range(n):
         steps_taken[rows[i]] += 1
     if n_short == 0:
-        _fused_finish(rows, cfg, True, cluster, cluster_value, prox_value, history, length, candidates,
+        _fused_finish(rows, cfg, par, True, cluster, proximity, cluster_value, history, length, candidates,
                       oracle_action, oracle_reward, last_pct, last_liked, latents, ints, obs)
     return n_short
 
 
 @numba.njit(cache=True, nogil=True)
-def _fused_reset(rows, ptrs, cfg, cluster, cluster_value, prox_value, history, length, steps_taken,
+def _fused_reset(rows, ptrs, cfg, par, cluster, proximity, cluster_value, history, length, steps_taken,
                  candidates, oracle_action, oracle_reward, last_pct, last_liked, table, latents, ints,
                  obs):  # noqa: D103 (a kernel)
     """`Core.reset` after the listener's draw (and `observe` into `obs`); returns the count of short rows."""
@@ -165,9 +166,44 @@ def _fused_reset(rows, ptrs, cfg, cluster, cluster_value, prox_value, history, l
         last_liked[rows[i]] = 0.0
     n_short = _near_slots(table, history, length, rows, candidates, ints)
     if n_short == 0:
-        _fused_finish(rows, cfg, False, cluster, cluster_value, prox_value, history, length, candidates,
+        _fused_finish(rows, cfg, par, False, cluster, proximity, cluster_value, history, length, candidates,
                       oracle_action, oracle_reward, last_pct, last_liked, latents, ints, obs)
     return n_short
+
+
+class TrackRecords:
+    """What the fused kernels read of each catalog track, in one 32-byte record per track (one cache line).
+
+    ``latents`` (N, 5) float32, ``cluster`` (N,) int32 and ``proximity`` (N,) float64 are views of the
+    records: the same values as the index's latents and the `ClusterWorld`'s arrays, but a step reads
+    one cache line per track where separate arrays cost three (the vector env's step is bound by these
+    random reads on a large catalog). Shared by the cores of a process (`track_records`).
+    """
+
+    def __init__(self, latents: np.ndarray, world: _cl.ClusterWorld) -> None:
+        n = len(latents)
+        self.sources = (latents, world)  # kept alive: the cache is keyed by their ids
+        raw = np.zeros(n * 32 + 64, dtype=np.uint8)
+        start = -raw.ctypes.data % 64
+        buf = raw[start : start + n * 32]
+        self.latents = buf.view(np.float32).reshape(n, 8)[:, :LATENT_DIM]
+        self.cluster = buf.view(np.int32).reshape(n, 8)[:, 5]
+        self.proximity = buf.view(np.float64).reshape(n, 4)[:, 3]
+        self.latents[:] = latents
+        self.cluster[:] = world.cluster
+        self.proximity[:] = world.proximity
+
+
+_records: weakref.WeakValueDictionary[tuple[int, int], TrackRecords] = weakref.WeakValueDictionary()
+
+
+def track_records(latents: np.ndarray, world: _cl.ClusterWorld) -> TrackRecords:
+    """The process's shared `TrackRecords` of these latents and this clustering."""
+    key = (id(latents), id(world))
+    rec = _records.get(key)
+    if rec is None:
+        rec = _records[key] = TrackRecords(latents, world)
+    return rec
 
 
 class PlaylistCore(Core):
@@ -236,6 +272,7 @@ class PlaylistCore(Core):
         self._no_obs = np.empty((0, dim), dtype=np.float32)
         if self._fused:
             lis = self.listener
+            self._rec = track_records(self.latents, lis.reward.world)
             self._par = np.array([lis.like_threshold, lis.reward.w_listen, lis.reward.w_like, lis.reward.w_prox,
                                   lis.reward.listen_weight, lis.reward.like_weight])
 
@@ -295,9 +332,10 @@ class PlaylistCore(Core):
         ints = np.empty((3, len(rows)), dtype=np.int64)
         cfg = self._cfg
         cfg[_C_ORACLE], cfg[_C_OBS], cfg[_C_LIMIT] = self.track_oracle, False, self.length_limit
-        n_short = _fused_reset(rows, ptrs, cfg, lis.cluster, lis.cluster_value, lis.reward.prox_value,
+        rec = self._rec
+        n_short = _fused_reset(rows, ptrs, cfg, self._par, rec.cluster, rec.proximity, lis.cluster_value,
                                self.history, self.length, self.steps_taken, self.candidates, self.oracle_action,
-                               self.oracle_reward, self.last_pct, self.last_liked, self.table, self.latents, ints,
+                               self.oracle_reward, self.last_pct, self.last_liked, self.table, rec.latents, ints,
                                self._no_obs)
         if n_short:
             self._finish_short(rows, ints, self._no_obs, stepping=False)
@@ -330,13 +368,12 @@ class PlaylistCore(Core):
         cfg = self._cfg
         cfg[_C_ORACLE], cfg[_C_OBS], cfg[_C_LIMIT] = self.track_oracle, obs is not None, self.length_limit
         obs = self._no_obs if obs is None else obs
-        lis = self.listener
+        lis, rec = self.listener, self._rec
         while True:
-            status = _fused_step(rows, actions, ptrs, cfg, self._par, lis.means, lis.sds, lis.cluster,
-                                 lis.reward.world.proximity, lis.cluster_value, lis.reward.prox_value, self.history,
-                                 self.length, self.steps_taken, self.candidates, self.oracle_action,
-                                 self.oracle_reward, self.last_pct, self.last_liked, self.table, self.latents, resp,
-                                 ints, obs)
+            status = _fused_step(rows, actions, ptrs, cfg, self._par, lis.means, lis.sds, rec.cluster, rec.proximity,
+                                 lis.cluster_value, self.history, self.length,
+                                 self.steps_taken, self.candidates, self.oracle_action, self.oracle_reward,
+                                 self.last_pct, self.last_liked, self.table, rec.latents, resp, ints, obs)
             if status != _FULL:
                 break
             self._grow_history()
@@ -355,10 +392,10 @@ class PlaylistCore(Core):
         """Candidates by an index search where the neighbour table ran out, then `_fused_finish`."""
         short = rows[ints[_I_SHORT] != 0]
         self.candidates[short] = fill_short_rows(self.index, self.history, self.length, short, N_SLOTS)
-        lis = self.listener
-        _fused_finish(rows, self._cfg, stepping, lis.cluster, lis.cluster_value, lis.reward.prox_value, self.history,
+        lis, rec = self.listener, self._rec
+        _fused_finish(rows, self._cfg, self._par, stepping, rec.cluster, rec.proximity, lis.cluster_value, self.history,
                       self.length, self.candidates, self.oracle_action, self.oracle_reward, self.last_pct,
-                      self.last_liked, self.latents, ints, obs)
+                      self.last_liked, rec.latents, ints, obs)
 
     def _reset_rows(self, rows: np.ndarray) -> None:
         self.last_pct[rows] = 0.0
@@ -382,8 +419,9 @@ class PlaylistCore(Core):
         if self.observation_mode == "latent":
             return np.take(self.latents, kernels.current_tracks(self.history, self.length, rows), axis=0)
         obs = np.empty((len(rows), self.observation_space.shape[0]), dtype=np.float32)
-        playlist_head(self.latents, self.history, self.length, rows, self.last_pct, self.last_liked, obs)
-        kernels.slot_features(self.latents, self.candidates, rows, obs, LATENT_DIM + 2)
+        latents = self._rec.latents if self._fused else self.latents  # the same values, fewer cache misses
+        playlist_head(latents, self.history, self.length, rows, self.last_pct, self.last_liked, obs)
+        kernels.slot_features(latents, self.candidates, rows, obs, LATENT_DIM + 2)
         return obs
 
 

@@ -70,14 +70,17 @@ def _respond(means, sds, cluster, rows, tracks, z, like_threshold, w_listen, w_l
 
 
 @numba.njit(cache=True, nogil=True)
-def _expected(cluster_value, prox_value, cluster, rows, tracks, out):  # noqa: D103 (a kernel)
-    """cluster_value[row, cluster[track]] + prox_value[track] for (R,) or (R, K) tracks, into `out`."""
+def _expected(cluster_value, w_prox, proximity, cluster, rows, tracks, out):  # noqa: D103 (a kernel)
+    """cluster_value[row, cluster[track]] + w_prox * proximity[track] for (R,) or (R, K) tracks, into `out`.
+
+    (The same float64 operations as ``cluster_value[...] + prox_value[track]``: numba does not fuse them.)
+    """
     flat_t = tracks.reshape(rows.shape[0], -1)
     flat_o = out.reshape(rows.shape[0], -1)
     for i in range(rows.shape[0]):
         for j in range(flat_t.shape[1]):
             t = flat_t[i, j]
-            flat_o[i, j] = cluster_value[rows[i], cluster[t]] + prox_value[t]
+            flat_o[i, j] = cluster_value[rows[i], cluster[t]] + w_prox * proximity[t]
 
 
 def expected_listening(m: np.ndarray, s: np.ndarray, like_threshold: float) -> tuple[np.ndarray, np.ndarray]:
@@ -295,7 +298,7 @@ class ClusterListener(Listener):
         """Expected reward of each track under the hidden listener (mean of the clipped normal)."""
         tracks = np.ascontiguousarray(tracks, dtype=np.int64)
         out = np.empty(tracks.shape)
-        _expected(self.cluster_value, self.reward.prox_value, self.cluster, rows, tracks, out)
+        _expected(self.cluster_value, self.reward.w_prox, self.reward.world.proximity, self.cluster, rows, tracks, out)
         return out
 
     def feedback_text(self, response: dict[str, Any]) -> str:

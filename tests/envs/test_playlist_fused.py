@@ -117,3 +117,20 @@ def test_out_of_range_action_is_refused_without_a_draw():
     with pytest.raises(ValueError, match="out of range"):
         core.step(rng, np.zeros(1, dtype=np.int64), np.array([4]))
     assert rng.bit_generator.state == state
+
+
+def test_track_records_hold_the_listener_and_index_values():
+    env = PlaylistEnv(catalog="synthetic-300", listener="population", proximity_weight=0.37, reward_scale=0.01)
+    core = env.core
+    lis, rec = core.listener, core._rec
+    assert rec.latents.ctypes.data % 64 == 0  # one cache line per record
+    np.testing.assert_array_equal(rec.latents, core.latents)
+    np.testing.assert_array_equal(rec.cluster, lis.cluster)
+    np.testing.assert_array_equal(rec.proximity, lis.reward.world.proximity)
+    assert P.track_records(core.latents, lis.reward.world) is rec  # shared by the cores of a process
+    # the expected reward adds w_prox * proximity as NumPy's precomputed prox_value does, to the last bit
+    env.reset(seed=0)
+    rows = np.zeros(1, dtype=np.int64)
+    tracks = np.arange(len(core.catalog))[None, :]
+    want = lis.cluster_value[0, lis.cluster[tracks]] + lis.reward.prox_value[tracks]
+    np.testing.assert_array_equal(lis.expected_reward(rows, tracks), want)
