@@ -104,31 +104,27 @@ class MusicEnv(_PublicFace, gym.Env):
         self._ended = ""
 
     def _info(self, out: dict[str, np.ndarray] | None) -> dict[str, Any]:
+        # (``a.item(0)``: the Python scalar of ``a[0]`` without the NumPy scalar in between)
         core = self.core
-        length = int(core.length[0])
+        length = core.length.item(0)
         cand = core.candidates[0]
         info: dict[str, Any] = {
             "history": core.history[0, :length].copy(),
             "candidates": cand.copy(),
             "action_mask": cand >= 0 if core.action_mode == "candidates" else core.action_mask(self._rows)[0],
-            "oracle_action": int(core.oracle_action[0]),
-            "oracle_reward": float(core.oracle_reward[0]),
+            "oracle_action": int(core.oracle_action.item(0)),
+            "oracle_reward": float(core.oracle_reward.item(0)),
         }
         if self.planner is not None:
             info["plan_action"], info["plan_value"] = self.planner.plan(0, self.np_random)
             info["plan_exact"] = self.planner.exact
         if out is None:
-            info["track"] = int(core.history[0, length - 1])
+            info["track"] = int(core.history.item(0, length - 1))
             return info
-        info["track"] = int(out["track"][0])
-        info["regret"] = float(out["regret"][0])
-        info["repeat"] = bool(out["repeat"][0])
-        rewards = {}
-        for k in core.components:
-            v = out.get(k)
-            if v is not None:
-                rewards[k] = v[0].item()
-        info["rewards"] = rewards
+        info["track"] = int(out["track"].item(0))
+        info["regret"] = float(out["regret"].item(0))
+        info["repeat"] = bool(out["repeat"].item(0))
+        info["rewards"] = {k: np.asarray(v).item(0) for k in core.components if (v := out.get(k)) is not None}
         return info
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
@@ -156,7 +152,7 @@ class MusicEnv(_PublicFace, gym.Env):
         a = _as_action(action, self.core.n_actions)
         self._action[0] = a
         out, obs = self.core.step_observe(self.np_random, self._rows, self._action)
-        terminated = bool(out["terminated"][0])
+        terminated = bool(out["terminated"].item(0))
         if terminated:
             self._needs_reset, self._ended = True, " (the episode has terminated)"
         if self.render_mode is not None:
@@ -164,7 +160,7 @@ class MusicEnv(_PublicFace, gym.Env):
             self._feedback.append("(repeat)" if res["repeat"] else self.core.listener.feedback_text(res))
         if self.render_mode == "human":
             self.render()
-        return obs[0], float(out["reward"][0]), terminated, False, self._info(out)
+        return obs[0], float(out["reward"].item(0)), terminated, False, self._info(out)
 
     def action_masks(self) -> np.ndarray:
         """Valid actions now (True = plays a track not yet in the session), as sb3-contrib expects."""

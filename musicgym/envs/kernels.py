@@ -21,10 +21,12 @@ _JIT = {"cache": True, "nogil": True}
 
 @numba.njit(**_JIT)
 def _in_prefix(value: int, row: np.ndarray, n: int) -> bool:
+    # no early exit: on the short histories of a session, a mispredicted branch per entry costs more
+    # than comparing them all (a third faster in `unplayed_near`)
+    hit = False
     for j in range(n):
-        if row[j] == value:
-            return True
-    return False
+        hit |= row[j] == value
+    return hit
 
 
 @numba.njit(**_JIT)

@@ -48,13 +48,13 @@ def playlist_head(latents, history, length, rows, last_pct, last_liked, out):  #
 # kernels as the step by parts (`Core.step`, `Core.reset`), called in the same order from numba, with
 # the generator's draws made through `musicgym.envs.draws` (the same numbers as the NumPy calls of the
 # step by parts). cfg holds the integer settings (`_C_*`), par the listener's float ones (`_P_*`); resp
-# the response columns (`_RESPONSE`) and the regret; ints the track, whether terminated and whether the
-# neighbour table ran out (`_I_*`).
+# the reward, the listener's components (`ClusterListener.components`) and the regret; tracks the tracks
+# played; flags whether each repeats (never here), whether its episode terminated and whether its
+# neighbour table ran out (`_F_*`).
 _C_LIMIT, _C_ORACLE, _C_OBS, _C_LATENT, _C_N_TRACKS = range(5)
 _P_THRESHOLD, _P_W_LISTEN, _P_W_LIKE, _P_W_PROX, _P_LISTEN, _P_LIKE = range(6)
-_RESPONSE = ("reward", *ClusterListener.components)
-_R_REGRET = len(_RESPONSE)
-_I_TRACK, _I_TERMINATED, _I_SHORT = range(3)
+_R_REGRET = 1 + len(ClusterListener.components)
+_F_REPEAT, _F_TERMINATED, _F_SHORT = range(3)
 #: status of the fused kernels besides a count of rows whose neighbour table ran out (0: done): an action
 #: is out of range or an empty slot (nothing done: take the step by parts); a history is full (nothing
 #: done: grow it, call again)
@@ -62,13 +62,13 @@ _BY_PARTS, _FULL = -2, -4
 
 
 @numba.njit(cache=True, nogil=True)
-def _near_slots(table, history, length, rows, candidates, ints):  # noqa: D103 (a kernel)
+def _near_slots(table, history, length, rows, candidates, flags):  # noqa: D103 (a kernel)
     # `_update_candidates` from the neighbour table; rows it could not fill are marked for an index search
     near = np.empty((rows.shape[0], N_SLOTS), dtype=np.int64)
     short = np.empty(rows.shape[0], dtype=np.bool_)
     n_short = kernels.unplayed_near(table, history, length, rows, N_SLOTS, near, short)
     for i in range(rows.shape[0]):
-        ints[_I_SHORT, i] = short[i]
+        flags[_F_SHORT, i] = short[i]
         for s in range(N_SLOTS):
             candidates[rows[i], s] = near[i, s]
     return n_short
@@ -76,7 +76,7 @@ def _near_slots(table, history, length, rows, candidates, ints):  # noqa: D103 (
 
 @numba.njit(cache=True, nogil=True)
 def _fused_finish(rows, cfg, par, stepping, cluster, proximity, cluster_value, history, length, candidates,
-                  oracle_action, oracle_reward, last_pct, last_liked, latents, ints, obs):  # noqa: D103
+                  oracle_action, oracle_reward, last_pct, last_liked, latents, flags, obs):  # noqa: D103
     """The step's (or reset's) end once the candidates are known: the oracle, termination and observation."""
     n = rows.shape[0]
     if cfg[_C_ORACLE]:
@@ -86,10 +86,7 @@ def _fused_finish(rows, cfg, par, stepping, cluster, proximity, cluster_value, h
         _cl._expected(cluster_value, par[_P_W_PROX], proximity, cluster, rows, tracks, value)
         kernels.best_slot(candidates, rows, value, oracle_action, oracle_reward)
     if stepping:
-        ended = np.empty(n, dtype=np.bool_)
-        kernels.ended(candidates, length, rows, False, cfg[_C_N_TRACKS], cfg[_C_LIMIT], ended)
-        for i in range(n):
-            ints[_I_TERMINATED, i] = ended[i]
+        kernels.ended(candidates, length, rows, False, cfg[_C_N_TRACKS], cfg[_C_LIMIT], flags[_F_TERMINATED])
     if cfg[_C_OBS]:
         if cfg[_C_LATENT]:
             for i in range(n):
@@ -103,16 +100,15 @@ def _fused_finish(rows, cfg, par, stepping, cluster, proximity, cluster_value, h
 
 @numba.njit(cache=True, nogil=True)
 def _fused_step(rows, actions, ptrs, cfg, par, means, sds, cluster, proximity, cluster_value, history, length,
-                steps_taken, candidates, oracle_action, oracle_reward, last_pct, last_liked, table, latents, resp, ints,
-                obs):  # noqa: D103 (a kernel)
+                steps_taken, candidates, oracle_action, oracle_reward, last_pct, last_liked, table, latents, resp,
+                tracks, flags, obs):  # noqa: D103 (a kernel)
     """`Core.step` (and `observe` into `obs` where ``cfg[_C_OBS]``) for actions that all play a track.
 
     Returns `_BY_PARTS` or `_FULL` (nothing done, nothing drawn), or the number of rows whose neighbour
-    table ran out (``ints[_I_SHORT]`` marks them: their candidates come from an index search, then
+    table ran out (``flags[_F_SHORT]`` marks them: their candidates come from an index search, then
     `_fused_finish`); 0: the step is done.
     """
     n = rows.shape[0]
-    tracks = np.empty(n, dtype=np.int64)
     for i in range(n):
         a = actions[i]
         if a < 0 or a >= N_SLOTS or candidates[rows[i], a] < 0:
@@ -136,19 +132,19 @@ def _fused_step(rows, actions, ptrs, cfg, par, means, sds, cluster, proximity, c
     kernels.push(history, length, rows, tracks)
     record_feedback(last_pct, last_liked, rows, resp[1], resp[2])
     for i in range(n):
-        ints[_I_TRACK, i] = tracks[i]
-    n_short = _near_slots(table, history, length, rows, candidates, ints)
+        flags[_F_REPEAT, i] = False
+    n_short = _near_slots(table, history, length, rows, candidates, flags)
     for i in range(n):
         steps_taken[rows[i]] += 1
     if n_short == 0:
         _fused_finish(rows, cfg, par, True, cluster, proximity, cluster_value, history, length, candidates,
-                      oracle_action, oracle_reward, last_pct, last_liked, latents, ints, obs)
+                      oracle_action, oracle_reward, last_pct, last_liked, latents, flags, obs)
     return n_short
 
 
 @numba.njit(cache=True, nogil=True)
 def _fused_reset(rows, ptrs, cfg, par, cluster, proximity, cluster_value, history, length, steps_taken,
-                 candidates, oracle_action, oracle_reward, last_pct, last_liked, table, latents, ints,
+                 candidates, oracle_action, oracle_reward, last_pct, last_liked, table, latents, flags,
                  obs):  # noqa: D103 (a kernel)
     """`Core.reset` after the listener's draw (and `observe` into `obs`); returns the count of short rows."""
     bg = draws.bitgen(ptrs)
@@ -164,10 +160,10 @@ def _fused_reset(rows, ptrs, cfg, par, cluster, proximity, cluster_value, histor
     for i in range(rows.shape[0]):
         last_pct[rows[i]] = 0.0
         last_liked[rows[i]] = 0.0
-    n_short = _near_slots(table, history, length, rows, candidates, ints)
+    n_short = _near_slots(table, history, length, rows, candidates, flags)
     if n_short == 0:
         _fused_finish(rows, cfg, par, False, cluster, proximity, cluster_value, history, length, candidates,
-                      oracle_action, oracle_reward, last_pct, last_liked, latents, ints, obs)
+                      oracle_action, oracle_reward, last_pct, last_liked, latents, flags, obs)
     return n_short
 
 
@@ -329,16 +325,16 @@ class PlaylistCore(Core):
             return
         lis = self.listener
         lis.sample(rng, rows)
-        ints = np.empty((3, len(rows)), dtype=np.int64)
+        flags = np.empty((3, len(rows)), dtype=np.bool_)
         cfg = self._cfg
         cfg[_C_ORACLE], cfg[_C_OBS], cfg[_C_LIMIT] = self.track_oracle, False, self.length_limit
         rec = self._rec
         n_short = _fused_reset(rows, ptrs, cfg, self._par, rec.cluster, rec.proximity, lis.cluster_value,
                                self.history, self.length, self.steps_taken, self.candidates, self.oracle_action,
-                               self.oracle_reward, self.last_pct, self.last_liked, self.table, rec.latents, ints,
+                               self.oracle_reward, self.last_pct, self.last_liked, self.table, rec.latents, flags,
                                self._no_obs)
         if n_short:
-            self._finish_short(rows, ints, self._no_obs, stepping=False)
+            self._finish_short(rows, flags, self._no_obs, stepping=False)
 
     def step(self, rng: np.random.Generator, rows: np.ndarray, actions: np.ndarray) -> dict[str, np.ndarray]:
         """`Core.step`; in one kernel call with the built-in listener (`_fused_step`)."""
@@ -364,38 +360,38 @@ class PlaylistCore(Core):
             return None
         n = rows.shape[0]
         resp = np.empty((_R_REGRET + 1, n))
-        ints = np.empty((3, n), dtype=np.int64)
+        track = np.empty(n, dtype=np.int64)
+        flags = np.empty((3, n), dtype=np.bool_)
         cfg = self._cfg
         cfg[_C_ORACLE], cfg[_C_OBS], cfg[_C_LIMIT] = self.track_oracle, obs is not None, self.length_limit
         obs = self._no_obs if obs is None else obs
         lis, rec = self.listener, self._rec
         while True:
             status = _fused_step(rows, actions, ptrs, cfg, self._par, lis.means, lis.sds, rec.cluster, rec.proximity,
-                                 lis.cluster_value, self.history, self.length,
-                                 self.steps_taken, self.candidates, self.oracle_action, self.oracle_reward,
-                                 self.last_pct, self.last_liked, self.table, rec.latents, resp, ints, obs)
+                                 lis.cluster_value, self.history, self.length, self.steps_taken, self.candidates,
+                                 self.oracle_action, self.oracle_reward, self.last_pct, self.last_liked, self.table,
+                                 rec.latents, resp, track, flags, obs)
             if status != _FULL:
                 break
             self._grow_history()
         if status == _BY_PARTS:
             return None
         if status:
-            self._finish_short(rows, ints, obs, stepping=True)
-        out = dict(zip(_RESPONSE, resp[:_R_REGRET], strict=True))
-        out["repeat"] = np.zeros(n, dtype=np.bool_)
-        out["track"] = ints[_I_TRACK]
-        out["regret"] = resp[_R_REGRET]
-        out["terminated"] = ints[_I_TERMINATED] != 0
+            self._finish_short(rows, flags, obs, stepping=True)
+        out = {"reward": resp[0]}
+        for j, name in enumerate(ClusterListener.components, 1):
+            out[name] = resp[j]
+        out.update(repeat=flags[_F_REPEAT], track=track, regret=resp[_R_REGRET], terminated=flags[_F_TERMINATED])
         return out
 
-    def _finish_short(self, rows: np.ndarray, ints: np.ndarray, obs: np.ndarray, stepping: bool) -> None:
+    def _finish_short(self, rows: np.ndarray, flags: np.ndarray, obs: np.ndarray, stepping: bool) -> None:
         """Candidates by an index search where the neighbour table ran out, then `_fused_finish`."""
-        short = rows[ints[_I_SHORT] != 0]
+        short = rows[flags[_F_SHORT]]
         self.candidates[short] = fill_short_rows(self.index, self.history, self.length, short, N_SLOTS)
         lis, rec = self.listener, self._rec
         _fused_finish(rows, self._cfg, self._par, stepping, rec.cluster, rec.proximity, lis.cluster_value, self.history,
                       self.length, self.candidates, self.oracle_action, self.oracle_reward, self.last_pct,
-                      self.last_liked, rec.latents, ints, obs)
+                      self.last_liked, rec.latents, flags, obs)
 
     def _reset_rows(self, rows: np.ndarray) -> None:
         self.last_pct[rows] = 0.0
