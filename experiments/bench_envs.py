@@ -6,7 +6,7 @@ wrappers included):
 * single env: steps per second of one session, and its ratio to SARDINE's
   ``sardine/SingleItem-Static-v0`` (pip install sardine-rec) timed in the same run, interleaved with
   ours in rounds so that a noisy machine slows both sides alike (the median of the rounds is quoted);
-* native vector env: session-steps per second with 1,024 sessions;
+* native vector env: session-steps per second with 1,024 sessions (the median of the rounds);
 * optionally (``--million``) the resident memory of a process holding a 1M-track catalog env.
 
 Goals (the ratio is the figure to quote on a shared machine): single env >= 3x SARDINE on Playlist-v0,
@@ -49,7 +49,7 @@ class Args:
     single_steps: int = 4_000
     """Steps timed per round for a single env (ours and SARDINE's)."""
     rounds: int = 5
-    """Interleaved rounds (ours, SARDINE's); the median steps/s is reported."""
+    """Interleaved rounds (ours, SARDINE's) and vector env rounds; the median steps/s is reported."""
     vector_steps: int = 100
     """Batched steps timed for the vector env."""
     num_envs: int = 1024
@@ -112,16 +112,19 @@ def bench_single(env_id: str, args: Args, sardine: SingleRunner | None) -> tuple
 
 
 def bench_vector(env_id: str, args: Args) -> float:
-    """Session-steps per second of the native vector env taking random actions."""
+    """Median session-steps per second of the native vector env taking random actions, over `rounds` rounds."""
     venv = gym.make_vec(env_id, num_envs=args.num_envs, vectorization_mode="vector_entry_point", catalog=args.catalog)
     venv.reset(seed=0)
     n = venv.single_action_space.n
     actions = np.random.default_rng(0).integers(0, n, (args.vector_steps, args.num_envs))
     venv.step(actions[0])
-    start = time.perf_counter()
-    for i in range(args.vector_steps):
-        venv.step(actions[i])
-    return args.vector_steps * args.num_envs / (time.perf_counter() - start)
+    rates = []
+    for _ in range(args.rounds):
+        start = time.perf_counter()
+        for i in range(args.vector_steps):
+            venv.step(actions[i])
+        rates.append(args.vector_steps * args.num_envs / (time.perf_counter() - start))
+    return float(np.median(rates))
 
 
 MILLION = """
@@ -147,7 +150,7 @@ def main(args: Args) -> None:
         runner = SingleRunner(sardine)
         runner.run(100)
     print(f"catalog {args.catalog}; single env: median of {args.rounds} interleaved rounds; vector env with "
-          f"{args.num_envs} sessions")
+          f"{args.num_envs} sessions: median of {args.rounds} rounds")
     print(f"{'env':32} {'single steps/s':>15} {'SARDINE steps/s':>16} {'ratio':>7} {'goal':>6} "
           f"{'vector steps/s':>15} {'goal':>10}")
     for env_id in args.envs:
