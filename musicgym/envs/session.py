@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import weakref
 from typing import Any, ClassVar
 
 import numba
@@ -27,6 +28,55 @@ TRACK_DIM = TASTE_DIM + 4 + 2
 #: terms and the leave probability stay out of reach)
 SHOWN = ("skip_1", "skip_2", "skip_3", "not_skipped", "fraction_heard", "minutes", "liked", "left")
 TABLE_K = 64
+#: the kernels read an int32 copy of the neighbour table (half the cache lines per scan) up to this size
+#: (64 MB); a larger catalog's int64 table is read as it is (the 1M-track catalog's memory budget)
+TABLE32_MAX_BYTES = 64 << 20
+#: per shared index: its neighbour table as int32 (`_lookup_arrays`)
+_tables32: weakref.WeakKeyDictionary[Any, np.ndarray] = weakref.WeakKeyDictionary()
+#: per catalog: its taste features in C order (the catalog's are in Fortran order, where one track's nine
+#: features lie in nine cache lines)
+_tastes: weakref.WeakKeyDictionary[Catalog, np.ndarray] = weakref.WeakKeyDictionary()
+
+
+def _lookup_arrays(catalog: Catalog, index: Any, table: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The neighbour table and the taste features as the kernels read them (the same values; shared).
+
+    The table as int32 where that copy takes at most `TABLE32_MAX_BYTES`, else `table` itself; the taste
+    features in C order.
+    """
+    if table.size * 4 <= TABLE32_MAX_BYTES:
+        if index not in _tables32 or _tables32[index].shape != table.shape:
+            _tables32[index] = np.ascontiguousarray(table, dtype=np.int32)
+        table = _tables32[index]
+    if catalog not in _tastes:
+        _tastes[catalog] = np.ascontiguousarray(catalog.taste_features, dtype=np.float32)
+    return table, _tastes[catalog]
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _bit(t):
+    """Track t's bit in a 1,024-bit filter (`_taken`): word, mask (a multiplicative hash of t)."""
+    b = (np.uint64(t) * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(54)
+    return np.int64(b >> np.uint64(6)), np.uint64(1) << (b & np.uint64(63))
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _taken(t, bits, history, r, h, out, i, found):
+    """Whether track t is among session r's first h plays or row i's first `found` slots.
+
+    `bits` has the bit (`_bit`) of each of them set: most tracks are ruled out by their bit alone, the
+    rest by the scan (no array views: the kernels loop over 1,024 rows).
+    """
+    w, m = _bit(t)
+    if not bits[w] & m:
+        return False
+    for j in range(h):
+        if history[r, j] == t:
+            return True
+    for j in range(found):
+        if out[i, j] == t:
+            return True
+    return False
 
 
 @numba.njit(cache=True, nogil=True)
@@ -40,36 +90,47 @@ def _near_and_recent(table, history, length, rows, n_near, n_recent, recent, out
     n_short = 0
     width = table.shape[1]
     want = n_near + n_recent
+    pos = np.zeros(max(recent, 1), dtype=np.int64)
+    bits = np.zeros(16, dtype=np.uint64)
     for i in range(rows.shape[0]):
         r = rows[i]
         h = length[r]
+        bits[:] = 0
+        for j in range(h):
+            w, m = _bit(history[r, j])
+            bits[w] |= m
         found = 0
         cur = history[r, h - 1]
         for j in range(width):
             if found == n_near:
                 break
-            t = table[cur, j]
-            if t < 0 or kernels._in_prefix(t, history[r], h) or kernels._in_prefix(t, out[i], found):
+            t = np.int64(table[cur, j])
+            if t < 0 or _taken(t, bits, history, r, h, out, i, found):
                 continue
             out[i, found] = t
+            w, m = _bit(t)
+            bits[w] |= m
             found += 1
         sources = min(recent, h - 1)
         if sources == 0:  # the first step: neighbours of the current track again
             sources, first = 1, 1
         else:
             first = 2
-        pos = np.zeros(sources, dtype=np.int64)
+        for s in range(sources):
+            pos[s] = 0
         stalled = 0
         s = 0
         while found < want and stalled < sources:
             src = history[r, h - first - s] if first == 2 else cur
             placed = False
             while pos[s] < width:
-                t = table[src, pos[s]]
+                t = np.int64(table[src, pos[s]])
                 pos[s] += 1
-                if t < 0 or kernels._in_prefix(t, history[r], h) or kernels._in_prefix(t, out[i], found):
+                if t < 0 or _taken(t, bits, history, r, h, out, i, found):
                     continue
                 out[i, found] = t
+                w, m = _bit(t)
+                bits[w] |= m
                 found += 1
                 placed = True
                 break
@@ -392,8 +453,9 @@ class SessionCore(Core):
         self.n_shown = check_int("shown_tracks", p["shown_tracks"], 1, 50)
         self.index = shared_index(self.catalog, "taste")
         self.table = neighbour_table(self.index, TABLE_K)
-        self.taste = self.catalog.taste_features
-        self.item_features = self.taste
+        self.item_features = self.catalog.taste_features
+        # what the kernels read: the same values, laid out for them
+        self._table_k, self.taste = _lookup_arrays(self.catalog, self.index, self.table)
         self.components = tuple(c for c in SHOWN if c in self.listener.components) or self.components
         # checked in both modes (catalog mode does not use them, but a bad value is still a mistake)
         k = check_int("k", p["k"], 1, self.n_tracks if self.action_mode == "candidates" else None,
@@ -484,7 +546,7 @@ class SessionCore(Core):
         n_short = _fused_reset(rows, ptrs, cfg, pop.centres, pop.genre_counts, lis._genre_prior, lis._log_share,
                                self._first_track, lis.source_playlist, lis._sess_f, lis._sess_i, lis._buf_i,
                                lis._buf_w, lis._buf_t, lis._trk, lis._table, lis._par, self.history, self.length,
-                               self.steps_taken, self.last, self.shown_count, self.table, self.taste, ints, slate)
+                               self.steps_taken, self.last, self.shown_count, self._table_k, self.taste, ints, slate)
         status = self._finish(rows, ptrs, n_short, ints, slate, self._no_obs, stepping=False)
         if status == _NO_RANDOM:
             raise RuntimeError("could not draw distinct random tracks; the catalog is too small for this many slots")
@@ -542,7 +604,7 @@ class SessionCore(Core):
         while True:
             status = _fused_respond(rows, actions, ptrs, cfg, lis._sess_f, lis._sess_i, lis._buf_i, lis._buf_w,
                                     lis._buf_t, lis._trk, lis._table, lis._par, self.history, self.length,
-                                    self.candidates, self.oracle_reward, self.last, self.shown_count, self.table,
+                                    self.candidates, self.oracle_reward, self.last, self.shown_count, self._table_k,
                                     self.taste, resp, ints, slate)
             if status != _FULL:
                 break
@@ -596,7 +658,7 @@ class SessionCore(Core):
         nn = n_near + self.n_recent
         near = np.full((len(rows), nn), -1, dtype=np.int64)
         short = np.empty(len(rows), dtype=np.bool_)
-        if nn and _near_and_recent(self.table, self.history, self.length, rows, n_near, self.n_recent,
+        if nn and _near_and_recent(self._table_k, self.history, self.length, rows, n_near, self.n_recent,
                                    self.n_shown, near, short):
             r = rows[short]  # the table ran out (a long session on a small catalog): search the index
             played = self.history[r, : kernels.max_length(self.length, r)]
@@ -620,7 +682,7 @@ class SessionCore(Core):
         obs = np.empty((len(rows), self.observation_space.shape[0]), dtype=np.float32)
         _head(self.last, self.shown_count, self.length, rows, float(self.POSITION_SCALE), obs)
         if self.action_mode == "candidates":
-            kernels.slot_features(self.item_features, self.candidates, rows, obs, self.head_dim)
+            kernels.slot_features(self.taste, self.candidates, rows, obs, self.head_dim)
         return obs
 
 
