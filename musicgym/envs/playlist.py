@@ -15,6 +15,7 @@ from musicgym.checks import check_choice, check_int
 from musicgym.envs import draws, kernels
 from musicgym.envs.base import MusicEnv, MusicVectorEnv
 from musicgym.envs.core import Core, fill_short_rows, neighbour_table, shared_index, unplayed_neighbours
+from musicgym.envs.fused import FusedSteps
 from musicgym.listeners import ClusterListener, Listener, PersonListener, ReplayListener
 from musicgym.listeners import cluster as _cl
 
@@ -202,7 +203,7 @@ def track_records(latents: np.ndarray, world: _cl.ClusterWorld) -> TrackRecords:
     return rec
 
 
-class PlaylistCore(Core):
+class PlaylistCore(FusedSteps, Core):
     """Batched dynamics of Playlist-v0 (see `PlaylistEnv` for the specification)."""
 
     ENV_ID: ClassVar[str] = "MusicGym/Playlist-v0"
@@ -261,8 +262,6 @@ class PlaylistCore(Core):
         self.observation_space = spaces.Box(0.0, 1.0, shape=(dim,), dtype=np.float32)
         # the fused step and reset (`_fused_step`, `_fused_reset`): with the built-in listener
         self._fused = type(self.listener) is ClusterListener
-        self._bitgen: Any = None
-        self._ptrs: np.ndarray | None = None
         self._cfg = np.zeros(5, dtype=np.int64)
         self._cfg[[_C_LATENT, _C_N_TRACKS]] = self.observation_mode == "latent", self.n_tracks
         self._no_obs = np.empty((0, dim), dtype=np.float32)
@@ -305,18 +304,6 @@ class PlaylistCore(Core):
         return RolloutPlanner(self, self.playlist_length - 1 if horizon is None else horizon)
 
     # ------------------------------------------------------------------ dynamics
-    def _pointers(self, rng: np.random.Generator) -> np.ndarray | None:
-        """The addresses `musicgym.envs.draws` draws from, kept while the generator is the same.
-
-        None for anything but a NumPy ``Generator`` (e.g. the planner's `TiledGenerator`).
-        """
-        if type(rng) is not np.random.Generator:
-            return None
-        bitgen = rng.bit_generator
-        if bitgen is not self._bitgen:
-            self._ptrs, self._bitgen = draws.pointers(rng), bitgen
-        return self._ptrs
-
     def reset(self, rng: np.random.Generator, rows: np.ndarray) -> None:
         """`Core.reset`; in one kernel call with the built-in listener (`_fused_reset`)."""
         ptrs = self._pointers(rng) if self._fused else None
@@ -335,21 +322,6 @@ class PlaylistCore(Core):
                                self._no_obs)
         if n_short:
             self._finish_short(rows, flags, self._no_obs, stepping=False)
-
-    def step(self, rng: np.random.Generator, rows: np.ndarray, actions: np.ndarray) -> dict[str, np.ndarray]:
-        """`Core.step`; in one kernel call with the built-in listener (`_fused_step`)."""
-        out = self._step_fused(rng, rows, actions, None) if self._fused else None
-        return super().step(rng, rows, actions) if out is None else out
-
-    def step_observe(self, rng: np.random.Generator, rows: np.ndarray,
-                     actions: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray]:
-        """`step`, then `observe` of the same rows (in the same kernel call where `step` is fused)."""
-        if self._fused:
-            obs = np.empty((len(rows), self.observation_space.shape[0]), dtype=np.float32)
-            out = self._step_fused(rng, rows, actions, obs)
-            if out is not None:
-                return out, obs
-        return super().step_observe(rng, rows, actions)
 
     def _step_fused(self, rng: np.random.Generator, rows: np.ndarray, actions: np.ndarray,
                     obs: np.ndarray | None) -> dict[str, np.ndarray] | None:

@@ -16,6 +16,7 @@ from musicgym.checks import check_int
 from musicgym.envs import draws, kernels
 from musicgym.envs.base import MusicEnv, MusicVectorEnv
 from musicgym.envs.core import Core, neighbour_table, random_fill, shared_index
+from musicgym.envs.fused import FusedSteps
 from musicgym.listeners import Listener
 from musicgym.listeners import session as _sl
 from musicgym.listeners.session import SessionListener
@@ -426,7 +427,7 @@ def _fused_reset(rows, ptrs, cfg, centres, genre_counts, genre_prior, log_share,
     return _slate_head(table, history, length, rows, cfg, slate, ints)
 
 
-class SessionCore(Core):
+class SessionCore(FusedSteps, Core):
     """Batched dynamics of Session-v0 (see `SessionEnv` for the specification)."""
 
     ENV_ID: ClassVar[str] = "MusicGym/Session-v0"
@@ -477,8 +478,6 @@ class SessionCore(Core):
         # the fused step and reset (`_fused_respond`, `_fused_reset`, `_fused_finish`): candidates mode with the
         # built-in listener
         self._fused = self.action_mode == "candidates" and type(self.listener) is SessionListener
-        self._bitgen: Any = None
-        self._ptrs: np.ndarray | None = None
         self._cfg = np.zeros(12, dtype=np.int64)
         n_near = self.k - self.n_recent - self.n_random
         self._cfg[[_C_NEAR, _C_RECENT, _C_SHOWN, _C_RANDOM, _C_INDEX_N, _C_SCALE, _C_HEAD, _C_N_TRACKS]] = (
@@ -514,18 +513,6 @@ class SessionCore(Core):
             return
         self.shown_count[rows] = 0
         super().reset(rng, rows)
-
-    def _pointers(self, rng: np.random.Generator) -> np.ndarray | None:
-        """The addresses `musicgym.envs.draws` draws from, kept while the generator is the same.
-
-        None for anything but a NumPy ``Generator`` (e.g. the planner's `TiledGenerator`).
-        """
-        if type(rng) is not np.random.Generator:
-            return None
-        bitgen = rng.bit_generator
-        if bitgen is not self._bitgen:
-            self._ptrs, self._bitgen = draws.pointers(rng), bitgen
-        return self._ptrs
 
     def _reset_fused(self, rng: np.random.Generator, rows: np.ndarray) -> bool:
         """`reset` by `_fused_reset`; False (nothing done) where it must go by parts."""
@@ -568,21 +555,6 @@ class SessionCore(Core):
             raise ValueError(f"Session-v0 observes each track's outcome: the listener {type(self.listener).__name__}"
                              f".respond must return {e.args[0]!r}") from None
         _record(self.last, self.shown_count, rows, tracks, self.taste, *cols)
-
-    def step(self, rng: np.random.Generator, rows: np.ndarray, actions: np.ndarray) -> dict[str, np.ndarray]:
-        """`Core.step`; in one or two kernel calls where it can (candidates mode, the built-in listener)."""
-        out = self._step_fused(rng, rows, actions, None) if self._fused else None
-        return super().step(rng, rows, actions) if out is None else out
-
-    def step_observe(self, rng: np.random.Generator, rows: np.ndarray,
-                     actions: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray]:
-        """`step`, then `observe` of the same rows (fused where `step` is)."""
-        if self._fused:
-            obs = np.empty((len(rows), self.observation_space.shape[0]), dtype=np.float32)
-            out = self._step_fused(rng, rows, actions, obs)
-            if out is not None:
-                return out, obs
-        return super().step_observe(rng, rows, actions)
 
     def _step_fused(self, rng: np.random.Generator, rows: np.ndarray, actions: np.ndarray,
                     obs: np.ndarray | None) -> dict[str, np.ndarray] | None:
