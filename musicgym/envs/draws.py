@@ -9,7 +9,9 @@ the env's own generator exactly as the NumPy method it replaces would:
 * `uniform` is ``rng.random()`` (and ``rng.random(shape)`` draws them in C order);
 * `below` is ``rng.integers(0, n)`` (and ``rng.integers(0, n, size=...)`` draws them in C order):
   NumPy's Lemire rejection on 32-bit draws for n <= 2**32, on 64-bit ones above;
-* `shuffle_row` is one row of ``rng.permuted(x, axis=1)`` (rows in C order), i.e. ``rng.shuffle(row)``.
+* `shuffle_row` is one row of ``rng.permuted(x, axis=1)`` (rows in C order), i.e. ``rng.shuffle(row)``;
+* `choice_distinct` is ``rng.choice(n, size, replace=False)`` where NumPy takes Floyd's algorithm
+  (`floyd_applies`).
 
 The algorithms are numba's translations of NumPy's C code (``numba.np.random.random_methods``), run on
 a bit generator built from the addresses (`bitgen`); ``tests/envs/test_draws.py`` checks them against
@@ -97,3 +99,35 @@ def shuffle_row(bg, row):
         t = row[j]
         row[j] = row[i]
         row[i] = t
+
+
+def floyd_applies(n: int, size: int) -> bool:
+    """Whether ``rng.choice(n, size, replace=False)`` draws by Floyd's algorithm (`choice_distinct`).
+
+    NumPy shuffles the tail of ``arange(n)`` instead where n > 10,000 and size > n // 50.
+    """
+    return 1 <= size <= n and not (n > 10_000 and size > n // 50)
+
+
+@numba.njit(**_JIT)
+def choice_distinct(bg, n, out):
+    """``rng.choice(n, size=len(out), replace=False)`` into `out`, where `floyd_applies`.
+
+    NumPy's Floyd's algorithm (a draw in [0, j] for each j of the last len(out) of range(n); j itself where
+    the draw was taken before), then the shuffle of the result (``_shuffle_int``: a draw in [0, i] for i
+    from len(out) - 1 down to 1).
+    """
+    size = out.shape[0]
+    for j in range(n - size, n):
+        val = below(bg, j + 1)
+        taken = False
+        for m in range(j - n + size):
+            if out[m] == val:
+                taken = True
+                break
+        out[j - n + size] = j if taken else val
+    for i in range(size - 1, 0, -1):
+        j = below(bg, i + 1)
+        t = out[j]
+        out[j] = out[i]
+        out[i] = t

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import weakref
 from typing import Any, ClassVar
 
 import numba
@@ -13,7 +12,7 @@ from numba.np.random import distributions
 
 from musicgym.catalog import Catalog
 from musicgym.checks import check_int
-from musicgym.envs import draws, kernels
+from musicgym.envs import draws, kernels, lookup
 from musicgym.envs.base import MusicEnv, MusicVectorEnv
 from musicgym.envs.core import Core, neighbour_table, random_fill, shared_index
 from musicgym.envs.fused import FusedSteps
@@ -32,26 +31,15 @@ TABLE_K = 64
 #: the kernels read an int32 copy of the neighbour table (half the cache lines per scan) up to this size
 #: (64 MB); a larger catalog's int64 table is read as it is (the 1M-track catalog's memory budget)
 TABLE32_MAX_BYTES = 64 << 20
-#: per shared index: its neighbour table as int32 (`_lookup_arrays`)
-_tables32: weakref.WeakKeyDictionary[Any, np.ndarray] = weakref.WeakKeyDictionary()
-#: per catalog: its taste features in C order (the catalog's are in Fortran order, where one track's nine
-#: features lie in nine cache lines)
-_tastes: weakref.WeakKeyDictionary[Catalog, np.ndarray] = weakref.WeakKeyDictionary()
 
 
 def _lookup_arrays(catalog: Catalog, index: Any, table: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The neighbour table and the taste features as the kernels read them (the same values; shared).
 
     The table as int32 where that copy takes at most `TABLE32_MAX_BYTES`, else `table` itself; the taste
-    features in C order.
+    features in C order (`musicgym.envs.lookup`).
     """
-    if table.size * 4 <= TABLE32_MAX_BYTES:
-        if index not in _tables32 or _tables32[index].shape != table.shape:
-            _tables32[index] = np.ascontiguousarray(table, dtype=np.int32)
-        table = _tables32[index]
-    if catalog not in _tastes:
-        _tastes[catalog] = np.ascontiguousarray(catalog.taste_features, dtype=np.float32)
-    return table, _tastes[catalog]
+    return lookup.table32(index, table, TABLE32_MAX_BYTES), lookup.taste_c(catalog)
 
 
 @numba.njit(cache=True, nogil=True, inline="always")

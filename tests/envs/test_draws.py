@@ -61,3 +61,31 @@ def test_pointers_need_a_ctypes_interface():
         bit_generator = object()
 
     assert draws.pointers(Plain()) is None
+
+
+@numba.njit
+def _choice(ptrs, n, out):
+    bg = draws.bitgen(ptrs)
+    for i in range(out.shape[0]):
+        draws.choice_distinct(bg, n, out[i])
+
+
+@pytest.mark.parametrize("bit_generator", BIT_GENERATORS)
+@pytest.mark.parametrize(("n", "size"), [(1, 1), (5, 5), (6, 5), (40, 5), (3_000, 5), (10_000, 300),
+                                         (100_000, 5), (100_000, 2_000), (2**33, 3)])
+def test_choice_distinct_matches_numpy(bit_generator, n, size):
+    assert draws.floyd_applies(n, size)
+    ours, theirs = np.random.Generator(bit_generator(11)), np.random.Generator(bit_generator(11))
+    for g in (ours, theirs):
+        g.integers(0, 5)
+    got = np.empty((20, size), dtype=np.int64)
+    _choice(draws.pointers(ours), n, got)
+    want = np.stack([theirs.choice(n, size=size, replace=False) for _ in range(20)])
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(ours.integers(0, 1000, size=9), theirs.integers(0, 1000, size=9))  # same state
+
+
+def test_floyd_applies_where_numpy_takes_it():
+    assert draws.floyd_applies(10_000, 10_000) and draws.floyd_applies(100_000, 2_000)
+    assert not draws.floyd_applies(100_000, 2_001) and not draws.floyd_applies(5, 6)
+    assert not draws.floyd_applies(5, 0)
