@@ -165,8 +165,9 @@ class TasteCore(FusedSteps, SlateCore):
         # the fused step and reset (`_fused_step`, `_fused_reset`): candidates mode with the built-in listener;
         # the kernels read the taste features in C order and the table as int32 (the same values)
         self._fused = self.action_mode == "candidates" and type(self.listener) is TasteUser
-        self._taste_c = lookup.taste_c(self.catalog)
-        self._table_k = lookup.table32(self.index, self.table, TABLE32_MAX_BYTES)
+        if self._fused:
+            self._taste_c = lookup.taste_c(self.catalog)
+            self._table_k = lookup.table32(self.index, self.table, TABLE32_MAX_BYTES)
         self._cfg = np.zeros(7, dtype=np.int64)
         self._cfg[[_C_WINDOW, _C_RANDOM, _C_INDEX_N, _C_N_TRACKS]] = (self.window, self.n_random, self.index.n,
                                                                        self.n_tracks)
