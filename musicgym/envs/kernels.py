@@ -16,6 +16,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from musicgym.prefetch import AHEAD, prefetch
+
 _JIT = {"cache": True, "nogil": True}
 
 
@@ -150,8 +152,15 @@ def slot_features(item_features: np.ndarray, candidates: np.ndarray, rows: np.nd
                   offset: int) -> None:
     """Write each row's candidate slots' features (zeros for an empty slot) into ``out[i, offset:]``."""
     d = item_features.shape[1]
-    for i in range(rows.shape[0]):
+    n = rows.shape[0]
+    for i in range(n):
         r = rows[i]
+        if i + AHEAD < n:  # a later session's slots (`musicgym.prefetch`); a row may span two lines
+            for s in range(candidates.shape[1]):
+                t = candidates[rows[i + AHEAD], s]
+                if t >= 0:
+                    prefetch(item_features, t, 0)
+                    prefetch(item_features, t, d - 1)
         col = offset
         for s in range(candidates.shape[1]):
             t = candidates[r, s]

@@ -19,6 +19,7 @@ from musicgym.envs.fused import FusedSteps
 from musicgym.listeners import Listener
 from musicgym.listeners import session as _sl
 from musicgym.listeners.session import SessionListener
+from musicgym.prefetch import AHEAD, prefetch
 
 TASTE_DIM = 9
 #: what the observation shows of each of the last tracks: the 9 taste features, the exclusive outcome
@@ -84,6 +85,11 @@ def _near_and_recent(table, history, length, rows, n_near, n_recent, recent, out
     for i in range(rows.shape[0]):
         r = rows[i]
         h = length[r]
+        if i + AHEAD < rows.shape[0]:  # the table rows a later session starts from (`musicgym.prefetch`)
+            ra = rows[i + AHEAD]
+            ha = length[ra]
+            for j in range(max(ha - 1 - recent, 0), ha):
+                prefetch(table, history[ra, j], 0)
         bits[:] = 0
         for j in range(h):
             w, m = _bit(history[r, j])
@@ -151,6 +157,8 @@ def _record(last, count, rows, tracks, taste, skip_1, skip_2, skip_3, fraction, 
     n = last.shape[1]
     for i in range(rows.shape[0]):
         r = rows[i]
+        if i + AHEAD < rows.shape[0]:
+            prefetch(taste, tracks[i + AHEAD], 0)
         slot = count[r] % n
         for m in range(TASTE_DIM):
             last[r, slot, m] = taste[tracks[i], m]

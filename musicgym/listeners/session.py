@@ -30,6 +30,7 @@ from musicgym.catalog import Catalog, CatalogError
 from musicgym.catalog.model import TASTE_FEATURES
 from musicgym.listeners.base import Listener
 from musicgym.paths import ASSETS
+from musicgym.prefetch import AHEAD, prefetch
 
 #: The shipped fitted default (written by `musicgym.realism.calibrate`).
 DEFAULT_PARAMS_PATH = ASSETS / "session_listener.json"
@@ -454,6 +455,9 @@ def _expected(rows, tracks, sess_f, sess_i, buf_i, buf_w, trk, trk_int, par, rew
     rowbuf_int = rowbuf.view(np.int32)
     for i in range(n_rows):
         r = rows[i]
+        if i + AHEAD < n_rows:  # the candidates' track rows of a later session (`musicgym.prefetch`)
+            for j in range(n_k):
+                prefetch(trk, tracks[i + AHEAD, j], 0)
         _gather(i, tracks, trk, rowbuf)
         u, position, mood, has_prev, n = _row_setup(r, sess_f, sess_i, buf_w, trk, par, centre, prev_f)
         base = u + position + mood
@@ -488,6 +492,8 @@ def _respond(rows, tracks, u, sess_f, sess_i, buf_i, buf_w, trk, trk_int, par, r
     for i in range(n_rows):
         r = rows[i]
         t = tracks[i]
+        if i + AHEAD < n_rows:
+            prefetch(trk, tracks[i + AHEAD], 0)
         lu, position, mood, has_prev, n = _row_setup(r, sess_f, sess_i, buf_w, trk, par, centre, prev_f)
         terms = _track_terms(r, t, trk, trk_int, t, centre, prev_f, has_prev, n, sess_f, buf_i, buf_w, par)
         taste, genre, transition, satiation, familiarity = terms
