@@ -347,3 +347,46 @@ def test_dqn_target_track_scorer_follows_the_polyak_updates():
         scorer.clear_cache()
         fresh = scorer(x)
     assert torch.equal(served, fresh)
+
+
+def test_step_feature_counts_each_sessions_tracks():
+    """`StepFeature`: ``[head, tracks played / horizon | slots]``, the terminal observation one step further."""
+    from musicgym.agents.vec_env import MusicGymVecEnv, StepFeature
+
+    base = MusicGymVecEnv("MusicGym/Playlist-v0", n_envs=3, seed=0, **CATALOG)
+    venv = StepFeature(base, horizon=10)
+    h = base.head_dim
+    assert venv.head_dim == h + 1 and venv.observation_space.shape == (base.observation_space.shape[0] + 1,)
+    obs = venv.reset()
+    assert np.allclose(obs[:, h], 0.1)  # the start track
+    for step in range(2, 11):  # Playlist-v0: the start track and 9 picks
+        venv.step_async(np.zeros(3, dtype=np.int64))
+        obs, _, done, infos = venv.step_wait()
+        if step < 10:
+            assert not done.any() and np.allclose(obs[:, h], step / 10)
+        # the env's own observation, unchanged around the count
+        assert np.array_equal(np.delete(obs, h, axis=1), base.final_obs if not done.any() else np.delete(obs, h, axis=1))
+    assert done.all() and np.allclose(obs[:, h], 0.1)  # reset at once (SB3's convention)
+    assert all(np.isclose(i["terminal_observation"][h], 1.0) for i in infos)
+
+
+def test_dqn_time_feature_reads_the_step_count_from_info(tmp_path):
+    a = agents.make("dqn", "MusicGym/Playlist-v0", env_kwargs=CATALOG, time_feature=10, **FAST["dqn"])
+    assert a.model.observation_space.shape == (28,)
+    a.learn(300)
+    stored = a.model.replay_buffer.observations[: a.model.replay_buffer.pos, :, 7]
+    assert set(np.round(stored.ravel() * 10).astype(int)) <= set(range(1, 10))
+    a.save(tmp_path / "dqn.zip")
+    back = agents.load(tmp_path / "dqn.zip")
+    env = gym.make("MusicGym/Playlist-v0", **CATALOG)
+    obs, info = env.reset(seed=1)
+    q = []
+    for _ in range(3):
+        assert a.predict(obs, info=info, deterministic=True)[0] == back.predict(obs, info=info, deterministic=True)[0]
+        q.append(a.action_scores(obs, info)[1])
+        obs, _, _, _, info = env.step(int(a.predict(obs, info=info, deterministic=True)[0]))
+    with pytest.raises(ValueError, match="time_feature"):
+        a.predict(obs)
+    # the same observation at another step of the episode is another state
+    early = a.action_scores(obs, {**info, "history": info["history"][:1]})[1]
+    assert not np.allclose(early, a.action_scores(obs, info)[1])
