@@ -42,16 +42,9 @@ class SlotScorer(BaseFeaturesExtractor):
         head_dim: size of the head (state) part.
         item_dim: features per slot.
         hidden: width of the shared scorer and of the head embedding.
-        fourier: 0 (default) or the number F of random Fourier features the scorer also reads: each (head,
-            slot) input x gets ``sin(2 pi x B)`` and ``cos(2 pi x B)`` beside it, B a fixed (h + d, F) matrix
-            of N(0, fourier_scale^2) frequencies (drawn with its own seed, 0). An MLP on raw coordinates
-            is slow to fit a value that changes sharply across the latent space (its spectral bias;
-            Tancik et al. 2020); the features give it those frequencies.
-        fourier_scale: the frequencies' standard deviation (cycles per unit of the features).
     """
 
-    def __init__(self, observation_space: gym.spaces.Box, head_dim: int, item_dim: int, hidden: int = 128,
-                 fourier: int = 0, fourier_scale: float = 1.0) -> None:
+    def __init__(self, observation_space: gym.spaces.Box, head_dim: int, item_dim: int, hidden: int = 128) -> None:
         n_slots = (observation_space.shape[0] - head_dim) // item_dim
         if n_slots < 1 or head_dim + n_slots * item_dim != observation_space.shape[0]:
             raise ValueError(
@@ -60,18 +53,8 @@ class SlotScorer(BaseFeaturesExtractor):
             )
         super().__init__(observation_space, features_dim=n_slots + hidden)
         self.head_dim, self.item_dim, self.n_slots = head_dim, item_dim, n_slots
-        in_dim = head_dim + item_dim
-        freqs = None
-        if fourier:
-            if fourier < 0 or fourier_scale <= 0:
-                raise ValueError(f"slot scorer: fourier must be >= 0 and fourier_scale > 0, "
-                                 f"got {fourier} and {fourier_scale}")
-            gen = torch.Generator().manual_seed(0)
-            freqs = torch.randn(in_dim, int(fourier), generator=gen) * float(fourier_scale)
-            in_dim += 2 * int(fourier)
-        self.register_buffer("freqs", freqs)
         self.scorer = nn.Sequential(
-            nn.Linear(in_dim, hidden), nn.ReLU(),
+            nn.Linear(head_dim + item_dim, hidden), nn.ReLU(),
             nn.Linear(hidden, hidden), nn.ReLU(),
             nn.Linear(hidden, 1),
         )  # fmt: skip
@@ -81,11 +64,7 @@ class SlotScorer(BaseFeaturesExtractor):
         """[k slot scores | head embedding]."""
         head = obs[:, : self.head_dim]
         slots = obs[:, self.head_dim :].reshape(len(obs), self.n_slots, self.item_dim)
-        x = with_head(head, slots)
-        if self.freqs is not None:
-            angle = (2 * torch.pi) * (x @ self.freqs)
-            x = torch.cat([x, torch.sin(angle), torch.cos(angle)], dim=-1)
-        scores = self.scorer(x).squeeze(-1)
+        scores = self.scorer(with_head(head, slots)).squeeze(-1)
         return torch.cat([scores, self.head(head)], dim=1)
 
 

@@ -390,28 +390,3 @@ def test_dqn_time_feature_reads_the_step_count_from_info(tmp_path):
     # the same observation at another step of the episode is another state
     early = a.action_scores(obs, {**info, "history": info["history"][:1]})[1]
     assert not np.allclose(early, a.action_scores(obs, info)[1])
-
-
-def test_slot_scorer_fourier_features(tmp_path):
-    """``fourier``: the scorer also reads fixed random Fourier features; still one score per slot, equivariant, saved."""
-    import torch
-    from musicgym.agents.slot_policy import SlotScorer
-
-    pk = {"features_extractor_kwargs": {"hidden": 32, "fourier": 8, "fourier_scale": 2.0}}
-    a = agents.make("dqn", "MusicGym/Playlist-v0", env_kwargs=CATALOG, policy_kwargs=pk, **FAST["dqn"])
-    a.learn(300)
-    online, target = a.model.q_net.features_extractor, a.model.q_net_target.features_extractor
-    assert isinstance(online, SlotScorer) and online.freqs.shape == (7 + 5, 8)
-    assert online.scorer[0].in_features == 7 + 5 + 16 and torch.equal(online.freqs, target.freqs)
-    obs = torch.rand(3, 27)
-    perm = torch.randperm(4)
-    permuted = torch.cat([obs[:, :7], obs[:, 7:].reshape(3, 4, 5)[:, perm].reshape(3, -1)], dim=1)
-    with torch.no_grad():
-        assert torch.allclose(online(obs)[:, :4][:, perm], online(permuted)[:, :4], atol=1e-6)
-    a.save(tmp_path / "dqn.zip")
-    back = agents.load(tmp_path / "dqn.zip")
-    with torch.no_grad():
-        assert torch.equal(back.model.q_net(obs), a.model.q_net(obs))
-    assert SlotScorer(a.model.observation_space, 7, 5).freqs is None  # off by default: the scorer as before
-    with pytest.raises(ValueError, match="fourier"):
-        SlotScorer(a.model.observation_space, 7, 5, fourier=-1)
