@@ -98,7 +98,7 @@ from musicgym.agents.slot_policy import (
     TrackDQNPolicy,
 )
 from musicgym.agents.torch_agent import CHECKPOINT, check_resumable
-from musicgym.agents.vec_env import MusicGymVecEnv, StepFeature, played_counts, with_step_feature
+from musicgym.agents.vec_env import MusicGymVecEnv
 from sb3_contrib import MaskablePPO
 from stable_baselines3 import DQN, PPO
 from stable_baselines3.common.base_class import BaseAlgorithm
@@ -217,9 +217,6 @@ class SB3Agent(Agent):
         "slot_scorer": False,
         # catalog mode: score every track by state and track embeddings (agents.slot_policy.TrackScorer)
         "track_scorer": False,
-        # > 0: the learner also reads the agent's own step count, tracks played / time_feature
-        # (agents.vec_env.StepFeature); 0: off
-        "time_feature": 0.0,
         "device": "cpu",
     }
     HYPERPARAM_SPECS: ClassVar[dict[str, Spec]] = {
@@ -232,7 +229,6 @@ class SB3Agent(Agent):
         "reward_scale": Real(0, low_open=True),
         "slot_scorer": Bool(),
         "track_scorer": Bool(),
-        "time_feature": Real(0),
         "device": Device(),
         **SB3_SPECS,
     }
@@ -251,10 +247,7 @@ class SB3Agent(Agent):
         self.music_env = MusicGymVecEnv(
             self.env_id, n_envs=n_envs, seed=self.seed, reward_scale=self.hp["reward_scale"], **self.env_kwargs
         )
-        self.step_feature: StepFeature | None = None
-        if self.hp["time_feature"] > 0:
-            self.step_feature = StepFeature(self.music_env, self.hp["time_feature"])
-        self.monitor = VecMonitor(self.step_feature or self.music_env)
+        self.monitor = VecMonitor(self.music_env)
         self.vec_env = self.monitor
         self.normalizer: VecNormalize | None = None
         if self.hp["normalize_reward"]:
@@ -277,7 +270,7 @@ class SB3Agent(Agent):
 
     def _slot_policy(self, policy: Any, algo_kwargs: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
         """The slot policy class (for SB3's ``MlpPolicy``) and `algo_kwargs` with the `SlotScorer` in them."""
-        env = self.step_feature or self.music_env  # the env's public face (head_dim, item_features, action_mode)
+        env = self.music_env  # the env's public face (head_dim, item_features, action_mode)
         if env.action_mode != "candidates":
             raise ValueError(f"agent {self.name!r}: slot_scorer needs a candidates-mode env, not {self.env_id}")
         pk = dict(algo_kwargs.get("policy_kwargs") or {})
@@ -359,25 +352,12 @@ class SB3Agent(Agent):
     ) -> tuple[np.ndarray, Any]:
         """SB3's predict; with ``info=`` the best (or a sampled) action among those ``info["action_mask"]`` allows."""
         info = kw.get("info")
-        observation = self._observed(observation, info)
         mask = None if info is None else info.get("action_mask")
         if mask is None:
             return self.model.predict(
                 observation, state=state, episode_start=episode_start, deterministic=deterministic
             )  # fmt: skip
         return self._allowed_action(observation, np.asarray(mask, dtype=bool), deterministic), state
-
-    def _observed(self, observation: Any, info: dict[str, Any] | None) -> Any:
-        """The observation as the learner reads it: with ``time_feature``, the step count from ``info["history"]``."""
-        if self.step_feature is None:
-            return observation
-        if info is None or "history" not in info:
-            raise ValueError(f"agent {self.name!r} with time_feature counts its steps from info['history']: "
-                             f"call predict(obs, info=info) / action_scores(obs, info) with the env's info")
-        obs = np.asarray(observation, dtype=np.float32)
-        out = with_step_feature(np.atleast_2d(obs), played_counts(info["history"]), self.step_feature.base_head_dim,
-                                self.step_feature.horizon)
-        return out if obs.ndim > 1 else out[0]
 
     def _allowed_action(self, observation: Any, mask: np.ndarray, deterministic: bool) -> np.ndarray:
         """The action `predict` returns under a mask.
@@ -412,7 +392,6 @@ class SB3Agent(Agent):
 
     def action_scores(self, observation: Any, info: dict[str, Any]) -> tuple[str, np.ndarray] | None:
         """Probabilities (PPO) or Q-values (DQN) of every action, for one observation."""
-        observation = self._observed(observation, info)
         policy = self.model.policy
         obs, _ = policy.obs_to_tensor(np.asarray(observation, dtype=np.float32))
         with torch.no_grad():

@@ -18,7 +18,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 from gymnasium.vector import AutoresetMode
-from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
+from stable_baselines3.common.vec_env import VecEnv
 
 import musicgym  # noqa: F401  (registers the envs)
 from musicgym.index import CandidateIndex
@@ -207,74 +207,3 @@ class MusicGymVecEnv(VecEnv):
         if isinstance(indices, int):
             return [indices]
         return indices
-
-
-def played_counts(history: np.ndarray) -> np.ndarray:
-    """Tracks played in each session so far, from a -1 padded (n, H) history (or one session's (H,))."""
-    return (np.atleast_2d(np.asarray(history)) >= 0).sum(axis=1)
-
-
-def with_step_feature(obs: np.ndarray, counts: np.ndarray, head_dim: int, horizon: float) -> np.ndarray:
-    """`obs` (n, d) with ``counts / horizon`` inserted after its head: ``[head, step | slots]``."""
-    step = (np.asarray(counts, dtype=np.float32) / np.float32(horizon)).reshape(-1, 1)
-    return np.concatenate([obs[:, :head_dim], step, obs[:, head_dim:]], axis=1).astype(obs.dtype, copy=False)
-
-
-class StepFeature(VecEnvWrapper):
-    """A `MusicGymVecEnv` whose observations also say how far each session has gone (the agent's own step count).
-
-    The agent counts its steps as a recurrent agent remembers them: the env's observation is not changed,
-    the learner reads ``[head, n / horizon | slots]`` where n is the number of tracks the session has played
-    (``history()``; at `predict` time the same count from ``info["history"]``). A fixed-length episode
-    (Playlist-v0's 10 tracks) has a value that depends on the steps left, which the head alone does not show
-    (Pardo et al. 2018, "Time limits in reinforcement learning"). `head_dim` is one more than the env's, so
-    the slot policies read the count as part of the head. It holds no state of its own: the count comes from
-    the env's history at every step, so snapshots of the env (`MusicGymVecEnv.get_state`) cover it.
-
-    Args:
-        venv: the `MusicGymVecEnv`.
-        horizon: the count is divided by it (e.g. the episode's length in tracks).
-    """
-
-    def __init__(self, venv: MusicGymVecEnv, horizon: float) -> None:
-        self.horizon = float(horizon)
-        self.base_head_dim = venv.head_dim
-        space = venv.observation_space
-        h = self.base_head_dim
-        low = np.concatenate([space.low[:h], [0.0], space.low[h:]]).astype(space.dtype)
-        high = np.concatenate([space.high[:h], [np.inf], space.high[h:]]).astype(space.dtype)
-        super().__init__(venv, observation_space=gym.spaces.Box(low, high, dtype=space.dtype))
-        self._counts = np.zeros(venv.num_envs, dtype=np.int64)
-
-    @property
-    def head_dim(self) -> int:
-        """The env's head width plus the step count."""
-        return self.base_head_dim + 1
-
-    def _augment(self, obs: np.ndarray, counts: np.ndarray) -> np.ndarray:
-        return with_step_feature(obs, counts, self.base_head_dim, self.horizon)
-
-    def reset(self) -> np.ndarray:
-        """The sessions' first observations with their counts."""
-        obs = self.venv.reset()
-        return self._augment(obs, played_counts(self.venv.history()))
-
-    def step_async(self, actions: np.ndarray) -> None:
-        """Note the counts before the step (a finished session's last observation is one step further)."""
-        self._counts = played_counts(self.venv.history())
-        self.venv.step_async(actions)
-
-    def step_wait(self):
-        """Step; observations (and finished sessions' terminal observations) with their counts."""
-        obs, reward, done, infos = self.venv.step_wait()
-        for b in np.flatnonzero(done):
-            if "terminal_observation" in infos[b]:
-                term = infos[b]["terminal_observation"][None]
-                infos[b]["terminal_observation"] = self._augment(term, self._counts[b : b + 1] + 1)[0]
-        return self._augment(obs, played_counts(self.venv.history())), reward, done, infos
-
-    def __getattr__(self, name: str) -> Any:
-        # the env's public face (item_features, action_mode, index, catalog, history, action_masks ...)
-        if name == "venv":
-            raise AttributeError(name)
-        return getattr(self.venv, name)
