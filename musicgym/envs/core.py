@@ -19,7 +19,7 @@ from gymnasium import spaces
 
 from musicgym.catalog import Catalog, load_catalog
 from musicgym.checks import check_int
-from musicgym.envs import kernels
+from musicgym.envs import kernels, slates
 from musicgym.index import CandidateIndex
 from musicgym.listeners.base import Listener
 
@@ -522,6 +522,10 @@ def random_fill(
 ) -> np.ndarray:
     """(R, width) random catalog rows, distinct within a row, not played and absent from that row of `taken`.
 
+    Draws all, then redraws every bad draw, up to 100 rounds; what is still bad then (a small catalog
+    nearly played through) is completed exactly (`slates.completion_bounds`: one draw per entry among the
+    tracks free for it), as the fused kernels do (`slates.complete_random`).
+
     Args:
         rng: the env's generator.
         n_tracks: catalog size.
@@ -538,7 +542,19 @@ def random_fill(
         if not bad.any():
             return out
         out[bad] = rng.integers(0, n_tracks, size=int(bad.sum()))
-    raise RuntimeError("could not draw distinct random tracks; the catalog is too small for this many slots")
+    # still bad after 100 rounds (a small catalog nearly played through): complete exactly, one draw each
+    bad, bounds = slates.completion_bounds(out, history, length, rows, taken, n_tracks)
+    if (bounds == 0).any():
+        raise no_free_track(n_tracks, taken.shape[1] + width, width)
+    picks = np.array([rng.integers(0, b) for b in bounds.tolist()], dtype=np.int64)
+    slates.complete(out, bad, history, length, rows, taken, n_tracks, picks)
+    return out
+
+
+def no_free_track(n_tracks: int, k: int, n_random: int) -> ValueError:
+    """The error where a random slot has no free track left (the callers' counts rule it out)."""
+    return ValueError(f"no free track left for a random slot: a catalog of {n_tracks} tracks, k={k}, "
+                      f"n_random={n_random}")
 
 
 def shared_index(catalog: Catalog, space: str) -> CandidateIndex:

@@ -12,9 +12,9 @@ from numba.np.random import distributions
 
 from musicgym.catalog import Catalog
 from musicgym.checks import check_int
-from musicgym.envs import draws, kernels, lookup
+from musicgym.envs import draws, kernels, lookup, slates
 from musicgym.envs.base import MusicEnv, MusicVectorEnv
-from musicgym.envs.core import Core, neighbour_table, random_fill, shared_index
+from musicgym.envs.core import Core, neighbour_table, no_free_track, random_fill, shared_index
 from musicgym.envs.fused import FusedSteps
 from musicgym.listeners import Listener
 from musicgym.listeners import session as _sl
@@ -268,14 +268,15 @@ def _fused_finish(rows, ptrs, cfg, fill, stepping, sess_f, sess_i, buf_i, buf_w,
                   candidates, oracle_action, oracle_reward, steps_taken, last, shown_count, taste, ints, slate, obs):
     """The slate's random part (if `fill`), its shuffle, the oracle, (`stepping`) step counts and ends, observation.
 
-    Returns `_DONE`, or `_NO_RANDOM` where 100 redraws left a duplicate (nothing after the fill done).
+    Returns `_DONE`, or `_NO_RANDOM` where a random slot had no free track (`slates.complete_random`; nothing
+    after the fill done).
     """
     n = rows.shape[0]
     k = slate.shape[1]
     nn = cfg[_C_NEAR] + cfg[_C_RECENT]
     n_random = cfg[_C_RANDOM]
     bg = draws.bitgen(ptrs)
-    if fill and n_random:  # `random_fill`: draw all, then redraw every bad draw, up to 100 rounds
+    if fill and n_random:  # `random_fill`: draw all, then redraw every bad draw, up to 100 rounds, then complete
         n_index = cfg[_C_INDEX_N]
         for i in range(n):
             for j in range(nn, k):
@@ -303,8 +304,11 @@ def _fused_finish(rows, ptrs, cfg, fill, stepping, sess_f, sess_i, buf_i, buf_w,
                 for j in range(n_random):
                     if bad[i, j]:
                         slate[i, nn + j] = draws.below(bg, n_index)
-        if not ok:
-            return _NO_RANDOM
+        if not ok:  # `random_fill`'s completion
+            rand = slate[:, nn:].copy()
+            if not slates.complete_random(bg, rand, history, length, rows, slate[:, :nn].copy(), n_index):
+                return _NO_RANDOM
+            slate[:, nn:] = rand
     for i in range(n):
         draws.shuffle_row(bg, slate[i])
         r = rows[i]
@@ -532,7 +536,7 @@ class SessionCore(FusedSteps, Core):
                                self.steps_taken, self.last, self.shown_count, self._table_k, self.taste, ints, slate)
         status = self._finish(rows, ptrs, n_short, ints, slate, self._no_obs, stepping=False)
         if status == _NO_RANDOM:
-            raise RuntimeError("could not draw distinct random tracks; the catalog is too small for this many slots")
+            raise no_free_track(self.index.n, self.k, self.n_random)
         return True
 
     def _reset_rows(self, rows: np.ndarray) -> None:
@@ -581,7 +585,7 @@ class SessionCore(FusedSteps, Core):
             return None
         status = self._finish(rows, ptrs, status, ints, slate, obs, stepping=True)
         if status == _NO_RANDOM:
-            raise RuntimeError("could not draw distinct random tracks; the catalog is too small for this many slots")
+            raise no_free_track(self.index.n, self.k, self.n_random)
         out = {name: resp[:, j] for j, name in enumerate(_sl._RESPONSE_COLUMNS)}
         out["repeat"] = np.zeros(n, dtype=np.bool_)
         out["track"] = ints[:, _I_TRACK]

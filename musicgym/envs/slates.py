@@ -5,6 +5,12 @@ For the fused steps: the same kernels as `nearest_plus_random` (`kernels.unplaye
 generator's state are those of the NumPy version. Where that version would search the index (a
 neighbour table that runs out, a catalog nearly played through) the kernel returns `BY_PARTS` before
 any draw: the caller then takes `nearest_plus_random` itself.
+
+`random_fill`'s completion is written here once (`completion_bounds`, `complete`; `complete_random` draws
+for it in a kernel): where 100 rounds of redraws leave bad random tracks (a small catalog nearly played
+through), each bad entry, in C order, takes the `pick`-th free track of its row (ascending catalog row;
+free: not played, not among the row's taken tracks, not another entry of the row), `pick` one draw
+``rng.integers(0, n_free)``. The 100 rounds before it are unchanged, so every slate they gave is too.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ import numpy as np
 from musicgym.envs import draws, kernels
 
 #: status: the slates are written; the caller must take `nearest_plus_random` (nothing drawn, nothing
-#: written); 100 rounds of redraws left a bad random track (`random_fill`'s RuntimeError)
+#: written); a bad random track had no free track to take its place (`random_fill`'s ValueError)
 DONE, BY_PARTS, NO_RANDOM = 0, -3, -6
 
 
@@ -23,7 +29,7 @@ DONE, BY_PARTS, NO_RANDOM = 0, -3, -6
 def fill_slates(bg, table, history, length, rows, n_tracks, n_random, candidates):
     """Write ``candidates[rows] = nearest_plus_random(...)`` (k = ``candidates.shape[1]``), drawing from `bg`.
 
-    Returns `DONE`, `BY_PARTS` or `NO_RANDOM`.
+    Returns `DONE`, `BY_PARTS` or `NO_RANDOM` (`complete_random` found no free track).
     """
     n = rows.shape[0]
     k = candidates.shape[1]
@@ -52,7 +58,7 @@ def fill_slates(bg, table, history, length, rows, n_tracks, n_random, candidates
                 for j in range(n_random):
                     if bad[i, j]:
                         rand[i, j] = draws.below(bg, n_tracks)
-        if not ok:
+        if not ok and not complete_random(bg, rand, history, length, rows, near, n_tracks):
             return NO_RANDOM
         for i in range(n):
             for j in range(n_random):
@@ -65,3 +71,90 @@ def fill_slates(bg, table, history, length, rows, n_tracks, n_random, candidates
         for j in range(k):
             candidates[r, j] = slate[i, j]
     return DONE
+
+
+@numba.njit(cache=True, nogil=True)
+def _free_tracks(r, i, rand, keep, history, length, taken, n_tracks, free):
+    """Mark in `free` (N,) the tracks free for row i (session r): not played, not taken, not a kept entry.
+
+    Returns their count.
+    """
+    free[:] = True
+    for j in range(length[r]):
+        free[history[r, j]] = False
+    for m in range(taken.shape[1]):
+        if taken[i, m] >= 0:
+            free[taken[i, m]] = False
+    for j in range(rand.shape[1]):
+        if keep[i, j]:
+            free[rand[i, j]] = False
+    return np.int64(free.sum())
+
+
+@numba.njit(cache=True, nogil=True)
+def completion_bounds(rand, history, length, rows, taken, n_tracks):
+    """`random_fill`'s completion, before its draws: (bad, bounds).
+
+    bad (R, w): the entries of `rand` to replace (`kernels.bad_draws`); bounds (number of bad entries,):
+    for each, in C order, how many tracks are free for it (its draw is ``rng.integers(0, bound)``; 0: none).
+    """
+    bad = kernels.bad_draws(rand, history, length, rows, taken)
+    bounds = np.empty(np.int64(bad.sum()), dtype=np.int64)
+    free = np.empty(n_tracks, dtype=np.bool_)
+    keep = ~bad
+    e = 0
+    for i in range(rows.shape[0]):
+        n_free = -1
+        for j in range(rand.shape[1]):
+            if bad[i, j]:
+                if n_free < 0:
+                    n_free = _free_tracks(rows[i], i, rand, keep, history, length, taken, n_tracks, free)
+                bounds[e] = max(n_free, 0)
+                n_free -= 1
+                e += 1
+    return bad, bounds
+
+
+@numba.njit(cache=True, nogil=True)
+def complete(rand, bad, history, length, rows, taken, n_tracks, picks):
+    """Replace the `bad` entries of `rand` in C order, each by the ``picks[e]``-th free track of its row.
+
+    The picks are draws below `completion_bounds`' bounds; a track taken leaves the row's free ones.
+    """
+    free = np.empty(n_tracks, dtype=np.bool_)
+    keep = ~bad
+    e = 0
+    for i in range(rows.shape[0]):
+        filled = False
+        for j in range(rand.shape[1]):
+            if not bad[i, j]:
+                continue
+            if not filled:
+                _free_tracks(rows[i], i, rand, keep, history, length, taken, n_tracks, free)
+                filled = True
+            left = picks[e]
+            for t in range(n_tracks):
+                if free[t]:
+                    if left == 0:
+                        rand[i, j] = t
+                        free[t] = False
+                        break
+                    left -= 1
+            e += 1
+
+
+@numba.njit(cache=True, nogil=True)
+def complete_random(bg, rand, history, length, rows, taken, n_tracks):
+    """`random_fill`'s completion in a kernel, drawing from `bg`.
+
+    Returns False (nothing drawn, nothing written) where a bad entry has no free track.
+    """
+    bad, bounds = completion_bounds(rand, history, length, rows, taken, n_tracks)
+    for e in range(bounds.shape[0]):
+        if bounds[e] == 0:
+            return False
+    picks = np.empty(bounds.shape[0], dtype=np.int64)
+    for e in range(bounds.shape[0]):
+        picks[e] = draws.below(bg, bounds[e])
+    complete(rand, bad, history, length, rows, taken, n_tracks, picks)
+    return True

@@ -12,7 +12,7 @@ from musicgym.catalog import Catalog
 from musicgym.checks import check_int
 from musicgym.envs import draws, kernels, lookup, slates
 from musicgym.envs.base import MusicEnv, MusicVectorEnv
-from musicgym.envs.core import SlateCore, shared_index
+from musicgym.envs.core import SlateCore, no_free_track, shared_index
 from musicgym.envs.fused import FusedSteps
 from musicgym.listeners import Listener, TasteUser
 from musicgym.listeners import taste as _tl
@@ -250,7 +250,7 @@ class TasteCore(FusedSteps, SlateCore):
                       terminated: np.ndarray, obs: np.ndarray) -> None:
         """Where the kernel left the slates to `nearest_plus_random` (`slates.BY_PARTS`): them, then `_fused_finish`."""
         if status == slates.NO_RANDOM:
-            raise RuntimeError("could not draw distinct random tracks; the catalog is too small for this many slots")
+            raise no_free_track(self.index.n, self.k, self.n_random)
         if status == slates.BY_PARTS:
             self._update_candidates(rng, rows)
             lis = self.listener
