@@ -88,7 +88,7 @@ def _fused_step(rows, actions, ptrs, cfg, history, length, steps_taken, candidat
     _tl._push_window(recent, count, state, unit_state, taste, rows, tracks, cfg[_C_WINDOW])
     kernels.push(history, length, rows, tracks)
     status = slates.fill_slates(draws.bitgen(ptrs), table, history, length, rows, cfg[_C_INDEX_N],
-                                        cfg[_C_RANDOM], candidates)
+                                cfg[_C_RANDOM], candidates)
     if status == slates.DONE:
         _fused_finish(rows, cfg, True, history, length, steps_taken, candidates, oracle_action, oracle_reward,
                       state, unit_state, taste, unit_taste, terminated, obs)
@@ -128,7 +128,7 @@ def _fused_reset(rows, ptrs, cfg, group_rows, group_start, history, length, step
     for j in range(window):
         _tl._push_window(recent, count, state, unit_state, taste, rows, start[j], window)
     status = slates.fill_slates(bg, table, history, length, rows, cfg[_C_INDEX_N], cfg[_C_RANDOM],
-                                        candidates)
+                                candidates)
     if status == slates.DONE:
         _fused_finish(rows, cfg, False, history, length, steps_taken, candidates, oracle_action, oracle_reward,
                       state, unit_state, taste, unit_taste, np.empty(0, dtype=np.bool_), obs)
