@@ -323,13 +323,9 @@ class PlaylistCore(FusedSteps, Core):
         if n_short:
             self._finish_short(rows, flags, self._no_obs, stepping=False)
 
-    def _step_fused(self, rng: np.random.Generator, rows: np.ndarray, actions: np.ndarray,
+    def _step_fused(self, rng: np.random.Generator, rows: np.ndarray, actions: np.ndarray, ptrs: np.ndarray,
                     obs: np.ndarray | None) -> dict[str, np.ndarray] | None:
         """The step by `_fused_step` (the observation into `obs`); None (nothing done): go by parts."""
-        ptrs = self._pointers(rng)
-        actions = np.asarray(actions, dtype=np.int64)
-        if ptrs is None or actions.shape != rows.shape:
-            return None
         n = rows.shape[0]
         resp = np.empty((_R_REGRET + 1, n))
         track = np.empty(n, dtype=np.int64)

@@ -556,13 +556,9 @@ class SessionCore(FusedSteps, Core):
                              f".respond must return {e.args[0]!r}") from None
         _record(self.last, self.shown_count, rows, tracks, self.taste, *cols)
 
-    def _step_fused(self, rng: np.random.Generator, rows: np.ndarray, actions: np.ndarray,
+    def _step_fused(self, rng: np.random.Generator, rows: np.ndarray, actions: np.ndarray, ptrs: np.ndarray,
                     obs: np.ndarray | None) -> dict[str, np.ndarray] | None:
         """The step by `_fused_respond` and `_fused_finish` (the observation into `obs`); None: go by parts."""
-        ptrs = self._pointers(rng)
-        actions = np.asarray(actions, dtype=np.int64)
-        if ptrs is None or actions.shape != rows.shape:
-            return None
         n = rows.shape[0]
         resp = np.empty((n, _N_RESPONSE + 1))
         ints = np.empty((n, 4), dtype=np.int64)
