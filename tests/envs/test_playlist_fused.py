@@ -16,28 +16,9 @@ import pytest
 import musicgym  # noqa: F401
 from musicgym.envs import playlist as P
 from musicgym.envs.playlist import PlaylistEnv, PlaylistVectorEnv
+from tests.envs import lockstep
 
-
-def _same(a, b):
-    if isinstance(a, dict):
-        assert list(a) == list(b)
-        for k in a:
-            _same(a[k], b[k])
-        return
-    if isinstance(a, tuple):
-        assert len(a) == len(b)
-        for x, y in zip(a, b, strict=True):
-            _same(x, y)
-        return
-    assert type(a) is type(b)
-    if isinstance(a, float) and np.isnan(a):
-        assert np.isnan(b)
-        return
-    if not isinstance(a, np.ndarray):
-        assert a == b
-        return
-    assert a.shape == b.shape and a.dtype == b.dtype
-    np.testing.assert_array_equal(a, b)  # exactly: the same kernels in the same order
+_same = lockstep.same_exact
 
 
 #: a long playlist on a tiny catalog: the 16-neighbour table runs out (index search), the history grows

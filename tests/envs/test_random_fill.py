@@ -20,6 +20,7 @@ from musicgym.envs.core import random_fill
 from musicgym.envs.preference import PreferenceEnv
 from musicgym.envs.session import SessionEnv
 from musicgym.envs.taste import TasteEnv
+from tests.envs import lockstep
 
 #: a Session-v0 listener who never leaves: sessions run until the catalog is played through
 STAYS = {"listener_params": {"leave_base": -700.0, "leave_sd": 0.0, "leave_skip": 0.0, "leave_position": 0.0}}
@@ -33,15 +34,7 @@ def _complete_random(ptrs, rand, history, length, rows, taken, n_tracks):
 @pytest.fixture
 def completions(monkeypatch):
     """Counts the calls of `random_fill`'s completion (by parts; the fused kernels call it inside numba)."""
-    calls = []
-    bounds = slates.completion_bounds
-
-    def counted(*a):
-        calls.append(1)
-        return bounds(*a)
-
-    monkeypatch.setattr(slates, "completion_bounds", counted)
-    return calls
+    return lockstep.counting_completions(monkeypatch)
 
 
 @pytest.mark.parametrize(("cls", "kwargs", "fused"), [

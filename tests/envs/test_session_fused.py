@@ -14,8 +14,8 @@ import pytest
 
 import musicgym  # noqa: F401
 from musicgym.catalog import synthetic
-from musicgym.envs import slates
 from musicgym.envs.session import SessionEnv, SessionVectorEnv
+from tests.envs import lockstep
 
 
 def _same(a, b):
@@ -81,62 +81,24 @@ def test_vector_env_fused_equals_by_parts(oracle):
 STAYS = {"listener_params": {"leave_base": -700.0, "leave_sd": 0.0, "leave_skip": 0.0, "leave_position": 0.0}}
 
 
-def _counting_completions(mp):
-    """Count the calls of `random_fill`'s completion by parts (the fused kernels make theirs inside numba)."""
-    calls = []
-    bounds = slates.completion_bounds
-
-    def counted(*a):
-        calls.append(1)
-        return bounds(*a)
-
-    mp.setattr(slates, "completion_bounds", counted)
-    return calls
-
-
 def test_single_env_fused_equals_by_parts_through_the_completion(monkeypatch):
-    calls = _counting_completions(monkeypatch)
+    calls = lockstep.counting_completions(monkeypatch)
     catalog = synthetic(300, seed=3)
     fused, parts = (SessionEnv(catalog=catalog, **STAYS) for _ in range(2))
     parts.core._fused = False
-    rng = np.random.default_rng(1)
-    in_fused = in_parts = 0
-    for seed in (0, 1):
-        _same(fused.reset(seed=seed), parts.reset(seed=seed))
-        while True:
-            a = int(rng.integers(fused.action_space.n))
-            n = len(calls)
-            got = fused.step(a)
-            m = len(calls)
-            want = parts.step(a)
-            in_fused += m - n
-            in_parts += len(calls) - m
-            _same(got, want)
-            if got[2]:
-                break
+    in_fused, in_parts = lockstep.episodes(fused, parts, _same, calls)
     assert in_parts > 0  # the step by parts completed: so did the fused step, to the same slates
     assert in_fused < in_parts  # the fused step's completions in the kernel
     assert fused.np_random.random() == parts.np_random.random()
 
 
 def test_vector_env_fused_equals_by_parts_through_the_completion(monkeypatch):
-    calls = _counting_completions(monkeypatch)
+    calls = lockstep.counting_completions(monkeypatch)
     catalog = synthetic(300, seed=3)
     fused, parts = (SessionVectorEnv(num_envs=4, catalog=catalog, max_episode_steps=None, **STAYS)
                     for _ in range(2))
     parts.core._fused = False
-    _same(fused.reset(seed=2), parts.reset(seed=2))
-    rng = np.random.default_rng(3)
-    in_fused = in_parts = 0
-    for _ in range(400):
-        actions = rng.integers(0, fused.single_action_space.n, 4)
-        n = len(calls)
-        got = fused.step(actions)
-        m = len(calls)
-        want = parts.step(actions)
-        in_fused += m - n
-        in_parts += len(calls) - m
-        _same(got, want)
+    in_fused, in_parts = lockstep.vector_steps(fused, parts, _same, calls)
     assert in_parts > 0
     assert in_fused < in_parts
     assert fused.np_random.random() == parts.np_random.random()

@@ -19,28 +19,9 @@ from musicgym.envs import core as C
 from musicgym.envs import slates
 from musicgym.envs import taste as T
 from musicgym.envs.taste import TasteEnv, TasteVectorEnv
+from tests.envs import lockstep
 
-
-def _same(a, b):
-    if isinstance(a, dict):
-        assert list(a) == list(b)
-        for k in a:
-            _same(a[k], b[k])
-        return
-    if isinstance(a, tuple):
-        assert len(a) == len(b)
-        for x, y in zip(a, b, strict=True):
-            _same(x, y)
-        return
-    assert type(a) is type(b)
-    if isinstance(a, float) and np.isnan(a):
-        assert np.isnan(b)
-        return
-    if not isinstance(a, np.ndarray):
-        assert a == b
-        return
-    assert a.shape == b.shape and a.dtype == b.dtype
-    np.testing.assert_array_equal(a, b)  # exactly: the same kernels in the same order
+_same = lockstep.same_exact
 
 
 #: no time limit on a tiny catalog: the 64-neighbour table runs out (slates by `nearest_plus_random`), the
@@ -89,19 +70,6 @@ def test_vector_env_fused_equals_by_parts(oracle, mode, kwargs, steps):
     _same(fused.get_state()["core"], parts.get_state()["core"])
 
 
-def _counting_completions(mp):
-    """Count the calls of `random_fill`'s completion by parts (the fused kernels make theirs inside numba)."""
-    calls = []
-    bounds = slates.completion_bounds
-
-    def counted(*a):
-        calls.append(1)
-        return bounds(*a)
-
-    mp.setattr(slates, "completion_bounds", counted)
-    return calls
-
-
 #: random slots on a 300-track catalog played through: 100 rounds of redraws leave bad ones, completed
 #: exactly (`random_fill`). With near slots the 64-neighbour table has run out by then, so the fused step's
 #: slates go by parts (`nearest_plus_random`); with random slots only, the kernel completes them itself.
@@ -110,24 +78,10 @@ THROUGH = [({"catalog": "synthetic-300"}, False), ({"catalog": "synthetic-300", 
 
 @pytest.mark.parametrize(("kwargs", "in_kernel"), THROUGH)
 def test_single_env_fused_equals_by_parts_through_the_completion(monkeypatch, kwargs, in_kernel):
-    calls = _counting_completions(monkeypatch)
+    calls = lockstep.counting_completions(monkeypatch)
     fused, parts = (TasteEnv(**kwargs) for _ in range(2))
     parts.core._fused = False
-    rng = np.random.default_rng(1)
-    in_fused = in_parts = 0
-    for seed in (0, 1):
-        _same(fused.reset(seed=seed), parts.reset(seed=seed))
-        while True:
-            a = int(rng.integers(fused.action_space.n))
-            n = len(calls)
-            got = fused.step(a)
-            m = len(calls)
-            want = parts.step(a)
-            in_fused += m - n
-            in_parts += len(calls) - m
-            _same(got, want)
-            if got[2]:
-                break
+    in_fused, in_parts = lockstep.episodes(fused, parts, _same, calls)
     assert in_parts > 0  # the step by parts completed: so did the fused step, to the same slates
     assert (in_fused < in_parts) == in_kernel  # some of the fused step's completions in the kernel
     assert fused.np_random.random() == parts.np_random.random()
@@ -135,21 +89,10 @@ def test_single_env_fused_equals_by_parts_through_the_completion(monkeypatch, kw
 
 @pytest.mark.parametrize(("kwargs", "in_kernel"), THROUGH)
 def test_vector_env_fused_equals_by_parts_through_the_completion(monkeypatch, kwargs, in_kernel):
-    calls = _counting_completions(monkeypatch)
+    calls = lockstep.counting_completions(monkeypatch)
     fused, parts = (TasteVectorEnv(num_envs=4, max_episode_steps=None, **kwargs) for _ in range(2))
     parts.core._fused = False
-    _same(fused.reset(seed=2), parts.reset(seed=2))
-    rng = np.random.default_rng(3)
-    in_fused = in_parts = 0
-    for _ in range(400):
-        actions = rng.integers(0, fused.single_action_space.n, 4)
-        n = len(calls)
-        got = fused.step(actions)
-        m = len(calls)
-        want = parts.step(actions)
-        in_fused += m - n
-        in_parts += len(calls) - m
-        _same(got, want)
+    in_fused, in_parts = lockstep.vector_steps(fused, parts, _same, calls)
     assert in_parts > 0
     assert (in_fused < in_parts) == in_kernel
     assert fused.np_random.random() == parts.np_random.random()
