@@ -109,22 +109,43 @@ def binary_rows(lists: list[np.ndarray], n: int) -> sparse.csr_matrix:
 def top_unplayed(scores: np.ndarray, histories: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """The `k` best-scored tracks per row that are not in that row of `histories` ((B, H), -1 padded).
 
+    Equal scores rank by track id (`top_rows`), so the result is the same on every machine.
+
     Returns:
         ``(ids, scores)``, each (B, k), best first; ids -1 (scores -inf) where fewer tracks remain.
     """
     s = np.array(scores, dtype=np.float64)
     played = histories >= 0
     s[np.nonzero(played)[0], histories[played]] = -np.inf
-    k = min(k, s.shape[1])
-    part = np.argpartition(-s, k - 1, axis=1)[:, :k]
-    order = np.argsort(-np.take_along_axis(s, part, 1), axis=1, kind="stable")
-    ids = np.take_along_axis(part, order, 1)
+    ids = top_rows(s, min(k, s.shape[1]))
     sc = np.take_along_axis(s, ids, 1)
     return np.where(np.isfinite(sc), ids, -1), sc
 
 
+def top_rows(s: np.ndarray, k: int) -> np.ndarray:
+    """(B, k) column ids of the `k` largest values of each row of `s` (no NaN), best first, equal values by id.
+
+    ``np.argpartition`` alone would do the selection, but which of several equal values at the k-th
+    place it keeps is the introselect's choice: it differs between NumPy versions and between CPUs
+    (NumPy 2 selects with AVX-512 code where the CPU has it). Popularity counts and co-occurrence
+    similarities tie often, so the reference policies played different tracks on a 16-core GPU machine
+    than here. Only the k-th value is taken from the partition (a value is the same whichever element
+    holds it); the columns are then chosen by (value, id).
+    """
+    b, n = s.shape
+    if k <= 0:
+        return np.zeros((b, 0), dtype=np.int64)
+    kth = -np.partition(-s, k - 1, axis=1)[:, k - 1 : k]
+    above = s > kth
+    ties = s == kth
+    chosen = above | (ties & (np.cumsum(ties, axis=1) <= k - above.sum(axis=1, keepdims=True)))
+    cols = np.nonzero(chosen)[1].reshape(b, k)  # each row's chosen columns in id order
+    order = np.argsort(-np.take_along_axis(s, cols, 1), axis=1, kind="stable")
+    return np.take_along_axis(cols, order, 1)
+
+
 def _prune_rows(m: sparse.csr_matrix, k: int) -> sparse.csr_matrix:
-    """Keep the k largest entries of each row."""
+    """Keep the k largest entries of each row; of equal ones, those of the lowest column ids (`top_rows`)."""
     indptr, data, indices = m.indptr, m.data, m.indices
     keep = np.zeros(len(data), dtype=bool)
     for i in range(m.shape[0]):
@@ -132,7 +153,7 @@ def _prune_rows(m: sparse.csr_matrix, k: int) -> sparse.csr_matrix:
         if e - s <= k:
             keep[s:e] = True
         else:
-            top = np.argpartition(-data[s:e], k - 1)[:k]
+            top = np.lexsort((indices[s:e], -data[s:e]))[:k]  # by similarity, equal ones by track id
             keep[s + top] = True
     rows = np.repeat(np.arange(m.shape[0]), np.diff(indptr))
     return sparse.csr_matrix((data[keep], (rows[keep], indices[keep])), shape=m.shape)

@@ -83,3 +83,38 @@ def test_bad_histories_and_empty_histories(name):
         a.rank([np.array([-3])], 5)
     top = a.rank([np.array([], dtype=int)], 5)  # documented fallback, never a crash
     assert top.shape == (1, 5) and (top >= 0).all() and len(set(top[0])) == 5
+
+
+# ------------------------------------------------------------------ ties: the same tracks on every machine
+def _top_by_value_then_id(s: np.ndarray, k: int) -> np.ndarray:
+    return np.stack([np.lexsort((np.arange(len(row)), -row))[:k] for row in s])
+
+
+@pytest.mark.parametrize("k", [1, 3, 10, 40])
+def test_top_rows_breaks_ties_by_track_id(k):
+    """Many equal scores around the k-th place (as popularity counts have): the lowest ids win, best first."""
+    from musicgym.agents.item_cf import top_rows, top_unplayed
+
+    rng = np.random.default_rng(k)
+    s = rng.integers(0, 4, size=(50, 40)).astype(np.float64)
+    s[rng.random(s.shape) < 0.1] = -np.inf
+    assert np.array_equal(top_rows(s, k), _top_by_value_then_id(s, k))
+    history = np.full((50, 3), -1)
+    history[:, 0] = 7
+    ids, sc = top_unplayed(s, history, k)
+    s_played = s.copy()
+    s_played[:, 7] = -np.inf
+    want = _top_by_value_then_id(s_played, k)
+    want_sc = np.take_along_axis(s_played, want, 1)
+    assert np.array_equal(ids, np.where(np.isfinite(want_sc), want, -1)) and np.array_equal(sc, want_sc)
+
+
+def test_item_cf_pruning_keeps_the_lowest_ids_among_equal_similarities():
+    from musicgym.agents.item_cf import _prune_rows
+    from scipy import sparse
+
+    row = np.array([0.5, 0.2, 0.5, 0.9, 0.5, 0.5, 0.1])
+    m = sparse.csr_matrix(np.vstack([row, row[::-1]]))
+    kept = _prune_rows(m, 3).toarray()
+    assert np.flatnonzero(kept[0]).tolist() == [0, 2, 3]  # 0.9, then the first two of the four 0.5s
+    assert np.flatnonzero(kept[1]).tolist() == [1, 2, 3]  # reversed: 0.9 at 3, the 0.5s at 1, 2, 4 and 6
