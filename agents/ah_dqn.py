@@ -36,9 +36,13 @@ import torch
 from musicgym.agents.history import (
     HISTORY_HYPERPARAMS,
     HISTORY_SPECS,
+    MEMORY_HYPERPARAMS,
+    MEMORY_SPECS,
     HistoryEncoder,
     HistoryHyperparams,
     HistoryStack,
+    SetEncoder,
+    last_played,
     next_state,
     predict_stacks,
 )
@@ -128,6 +132,7 @@ class AHDQNAgent(HistoryHyperparams, TorchAgent):
         "actor_learning_rate": 1e-3,
         "reward_scale": 1.0,
         **HISTORY_HYPERPARAMS,
+        **MEMORY_HYPERPARAMS,
     }
     HYPERPARAM_SPECS: ClassVar[dict[str, Spec]] = {
         "hidden": Int(1),
@@ -146,15 +151,21 @@ class AHDQNAgent(HistoryHyperparams, TorchAgent):
         "actor_learning_rate": Real(0, low_open=True),
         "reward_scale": Real(0, low_open=True),
         **HISTORY_SPECS,
+        **MEMORY_SPECS,
     }
 
     def _build(self) -> None:
         hp = self.hp
         self.catalog_mode = self.env.action_mode == "catalog"
         self.items = self.tensor(self.env.item_features, dtype=torch.float32)
-        h, d = self.env.head_dim, self.items.shape[1]
+        d = self.items.shape[1]
         #: L, the past heads the networks read (0: none, the agent as without a history)
         self.n_history = int(hp["history"])
+        #: with a history and ``history_played``: a head is the observation's head and the played track's features
+        self.played = bool(self.n_history and hp["history_played"])
+        #: the width of a head as the networks, the stack and the replay buffer hold it
+        self.head_dim = h = self.env.head_dim + (d if self.played else 0)
+        self.set_encoder = bool(self.n_history and hp["history_encoder"] == "deepsets")
         e = int(hp["history_hidden"]) if self.n_history else 0
         self.q = mlp([h + e + d, hp["hidden"], hp["hidden"], 1])
         self.q_target = mlp([h + e + d, hp["hidden"], hp["hidden"], 1])
@@ -162,8 +173,9 @@ class AHDQNAgent(HistoryHyperparams, TorchAgent):
         params = list(self.q.parameters())
         self.stack: HistoryStack | None = None
         if self.n_history:
-            self.encoder = HistoryEncoder(h, e)
-            self.encoder_target = HistoryEncoder(h, e)
+            encoder = SetEncoder if self.set_encoder else HistoryEncoder
+            self.encoder = encoder(h, e)
+            self.encoder_target = encoder(h, e)
             self.encoder_target.load_state_dict(self.encoder.state_dict())
             params += list(self.encoder.parameters())
             self.stack = HistoryStack(self.vec_env.num_envs, self.n_history, h)
@@ -185,16 +197,32 @@ class AHDQNAgent(HistoryHyperparams, TorchAgent):
         """The agent's replay buffer (made on first use)."""
         if self.buffer is None:
             n_next = int(self.hp["n_retrieve"]) if self.catalog_mode else self.env.n_actions
-            self.buffer = ReplayBuffer(int(self.hp["buffer_size"]), self.env.head_dim, n_next, self.n_history)
+            self.buffer = ReplayBuffer(int(self.hp["buffer_size"]), self.head_dim, n_next, self.n_history)
         return self.buffer
 
     # ---------------------------------------------------------------- scoring
+    def _heads(self, obs_heads: np.ndarray, played: np.ndarray | None) -> np.ndarray:
+        """(B, head_dim) the heads the agent reads: the observation's (and the played tracks' features).
+
+        With ``history_played`` each observation head has the features of its session's `played` track
+        beside it (the session's last: the track the head's feedback is about).
+        """
+        if not self.played:
+            return obs_heads
+        return np.concatenate([obs_heads, self.env.item_features[played]], axis=1).astype(np.float32)
+
     def _net_input(self, heads: np.ndarray, stacks: np.ndarray | None, target: bool = False) -> torch.Tensor:
-        """(B, h [+ E]) what the networks read: the heads, and with a history the (target) encoding of `stacks`."""
+        """(B, h [+ E]) what the networks read: the heads, and with a history the (target) encoding of `stacks`.
+
+        The GRU reads the L heads before the current one; the DeepSets encoder reads those and the current
+        one (a set of L + 1: the current step's feedback is part of the episode's evidence).
+        """
         x = self.tensor(heads)
         if not self.n_history:
             return x
         encoder = self.encoder_target if target else self.encoder
+        if self.set_encoder:
+            stacks = next_state(stacks, heads)
         return torch.cat([x, encoder(self.tensor(stacks))], dim=1)
 
     def _q_values(self, net: nn.Module, states: torch.Tensor, cand: np.ndarray) -> torch.Tensor:
@@ -239,7 +267,8 @@ class AHDQNAgent(HistoryHyperparams, TorchAgent):
             if self.stack is not None:
                 self.stack.reset()
         while self.num_timesteps < total_timesteps:
-            heads = self._obs[:, : venv.head_dim]
+            heads = self._heads(self._obs[:, : venv.head_dim], last_played(venv.history(), self.name)
+                                if self.played else None)
             stacks = None if self.stack is None else self.stack.data
             with torch.no_grad():
                 states = self._net_input(heads, stacks)
@@ -252,7 +281,7 @@ class AHDQNAgent(HistoryHyperparams, TorchAgent):
             actions = greedy
             played = venv.tracks_of(actions)
             self._obs, reward, done, _ = venv.step(actions)
-            next_heads = venv.final_obs[:, : venv.head_dim]
+            next_heads = self._heads(venv.final_obs[:, : venv.head_dim], played)
             next_stacks = None
             if self.stack is not None:
                 self.stack.push(heads)  # the heads before s' (a new array: `stacks` stays those before s)
@@ -339,6 +368,7 @@ class AHDQNAgent(HistoryHyperparams, TorchAgent):
         if self.catalog_mode:
             return None
         heads, _ = self.split_obs(observation)
+        heads = self._heads(heads, last_played(info.get("history"), self.name) if self.played else None)
         stacks = predict_stacks(self.n_history, heads, state, None, self.name)[0]
         with torch.no_grad():
             q = self._q_values(self.q, self._net_input(heads, stacks), np.atleast_2d(info["candidates"]))
@@ -356,6 +386,8 @@ class AHDQNAgent(HistoryHyperparams, TorchAgent):
         info = kw.get("info")
         single = np.asarray(observation).ndim == 1
         heads, slots = self.split_obs(observation)
+        if self.played:
+            heads = self._heads(heads, last_played(None if info is None else info.get("history"), self.name))
         stacks, state = predict_stacks(self.n_history, heads, state, episode_start, self.name)
         with torch.no_grad():
             states = self._net_input(heads, stacks)

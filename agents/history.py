@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from musicgym.agents.hyperparams import Int, Spec
+from musicgym.agents.hyperparams import Bool, Choice, Int, Spec
 from torch import nn
 
 #: the hyperparameters an agent with a history takes, and their defaults
@@ -157,9 +157,66 @@ class HistoryHyperparams:
     """
 
     def describe(self) -> dict[str, Any]:
-        """The agent's description; without ``history`` and ``history_hidden`` when the history is off."""
+        """The agent's description; without ``history`` and ``history_hidden`` when the history is off.
+
+        The memory's further options (`MEMORY_HYPERPARAMS`, ``ah_dqn``'s) are left out when the history
+        is off or when they have their defaults, so that descriptions written before they existed stay
+        the same.
+        """
         out = super().describe()  # type: ignore[misc]
-        if not out["hyperparams"].get("history"):
-            for key in HISTORY_HYPERPARAMS:
-                out["hyperparams"].pop(key, None)
+        hp = out["hyperparams"]
+        if not hp.get("history"):
+            for key in {**HISTORY_HYPERPARAMS, **MEMORY_HYPERPARAMS}:
+                hp.pop(key, None)
+        for key, default in MEMORY_HYPERPARAMS.items():
+            if key in hp and hp[key] == default:
+                hp.pop(key)
         return out
+
+
+# ------------------------------------------------------------------------------------------ ah_dqn's options
+#: ``ah_dqn``'s further options for its memory, and their defaults (today's memory: heads, a GRU)
+MEMORY_HYPERPARAMS: dict[str, Any] = {"history_played": False, "history_encoder": "gru"}
+MEMORY_SPECS: dict[str, Spec] = {"history_played": Bool(), "history_encoder": Choice(("gru", "deepsets"))}
+
+
+def last_played(history: Any, agent: str) -> np.ndarray:
+    """(B,) the last catalog row of each session's playlist.
+
+    `history` is ``info["history"]`` (1-D for one session, or (B, H) -1 padded for a vector env). Raises
+    a ValueError naming `agent` when there is none.
+    """
+    if history is None:
+        raise ValueError(f"agent {agent!r} with history_played reads info['history'] (the tracks played so "
+                         f"far): pass info=...")
+    h = np.atleast_2d(np.asarray(history, dtype=np.int64))
+    n = (h >= 0).sum(1)
+    if h.shape[1] == 0 or (n == 0).any():
+        raise ValueError(f"agent {agent!r} with history_played: info['history'] has a session with no track")
+    return h[np.arange(len(h)), n - 1]
+
+
+class SetEncoder(nn.Module):
+    """DeepSets over a (B, L, w) stack: rho(mean over its non-empty entries of phi(entry), their share of L).
+
+    An entry of all zeros is empty (the stack's padding before an episode's start). The order of the
+    entries does not matter: what a linear bandit needs (sums of reward x attributes and of attribute
+    products over the episode) is such a pooled sum, which a GRU has to learn to keep step by step.
+
+    Args:
+        in_dim: w, the width of an entry.
+        hidden: E, the width of phi's output and of the encoding.
+    """
+
+    def __init__(self, in_dim: int, hidden: int) -> None:
+        super().__init__()
+        self.phi = nn.Sequential(nn.Linear(in_dim, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU())
+        self.rho = nn.Sequential(nn.Linear(hidden + 1, hidden), nn.ReLU())
+        self.out_dim = hidden
+
+    def forward(self, stacks: torch.Tensor) -> torch.Tensor:
+        """(B, E): the encoding of the non-empty entries of each stack."""
+        mask = (stacks != 0).any(-1, keepdim=True).to(stacks.dtype)  # (B, L, 1)
+        count = mask.sum(1)  # (B, 1)
+        pooled = (self.phi(stacks) * mask).sum(1) / count.clamp(min=1.0)
+        return self.rho(torch.cat([pooled, count / stacks.shape[1]], dim=1))
