@@ -46,7 +46,7 @@ from musicgym.agents.history import (
     next_state,
     predict_stacks,
 )
-from musicgym.agents.hyperparams import Choice, Int, Real, Spec
+from musicgym.agents.hyperparams import Bool, Choice, Int, Real, Spec
 from musicgym.agents.torch_agent import TorchAgent, mlp, with_head
 from torch import nn
 from torch.nn import functional as F
@@ -109,6 +109,32 @@ class ReplayBuffer:
         self.n, self.pos = n, int(state["pos"])
 
 
+class BilinearQ(nn.Module):
+    """A Q-network with a bilinear term: ``mlp([state, track]) + u(state) . track`` (``q_bilinear``).
+
+    It reads what the plain MLP reads (a state and one track's d features, concatenated, the track's
+    last) and adds the inner product of the track's features with a linear map u of the state: a
+    reward linear in the track's features given the state (a listener's preferences over the attributes
+    on PreferenceHidden-v0) is then one linear layer away instead of a product the MLP must approximate.
+
+    Args:
+        state_dim: width of the state part.
+        d: width of a track's features.
+        hidden: width of the MLP's two hidden layers.
+    """
+
+    def __init__(self, state_dim: int, d: int, hidden: int) -> None:
+        super().__init__()
+        self.d = d
+        self.mlp = mlp([state_dim + d, hidden, hidden, 1])
+        self.u = nn.Linear(state_dim, d)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(..., 1) the Q-values of (..., state_dim + d) state-track rows."""
+        state, track = x[..., : -self.d], x[..., -self.d :]
+        return self.mlp(x) + (self.u(state) * track).sum(-1, keepdim=True)
+
+
 class AHDQNAgent(HistoryHyperparams, TorchAgent):
     """Action-Head DQN (see module docstring). Works on every MusicGym env, candidates and catalog mode."""
 
@@ -131,6 +157,7 @@ class AHDQNAgent(HistoryHyperparams, TorchAgent):
         "n_retrieve": 32,
         "actor_learning_rate": 1e-3,
         "reward_scale": 1.0,
+        "q_bilinear": False,
         **HISTORY_HYPERPARAMS,
         **MEMORY_HYPERPARAMS,
     }
@@ -150,9 +177,17 @@ class AHDQNAgent(HistoryHyperparams, TorchAgent):
         "n_retrieve": Int(1),
         "actor_learning_rate": Real(0, low_open=True),
         "reward_scale": Real(0, low_open=True),
+        "q_bilinear": Bool(),
         **HISTORY_SPECS,
         **MEMORY_SPECS,
     }
+
+    def describe(self) -> dict[str, Any]:
+        """The agent's description; without ``q_bilinear`` when it is off (the files written before it existed)."""
+        out = super().describe()
+        if not out["hyperparams"].get("q_bilinear", True):
+            out["hyperparams"].pop("q_bilinear")
+        return out
 
     def _build(self) -> None:
         hp = self.hp
@@ -167,8 +202,12 @@ class AHDQNAgent(HistoryHyperparams, TorchAgent):
         self.head_dim = h = self.env.head_dim + (d if self.played else 0)
         self.set_encoder = bool(self.n_history and hp["history_encoder"] == "deepsets")
         e = int(hp["history_hidden"]) if self.n_history else 0
-        self.q = mlp([h + e + d, hp["hidden"], hp["hidden"], 1])
-        self.q_target = mlp([h + e + d, hp["hidden"], hp["hidden"], 1])
+        if hp["q_bilinear"]:
+            self.q = BilinearQ(h + e, d, hp["hidden"])
+            self.q_target = BilinearQ(h + e, d, hp["hidden"])
+        else:
+            self.q = mlp([h + e + d, hp["hidden"], hp["hidden"], 1])
+            self.q_target = mlp([h + e + d, hp["hidden"], hp["hidden"], 1])
         self.q_target.load_state_dict(self.q.state_dict())
         params = list(self.q.parameters())
         self.stack: HistoryStack | None = None

@@ -164,3 +164,47 @@ def test_a_run_with_the_played_tracks_killed_mid_way_resumes_exactly(env_id, tmp
 def test_a_bad_memory_option_is_refused_by_name(hp, match):
     with pytest.raises(ValueError, match=f"agent 'ah_dqn': {match}"):
         agents.make("ah_dqn", HIDDEN, env_kwargs=CATALOG, **hp)
+
+
+# ------------------------------------------------------------------------------------ q_bilinear
+def test_the_bilinear_q_network_adds_the_tracks_inner_product_with_a_map_of_the_state():
+    from musicgym.agents.ah_dqn import BilinearQ
+
+    torch.manual_seed(0)
+    net = BilinearQ(state_dim=3, d=2, hidden=8)
+    x = torch.randn(5, 4, 5)  # (B, K, state + track), as with_head lays the rows out
+    plain = net.mlp(x)
+    u = net.u(x[..., :3])
+    assert torch.allclose(net(x), plain + (u * x[..., 3:]).sum(-1, keepdim=True), atol=1e-6)
+    with torch.no_grad():
+        net.u.weight.zero_()
+        net.u.bias.copy_(torch.tensor([1.0, -2.0]))
+    assert torch.allclose(net(x) - plain, x[..., 3:4] - 2 * x[..., 4:5], atol=1e-6)
+
+
+def test_q_bilinear_off_is_todays_agent_and_on_saves_loads_and_resumes(tmp_path):
+    plain = make("MusicGym/Playlist-v0").learn(200)
+    off = make("MusicGym/Playlist-v0", q_bilinear=False).learn(200)
+    resume.assert_same_weights(plain, off)
+    assert "q_bilinear" not in off.describe()["hyperparams"]
+    agent = make(**PLAYED, q_bilinear=True).learn(200)
+    assert agent.describe()["hyperparams"]["q_bilinear"] is True and any(".q.u." in k for k in resume.weights(agent))
+    agent.save(tmp_path / "agent")
+    back = agents.load(tmp_path / "agent")
+    resume.assert_same_weights(agent, back)
+    assert run_episode(agent, back) > 1
+    with pytest.raises(ValueError, match="agent 'ah_dqn': q_bilinear must be True or False"):
+        make(q_bilinear="yes")
+
+
+def test_a_run_with_q_bilinear_killed_mid_way_resumes_exactly(tmp_path):
+    extra = {**PLAYED, "q_bilinear": True}
+    straight = resume.make("ah_dqn", "MusicGym/TasteCatalog-v0", extra).learn(resume.N)  # the actor reads q too
+    ckpt = {"checkpoint_dir": str(tmp_path / "ckpt"), "checkpoint_freq": resume.FREQ}
+    killed = resume.make("ah_dqn", "MusicGym/TasteCatalog-v0", extra, **ckpt)
+    with pytest.raises(resume.Killed):
+        killed.learn(resume.N, callback=resume._kill_after("ah_dqn", resume.KILL_AT))
+    resumed = resume.make("ah_dqn", "MusicGym/TasteCatalog-v0", extra, **ckpt)
+    resumed.learn(resume.N)
+    assert resumed.resumed_from is not None
+    resume.assert_same_weights(resumed, straight)
