@@ -25,6 +25,11 @@ before s (the one before s' is that stack shifted by s's head): the buffer holds
 ``buffer_size x (L + 2) x head_dim`` floats for the states, against ``2 x head_dim`` without a history;
 with the default 50,000 transitions and L = 8, 14 MB on PlaylistPOMDP-v0 (head 7), 44 MB on
 PreferenceHidden-v0 (22), 152 MB on Session-v0 (76), and a checkpoint holds the filled part of it.
+``history_played`` (the played track's features beside each head) and ``history_encoder``
+(``"deepsets"``: a set encoder instead of the GRU) are the memory's further options (`musicgym.agents.history`).
+
+``q_bilinear`` (default False) adds to the Q-network's output the inner product of the track's
+features with a linear map of the state (`BilinearQ`).
 """
 
 from __future__ import annotations

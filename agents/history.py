@@ -25,6 +25,19 @@ window with each transition and an update can re-encode it with today's weights 
 recurrent states go stale); the episodes are short (9 to 50 steps), so a window of 8 covers most of
 what is informative at little cost.
 
+``ah_dqn`` takes two more (`MEMORY_HYPERPARAMS`; with their defaults, today's memory above):
+
+* ``history_played`` (default False): each head the agent reads, keeps in its stack and stores in its
+  replay buffer is the observation's head with the features of the track last played beside it (the
+  track that head's feedback is about; ``info["history"]``'s last at ``predict``, the agent's own
+  action while training). On PreferenceHidden-v0 the head shows the mean attributes of the last 5
+  tracks and the last reward, so without it the reward is never beside the attributes it rewarded;
+  with it each step of the stack is a (track attributes, reward) pair, a linear bandit's observation.
+* ``history_encoder`` (default ``"gru"``): ``"deepsets"`` reads the stack and the current head as a set
+  (`SetEncoder`: the mean of an MLP of each non-empty step, and the share of the window filled): order
+  does not matter, and the sums a linear bandit's estimate is built from (reward x attributes,
+  attribute products) are one pooled MLP away.
+
 ``predict(obs, state=None, episode_start=None)`` follows SB3's recurrent convention: `state` is the
 (B, L, head_dim) stack to pass back at the next step (`next_state`), None starts a fresh one (an
 episode's start), and ``episode_start`` True zeroes a session's stack; `musicgym.evaluate` passes
