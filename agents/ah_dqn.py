@@ -46,6 +46,7 @@ from musicgym.agents.history import (
     HistoryEncoder,
     HistoryHyperparams,
     HistoryStack,
+    RidgeEncoder,
     SetEncoder,
     last_played,
     next_state,
@@ -205,8 +206,13 @@ class AHDQNAgent(HistoryHyperparams, TorchAgent):
         self.played = bool(self.n_history and hp["history_played"])
         #: the width of a head as the networks, the stack and the replay buffer hold it
         self.head_dim = h = self.env.head_dim + (d if self.played else 0)
-        self.set_encoder = bool(self.n_history and hp["history_encoder"] == "deepsets")
+        self.set_encoder = bool(self.n_history and hp["history_encoder"] in ("deepsets", "ridge"))
+        if self.n_history and hp["history_encoder"] == "ridge" and not self.played:
+            raise ValueError("agent 'ah_dqn': history_encoder 'ridge' regresses on the played tracks' features: "
+                             "it needs history_played=True")
         e = int(hp["history_hidden"]) if self.n_history else 0
+        if self.n_history and hp["history_encoder"] == "ridge":
+            e = RidgeEncoder(self.env.head_dim, d).out_dim
         if hp["q_bilinear"]:
             self.q = BilinearQ(h + e, d, hp["hidden"])
             self.q_target = BilinearQ(h + e, d, hp["hidden"])
@@ -217,9 +223,13 @@ class AHDQNAgent(HistoryHyperparams, TorchAgent):
         params = list(self.q.parameters())
         self.stack: HistoryStack | None = None
         if self.n_history:
-            encoder = SetEncoder if self.set_encoder else HistoryEncoder
-            self.encoder = encoder(h, e)
-            self.encoder_target = encoder(h, e)
+            if hp["history_encoder"] == "ridge":
+                self.encoder = RidgeEncoder(self.env.head_dim, d)
+                self.encoder_target = RidgeEncoder(self.env.head_dim, d)
+            else:
+                encoder = SetEncoder if self.set_encoder else HistoryEncoder
+                self.encoder = encoder(h, e)
+                self.encoder_target = encoder(h, e)
             self.encoder_target.load_state_dict(self.encoder.state_dict())
             params += list(self.encoder.parameters())
             self.stack = HistoryStack(self.vec_env.num_envs, self.n_history, h)

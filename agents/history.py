@@ -190,7 +190,7 @@ class HistoryHyperparams:
 # ------------------------------------------------------------------------------------------ ah_dqn's options
 #: ``ah_dqn``'s further options for its memory, and their defaults (today's memory: heads, a GRU)
 MEMORY_HYPERPARAMS: dict[str, Any] = {"history_played": False, "history_encoder": "gru"}
-MEMORY_SPECS: dict[str, Spec] = {"history_played": Bool(), "history_encoder": Choice(("gru", "deepsets"))}
+MEMORY_SPECS: dict[str, Spec] = {"history_played": Bool(), "history_encoder": Choice(("gru", "deepsets", "ridge"))}
 
 
 def last_played(history: Any, agent: str) -> np.ndarray:
@@ -233,3 +233,37 @@ class SetEncoder(nn.Module):
         count = mask.sum(1)  # (B, 1)
         pooled = (self.phi(stacks) * mask).sum(1) / count.clamp(min=1.0)
         return self.rho(torch.cat([pooled, count / stacks.shape[1]], dim=1))
+
+
+class RidgeEncoder(nn.Module):
+    """Ridge regressions of learned readouts of the feedback on the played tracks' features, over a set.
+
+    For ``history_encoder="ridge"`` (with ``history_played``): each non-empty entry of a (B, L, h + d)
+    stack is an observation head (h) and the features x of the track played before it (d). `readouts`
+    learned linear maps of the head give targets y (on PreferenceHidden-v0 the head's last reward is
+    one such map); the encoding is the ridge estimate ``(X^T X + lam I)^-1 X^T Y`` (d x readouts: how
+    each feature drives each target this episode, a linear bandit's estimate of the listener) and the
+    share of the window filled. The agent reads only its observations and the tracks it played.
+
+    Args:
+        head_dim: h, the observation head's width.
+        d: the track features' width.
+        readouts: the number of learned targets.
+        lam: the ridge penalty.
+    """
+
+    def __init__(self, head_dim: int, d: int, readouts: int = 4, lam: float = 0.1) -> None:
+        super().__init__()
+        self.h, self.d, self.lam = head_dim, d, float(lam)
+        self.readout = nn.Linear(head_dim, readouts)
+        self.out_dim = d * readouts + 1
+
+    def forward(self, stacks: torch.Tensor) -> torch.Tensor:
+        """(B, d * readouts + 1): the ridge estimates, flattened, and the share of the window filled."""
+        mask = (stacks != 0).any(-1, keepdim=True).to(stacks.dtype)  # (B, L, 1)
+        x = stacks[..., self.h :] * mask
+        y = self.readout(stacks[..., : self.h]) * mask
+        eye = torch.eye(self.d, dtype=stacks.dtype, device=stacks.device)
+        gram = x.transpose(1, 2) @ x + self.lam * eye
+        est = torch.linalg.solve(gram, x.transpose(1, 2) @ y)  # (B, d, readouts)
+        return torch.cat([est.flatten(1), mask.sum(1) / stacks.shape[1]], dim=1)

@@ -208,3 +208,61 @@ def test_a_run_with_q_bilinear_killed_mid_way_resumes_exactly(tmp_path):
     resumed.learn(resume.N)
     assert resumed.resumed_from is not None
     resume.assert_same_weights(resumed, straight)
+
+
+# ------------------------------------------------------------------------------------ the ridge encoder
+def test_the_ridge_encoder_recovers_a_linear_listener_from_the_steps():
+    from musicgym.agents.history import RidgeEncoder
+
+    rng = np.random.default_rng(0)
+    h, d = 3, 5
+    enc = RidgeEncoder(h, d, readouts=2, lam=1e-6)
+    with torch.no_grad():  # readout 0: the head's last value (the reward); readout 1: twice its first
+        enc.readout.weight.zero_()
+        enc.readout.bias.zero_()
+        enc.readout.weight[0, 2] = 1.0
+        enc.readout.weight[1, 0] = 2.0
+    p = rng.normal(size=d)
+    x = rng.integers(0, 2, size=(12, d)).astype(np.float32)
+    x[:, 0] = 1.0  # no step is all zeros
+    head = np.zeros((12, h), np.float32)
+    head[:, 2] = x @ p
+    head[:, 0] = 1.0
+    steps = np.concatenate([head, x], axis=1)
+    stacks = np.zeros((1, 16, h + d), np.float32)
+    stacks[0, 4:] = steps  # 4 empty steps before the episode's start
+    out = enc(torch.from_numpy(stacks))[0].detach().numpy()
+    assert out.shape == (d * 2 + 1,) and out[-1] == pytest.approx(12 / 16)
+    est = out[:-1].reshape(d, 2)
+    assert np.allclose(est[:, 0], p, atol=1e-3)  # the listener's weights
+    assert np.allclose(est[:, 1], 2 * np.linalg.lstsq(x, np.ones(12), rcond=None)[0], atol=1e-3)
+    shuffled = np.concatenate([stacks[:, 10:], stacks[:, :10]], axis=1)  # a set: order does not matter
+    assert np.allclose(enc(torch.from_numpy(shuffled)).detach().numpy(), out[None], atol=1e-4)
+    assert torch.isfinite(enc(torch.zeros(2, 4, h + d))).all()  # an empty stack: zeros, no NaN
+
+
+RIDGE = {"history": 4, "history_played": True, "history_encoder": "ridge", "q_bilinear": True}
+
+
+def test_an_agent_with_the_ridge_encoder_runs_saves_loads_and_resumes(tmp_path):
+    from musicgym.agents.history import RidgeEncoder
+
+    with pytest.raises(ValueError, match="it needs history_played=True"):
+        make(history=4, history_encoder="ridge")
+    agent = make(**RIDGE).learn(300)
+    assert isinstance(agent.encoder, RidgeEncoder) and isinstance(agent.encoder_target, RidgeEncoder)
+    agent.save(tmp_path / "agent")
+    back = agents.load(tmp_path / "agent")
+    resume.assert_same_weights(agent, back)
+    assert run_episode(agent, back) > 1
+
+    straight = resume.make("ah_dqn", HIDDEN, RIDGE).learn(resume.N)
+    ckpt = {"checkpoint_dir": str(tmp_path / "ckpt"), "checkpoint_freq": resume.FREQ}
+    with pytest.raises(resume.Killed):
+        resume.make("ah_dqn", HIDDEN, RIDGE, **ckpt).learn(resume.N, callback=resume._kill_after("ah_dqn",
+                                                                                                  resume.KILL_AT))
+    resumed = resume.make("ah_dqn", HIDDEN, RIDGE, **ckpt)
+    resumed.learn(resume.N)
+    assert resumed.resumed_from is not None
+    resume.assert_same_weights(resumed, straight)
+    assert any(k.startswith(".encoder.readout") for k in resume.weights(resumed))
