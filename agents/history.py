@@ -36,7 +36,9 @@ what is informative at little cost.
 * ``history_encoder`` (default ``"gru"``): ``"deepsets"`` reads the stack and the current head as a set
   (`SetEncoder`: the mean of an MLP of each non-empty step, and the share of the window filled): order
   does not matter, and the sums a linear bandit's estimate is built from (reward x attributes,
-  attribute products) are one pooled MLP away.
+  attribute products) are one pooled MLP away. ``"ridge"`` (with ``history_played``) reads the same set
+  through `RidgeEncoder`: ridge regressions of learned readouts of the heads on the played tracks'
+  features, the estimate itself as the encoding (``history_hidden`` unused).
 
 ``predict(obs, state=None, episode_start=None)`` follows SB3's recurrent convention: `state` is the
 (B, L, head_dim) stack to pass back at the next step (`next_state`), None starts a fresh one (an
