@@ -159,7 +159,7 @@ def test_a_run_with_the_played_tracks_killed_mid_way_resumes_exactly(env_id, tmp
 
 @pytest.mark.parametrize("hp,match", [
     ({"history": 4, "history_played": 1}, "history_played must be True or False"),
-    ({"history": 4, "history_encoder": "lstm"}, "history_encoder must be 'gru' or 'deepsets'"),
+    ({"history": 4, "history_encoder": "lstm"}, "history_encoder must be 'gru', 'deepsets' or 'ridge'"),
 ])  # fmt: skip
 def test_a_bad_memory_option_is_refused_by_name(hp, match):
     with pytest.raises(ValueError, match=f"agent 'ah_dqn': {match}"):
@@ -248,7 +248,7 @@ def test_an_agent_with_the_ridge_encoder_runs_saves_loads_and_resumes(tmp_path):
     from musicgym.agents.history import RidgeEncoder
 
     with pytest.raises(ValueError, match="it needs history_played=True"):
-        make(history=4, history_encoder="ridge")
+        make(history=4, history_encoder="ridge", history_played=False)
     agent = make(**RIDGE).learn(300)
     assert isinstance(agent.encoder, RidgeEncoder) and isinstance(agent.encoder_target, RidgeEncoder)
     agent.save(tmp_path / "agent")
