@@ -25,6 +25,11 @@ before s (the one before s' is that stack shifted by s's head): the buffer holds
 ``buffer_size x (L + 2) x head_dim`` floats for the states, against ``2 x head_dim`` without a history;
 with the default 50,000 transitions and L = 8, 14 MB on PlaylistPOMDP-v0 (head 7), 44 MB on
 PreferenceHidden-v0 (22), 152 MB on Session-v0 (76), and a checkpoint holds the filled part of it.
+``history_played`` (the played track's features beside each head) and ``history_encoder``
+(``"deepsets"``: a set encoder instead of the GRU) are the memory's further options (`musicgym.agents.history`).
+
+``q_bilinear`` (default False) adds to the Q-network's output the inner product of the track's
+features with a linear map of the state (`BilinearQ`).
 """
 
 from __future__ import annotations
@@ -36,13 +41,18 @@ import torch
 from musicgym.agents.history import (
     HISTORY_HYPERPARAMS,
     HISTORY_SPECS,
+    MEMORY_HYPERPARAMS,
+    MEMORY_SPECS,
     HistoryEncoder,
     HistoryHyperparams,
     HistoryStack,
+    RidgeEncoder,
+    SetEncoder,
+    last_played,
     next_state,
     predict_stacks,
 )
-from musicgym.agents.hyperparams import Choice, Int, Real, Spec
+from musicgym.agents.hyperparams import Bool, Choice, Int, Real, Spec
 from musicgym.agents.torch_agent import TorchAgent, mlp, with_head
 from torch import nn
 from torch.nn import functional as F
@@ -105,6 +115,32 @@ class ReplayBuffer:
         self.n, self.pos = n, int(state["pos"])
 
 
+class BilinearQ(nn.Module):
+    """A Q-network with a bilinear term: ``mlp([state, track]) + u(state) . track`` (``q_bilinear``).
+
+    It reads what the plain MLP reads (a state and one track's d features, concatenated, the track's
+    last) and adds the inner product of the track's features with a linear map u of the state: a
+    reward linear in the track's features given the state (a listener's preferences over the attributes
+    on PreferenceHidden-v0) is then one linear layer away instead of a product the MLP must approximate.
+
+    Args:
+        state_dim: width of the state part.
+        d: width of a track's features.
+        hidden: width of the MLP's two hidden layers.
+    """
+
+    def __init__(self, state_dim: int, d: int, hidden: int) -> None:
+        super().__init__()
+        self.d = d
+        self.mlp = mlp([state_dim + d, hidden, hidden, 1])
+        self.u = nn.Linear(state_dim, d)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(..., 1) the Q-values of (..., state_dim + d) state-track rows."""
+        state, track = x[..., : -self.d], x[..., -self.d :]
+        return self.mlp(x) + (self.u(state) * track).sum(-1, keepdim=True)
+
+
 class AHDQNAgent(HistoryHyperparams, TorchAgent):
     """Action-Head DQN (see module docstring). Works on every MusicGym env, candidates and catalog mode."""
 
@@ -127,7 +163,9 @@ class AHDQNAgent(HistoryHyperparams, TorchAgent):
         "n_retrieve": 32,
         "actor_learning_rate": 1e-3,
         "reward_scale": 1.0,
+        "q_bilinear": False,
         **HISTORY_HYPERPARAMS,
+        **MEMORY_HYPERPARAMS,
     }
     HYPERPARAM_SPECS: ClassVar[dict[str, Spec]] = {
         "hidden": Int(1),
@@ -145,25 +183,53 @@ class AHDQNAgent(HistoryHyperparams, TorchAgent):
         "n_retrieve": Int(1),
         "actor_learning_rate": Real(0, low_open=True),
         "reward_scale": Real(0, low_open=True),
+        "q_bilinear": Bool(),
         **HISTORY_SPECS,
+        **MEMORY_SPECS,
     }
+
+    def describe(self) -> dict[str, Any]:
+        """The agent's description; without ``q_bilinear`` when it is off (the files written before it existed)."""
+        out = super().describe()
+        if not out["hyperparams"].get("q_bilinear", True):
+            out["hyperparams"].pop("q_bilinear")
+        return out
 
     def _build(self) -> None:
         hp = self.hp
         self.catalog_mode = self.env.action_mode == "catalog"
         self.items = self.tensor(self.env.item_features, dtype=torch.float32)
-        h, d = self.env.head_dim, self.items.shape[1]
+        d = self.items.shape[1]
         #: L, the past heads the networks read (0: none, the agent as without a history)
         self.n_history = int(hp["history"])
+        #: with a history and ``history_played``: a head is the observation's head and the played track's features
+        self.played = bool(self.n_history and hp["history_played"])
+        #: the width of a head as the networks, the stack and the replay buffer hold it
+        self.head_dim = h = self.env.head_dim + (d if self.played else 0)
+        self.set_encoder = bool(self.n_history and hp["history_encoder"] in ("deepsets", "ridge"))
+        if self.n_history and hp["history_encoder"] == "ridge" and not self.played:
+            raise ValueError("agent 'ah_dqn': history_encoder 'ridge' regresses on the played tracks' features: "
+                             "it needs history_played=True")
         e = int(hp["history_hidden"]) if self.n_history else 0
-        self.q = mlp([h + e + d, hp["hidden"], hp["hidden"], 1])
-        self.q_target = mlp([h + e + d, hp["hidden"], hp["hidden"], 1])
+        if self.n_history and hp["history_encoder"] == "ridge":
+            e = RidgeEncoder(self.env.head_dim, d).out_dim
+        if hp["q_bilinear"]:
+            self.q = BilinearQ(h + e, d, hp["hidden"])
+            self.q_target = BilinearQ(h + e, d, hp["hidden"])
+        else:
+            self.q = mlp([h + e + d, hp["hidden"], hp["hidden"], 1])
+            self.q_target = mlp([h + e + d, hp["hidden"], hp["hidden"], 1])
         self.q_target.load_state_dict(self.q.state_dict())
         params = list(self.q.parameters())
         self.stack: HistoryStack | None = None
         if self.n_history:
-            self.encoder = HistoryEncoder(h, e)
-            self.encoder_target = HistoryEncoder(h, e)
+            if hp["history_encoder"] == "ridge":
+                self.encoder = RidgeEncoder(self.env.head_dim, d)
+                self.encoder_target = RidgeEncoder(self.env.head_dim, d)
+            else:
+                encoder = SetEncoder if self.set_encoder else HistoryEncoder
+                self.encoder = encoder(h, e)
+                self.encoder_target = encoder(h, e)
             self.encoder_target.load_state_dict(self.encoder.state_dict())
             params += list(self.encoder.parameters())
             self.stack = HistoryStack(self.vec_env.num_envs, self.n_history, h)
@@ -185,16 +251,32 @@ class AHDQNAgent(HistoryHyperparams, TorchAgent):
         """The agent's replay buffer (made on first use)."""
         if self.buffer is None:
             n_next = int(self.hp["n_retrieve"]) if self.catalog_mode else self.env.n_actions
-            self.buffer = ReplayBuffer(int(self.hp["buffer_size"]), self.env.head_dim, n_next, self.n_history)
+            self.buffer = ReplayBuffer(int(self.hp["buffer_size"]), self.head_dim, n_next, self.n_history)
         return self.buffer
 
     # ---------------------------------------------------------------- scoring
+    def _heads(self, obs_heads: np.ndarray, played: np.ndarray | None) -> np.ndarray:
+        """(B, head_dim) the heads the agent reads: the observation's (and the played tracks' features).
+
+        With ``history_played`` each observation head has the features of its session's `played` track
+        beside it (the session's last: the track the head's feedback is about).
+        """
+        if not self.played:
+            return obs_heads
+        return np.concatenate([obs_heads, self.env.item_features[played]], axis=1).astype(np.float32)
+
     def _net_input(self, heads: np.ndarray, stacks: np.ndarray | None, target: bool = False) -> torch.Tensor:
-        """(B, h [+ E]) what the networks read: the heads, and with a history the (target) encoding of `stacks`."""
+        """(B, h [+ E]) what the networks read: the heads, and with a history the (target) encoding of `stacks`.
+
+        The GRU reads the L heads before the current one; the DeepSets encoder reads those and the current
+        one (a set of L + 1: the current step's feedback is part of the episode's evidence).
+        """
         x = self.tensor(heads)
         if not self.n_history:
             return x
         encoder = self.encoder_target if target else self.encoder
+        if self.set_encoder:
+            stacks = next_state(stacks, heads)
         return torch.cat([x, encoder(self.tensor(stacks))], dim=1)
 
     def _q_values(self, net: nn.Module, states: torch.Tensor, cand: np.ndarray) -> torch.Tensor:
@@ -239,7 +321,8 @@ class AHDQNAgent(HistoryHyperparams, TorchAgent):
             if self.stack is not None:
                 self.stack.reset()
         while self.num_timesteps < total_timesteps:
-            heads = self._obs[:, : venv.head_dim]
+            heads = self._heads(self._obs[:, : venv.head_dim], last_played(venv.history(), self.name)
+                                if self.played else None)
             stacks = None if self.stack is None else self.stack.data
             with torch.no_grad():
                 states = self._net_input(heads, stacks)
@@ -252,7 +335,7 @@ class AHDQNAgent(HistoryHyperparams, TorchAgent):
             actions = greedy
             played = venv.tracks_of(actions)
             self._obs, reward, done, _ = venv.step(actions)
-            next_heads = venv.final_obs[:, : venv.head_dim]
+            next_heads = self._heads(venv.final_obs[:, : venv.head_dim], played)
             next_stacks = None
             if self.stack is not None:
                 self.stack.push(heads)  # the heads before s' (a new array: `stacks` stays those before s)
@@ -339,6 +422,7 @@ class AHDQNAgent(HistoryHyperparams, TorchAgent):
         if self.catalog_mode:
             return None
         heads, _ = self.split_obs(observation)
+        heads = self._heads(heads, last_played(info.get("history"), self.name) if self.played else None)
         stacks = predict_stacks(self.n_history, heads, state, None, self.name)[0]
         with torch.no_grad():
             q = self._q_values(self.q, self._net_input(heads, stacks), np.atleast_2d(info["candidates"]))
@@ -356,6 +440,8 @@ class AHDQNAgent(HistoryHyperparams, TorchAgent):
         info = kw.get("info")
         single = np.asarray(observation).ndim == 1
         heads, slots = self.split_obs(observation)
+        if self.played:
+            heads = self._heads(heads, last_played(None if info is None else info.get("history"), self.name))
         stacks, state = predict_stacks(self.n_history, heads, state, episode_start, self.name)
         with torch.no_grad():
             states = self._net_input(heads, stacks)

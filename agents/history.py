@@ -25,6 +25,21 @@ window with each transition and an update can re-encode it with today's weights 
 recurrent states go stale); the episodes are short (9 to 50 steps), so a window of 8 covers most of
 what is informative at little cost.
 
+``ah_dqn`` takes two more (`MEMORY_HYPERPARAMS`; with their defaults, today's memory above):
+
+* ``history_played`` (default False): each head the agent reads, keeps in its stack and stores in its
+  replay buffer is the observation's head with the features of the track last played beside it (the
+  track that head's feedback is about; ``info["history"]``'s last at ``predict``, the agent's own
+  action while training). On PreferenceHidden-v0 the head shows the mean attributes of the last 5
+  tracks and the last reward, so without it the reward is never beside the attributes it rewarded;
+  with it each step of the stack is a (track attributes, reward) pair, a linear bandit's observation.
+* ``history_encoder`` (default ``"gru"``): ``"deepsets"`` reads the stack and the current head as a set
+  (`SetEncoder`: the mean of an MLP of each non-empty step, and the share of the window filled): order
+  does not matter, and the sums a linear bandit's estimate is built from (reward x attributes,
+  attribute products) are one pooled MLP away. ``"ridge"`` (with ``history_played``) reads the same set
+  through `RidgeEncoder`: ridge regressions of learned readouts of the heads on the played tracks'
+  features, the estimate itself as the encoding (``history_hidden`` unused).
+
 ``predict(obs, state=None, episode_start=None)`` follows SB3's recurrent convention: `state` is the
 (B, L, head_dim) stack to pass back at the next step (`next_state`), None starts a fresh one (an
 episode's start), and ``episode_start`` True zeroes a session's stack; `musicgym.evaluate` passes
@@ -39,7 +54,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from musicgym.agents.hyperparams import Int, Spec
+from musicgym.agents.hyperparams import Bool, Choice, Int, Spec
 from torch import nn
 
 #: the hyperparameters an agent with a history takes, and their defaults
@@ -157,9 +172,100 @@ class HistoryHyperparams:
     """
 
     def describe(self) -> dict[str, Any]:
-        """The agent's description; without ``history`` and ``history_hidden`` when the history is off."""
+        """The agent's description; without ``history`` and ``history_hidden`` when the history is off.
+
+        The memory's further options (`MEMORY_HYPERPARAMS`, ``ah_dqn``'s) are left out when the history
+        is off or when they have their defaults, so that descriptions written before they existed stay
+        the same.
+        """
         out = super().describe()  # type: ignore[misc]
-        if not out["hyperparams"].get("history"):
-            for key in HISTORY_HYPERPARAMS:
-                out["hyperparams"].pop(key, None)
+        hp = out["hyperparams"]
+        if not hp.get("history"):
+            for key in {**HISTORY_HYPERPARAMS, **MEMORY_HYPERPARAMS}:
+                hp.pop(key, None)
+        for key, default in MEMORY_HYPERPARAMS.items():
+            if key in hp and hp[key] == default:
+                hp.pop(key)
         return out
+
+
+# ------------------------------------------------------------------------------------------ ah_dqn's options
+#: ``ah_dqn``'s further options for its memory, and their defaults (today's memory: heads, a GRU)
+MEMORY_HYPERPARAMS: dict[str, Any] = {"history_played": False, "history_encoder": "gru"}
+MEMORY_SPECS: dict[str, Spec] = {"history_played": Bool(), "history_encoder": Choice(("gru", "deepsets", "ridge"))}
+
+
+def last_played(history: Any, agent: str) -> np.ndarray:
+    """(B,) the last catalog row of each session's playlist.
+
+    `history` is ``info["history"]`` (1-D for one session, or (B, H) -1 padded for a vector env). Raises
+    a ValueError naming `agent` when there is none.
+    """
+    if history is None:
+        raise ValueError(f"agent {agent!r} with history_played reads info['history'] (the tracks played so "
+                         f"far): pass info=...")
+    h = np.atleast_2d(np.asarray(history, dtype=np.int64))
+    n = (h >= 0).sum(1)
+    if h.shape[1] == 0 or (n == 0).any():
+        raise ValueError(f"agent {agent!r} with history_played: info['history'] has a session with no track")
+    return h[np.arange(len(h)), n - 1]
+
+
+class SetEncoder(nn.Module):
+    """DeepSets over a (B, L, w) stack: rho(mean over its non-empty entries of phi(entry), their share of L).
+
+    An entry of all zeros is empty (the stack's padding before an episode's start). The order of the
+    entries does not matter: what a linear bandit needs (sums of reward x attributes and of attribute
+    products over the episode) is such a pooled sum, which a GRU has to learn to keep step by step.
+
+    Args:
+        in_dim: w, the width of an entry.
+        hidden: E, the width of phi's output and of the encoding.
+    """
+
+    def __init__(self, in_dim: int, hidden: int) -> None:
+        super().__init__()
+        self.phi = nn.Sequential(nn.Linear(in_dim, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU())
+        self.rho = nn.Sequential(nn.Linear(hidden + 1, hidden), nn.ReLU())
+        self.out_dim = hidden
+
+    def forward(self, stacks: torch.Tensor) -> torch.Tensor:
+        """(B, E): the encoding of the non-empty entries of each stack."""
+        mask = (stacks != 0).any(-1, keepdim=True).to(stacks.dtype)  # (B, L, 1)
+        count = mask.sum(1)  # (B, 1)
+        pooled = (self.phi(stacks) * mask).sum(1) / count.clamp(min=1.0)
+        return self.rho(torch.cat([pooled, count / stacks.shape[1]], dim=1))
+
+
+class RidgeEncoder(nn.Module):
+    """Ridge regressions of learned readouts of the feedback on the played tracks' features, over a set.
+
+    For ``history_encoder="ridge"`` (with ``history_played``): each non-empty entry of a (B, L, h + d)
+    stack is an observation head (h) and the features x of the track played before it (d). `readouts`
+    learned linear maps of the head give targets y (on PreferenceHidden-v0 the head's last reward is
+    one such map); the encoding is the ridge estimate ``(X^T X + lam I)^-1 X^T Y`` (d x readouts: how
+    each feature drives each target this episode, a linear bandit's estimate of the listener) and the
+    share of the window filled. The agent reads only its observations and the tracks it played.
+
+    Args:
+        head_dim: h, the observation head's width.
+        d: the track features' width.
+        readouts: the number of learned targets.
+        lam: the ridge penalty.
+    """
+
+    def __init__(self, head_dim: int, d: int, readouts: int = 4, lam: float = 0.1) -> None:
+        super().__init__()
+        self.h, self.d, self.lam = head_dim, d, float(lam)
+        self.readout = nn.Linear(head_dim, readouts)
+        self.out_dim = d * readouts + 1
+
+    def forward(self, stacks: torch.Tensor) -> torch.Tensor:
+        """(B, d * readouts + 1): the ridge estimates, flattened, and the share of the window filled."""
+        mask = (stacks != 0).any(-1, keepdim=True).to(stacks.dtype)  # (B, L, 1)
+        x = stacks[..., self.h :] * mask
+        y = self.readout(stacks[..., : self.h]) * mask
+        eye = torch.eye(self.d, dtype=stacks.dtype, device=stacks.device)
+        gram = x.transpose(1, 2) @ x + self.lam * eye
+        est = torch.linalg.solve(gram, x.transpose(1, 2) @ y)  # (B, d, readouts)
+        return torch.cat([est.flatten(1), mask.sum(1) / stacks.shape[1]], dim=1)
