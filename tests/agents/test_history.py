@@ -82,11 +82,7 @@ def test_history_0_is_the_agent_without_a_history(name, tmp_path):
     plain = make(name, "MusicGym/Playlist-v0").learn(200)
     off = make(name, "MusicGym/Playlist-v0", history=0, history_hidden=8).learn(200)
     assert sorted(plain.modules) == sorted(off.modules) and "encoder" not in "".join(off.modules)
-    resume.assert_same_weights(plain, off)
-    plain.save(tmp_path / "plain")
-    off.save(tmp_path / "off")
-    meta = json.loads((tmp_path / "off.json").read_text())
-    assert meta == json.loads((tmp_path / "plain.json").read_text())
+    meta = resume.assert_same_agent_files(plain, off, tmp_path)
     assert "history" not in meta["hyperparams"] and "history_hidden" not in meta["hyperparams"]
 
 

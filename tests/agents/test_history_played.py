@@ -60,11 +60,7 @@ def test_the_default_options_are_todays_agent(tmp_path):
     """history_played False and history_encoder gru: same modules, weights and sidecar as without them."""
     plain = make(POMDP := "MusicGym/PlaylistPOMDP-v0", history=4, history_hidden=16).learn(200)
     same = make(POMDP, history=4, history_hidden=16, history_played=False, history_encoder="gru").learn(200)
-    resume.assert_same_weights(plain, same)
-    plain.save(tmp_path / "plain")
-    same.save(tmp_path / "same")
-    meta = json.loads((tmp_path / "same.json").read_text())
-    assert meta == json.loads((tmp_path / "plain.json").read_text())
+    meta = resume.assert_same_agent_files(plain, same, tmp_path)
     assert "history_played" not in meta["hyperparams"] and "history_encoder" not in meta["hyperparams"]
     off = make(POMDP, history_played=True, history_encoder="deepsets")  # no history: the options do nothing
     assert off.head_dim == off.env.head_dim and "encoder" not in off.modules

@@ -103,6 +103,16 @@ def assert_same_weights(a, b) -> None:
     assert not differ, f"{len(differ)} of {len(wa)} tensors differ, e.g. {differ[:3]}"
 
 
+def assert_same_agent_files(a, b, tmp_path) -> dict:
+    """`a` and `b` have the same weights and save the same sidecar; returns b's sidecar."""
+    assert_same_weights(a, b)
+    a.save(tmp_path / "a")
+    b.save(tmp_path / "b")
+    meta = json.loads((tmp_path / "b.json").read_text())
+    assert meta == json.loads((tmp_path / "a.json").read_text())
+    return meta
+
+
 def make(name, env_id, extra, **hp):
     return agents.make(name, env_id, seed=3, env_kwargs=CATALOG, **FAST[name], **extra, **hp)
 
