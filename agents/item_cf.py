@@ -128,9 +128,10 @@ def top_rows(s: np.ndarray, k: int) -> np.ndarray:
     ``np.argpartition`` alone would do the selection, but which of several equal values at the k-th
     place it keeps is the introselect's choice: it differs between NumPy versions and between CPUs
     (NumPy 2 selects with AVX-512 code where the CPU has it). Popularity counts and co-occurrence
-    similarities tie often, so the reference policies played different tracks on a 16-core GPU machine
-    than here. Only the k-th value is taken from the partition (a value is the same whichever element
-    holds it); the columns are then chosen by (value, id).
+    similarities tie often: the likely reason why the reference policies' rows of the quick board
+    differed on a 16-core GPU machine while the envs' own rows matched. Only the k-th value is taken
+    from the partition (a value is the same whichever element holds it); the columns are then chosen
+    by (value, id).
     """
     b, n = s.shape
     if k <= 0:
