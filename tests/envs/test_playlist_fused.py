@@ -9,7 +9,6 @@ history that must grow, empty slots (repeats) and out-of-range actions.
 
 from __future__ import annotations
 
-import gymnasium as gym
 import numpy as np
 import pytest
 
@@ -56,11 +55,7 @@ def test_single_env_fused_equals_by_parts(kwargs):
 def test_vector_env_fused_equals_by_parts(oracle, mode, kwargs):
     fused, parts = (PlaylistVectorEnv(num_envs=8, oracle=oracle, autoreset_mode=mode, **kwargs) for _ in range(2))
     parts.core._fused = False
-    _same(fused.reset(seed=2), parts.reset(seed=2))
-    rng = np.random.default_rng(3)
-    for _ in range(400):
-        actions = rng.integers(0, fused.single_action_space.n, 8)
-        _same(fused.step(actions), parts.step(actions))
+    lockstep.vector_steps(fused, parts, _same, steps=400)
     assert fused.np_random.random() == parts.np_random.random()
 
 
@@ -70,10 +65,7 @@ def test_fused_step_takes_the_rare_paths():
     short, by_parts, grow = P.PlaylistCore._finish_short, P.Core.step, P.Core._grow_history
 
     def count(name, f):
-        def wrapped(self, *a, **k):
-            calls[name] += 1
-            return f(self, *a, **k)
-        return wrapped
+        return lockstep.counter(calls, name, f)
 
     mp = pytest.MonkeyPatch()
     mp.setattr(P.PlaylistCore, "_finish_short", count("short", short))
@@ -91,13 +83,7 @@ def test_fused_step_takes_the_rare_paths():
 
 
 def test_out_of_range_action_is_refused_without_a_draw():
-    env = gym.make("MusicGym/Playlist-v0", catalog="synthetic-300")
-    env.reset(seed=0)
-    core, rng = env.unwrapped.core, env.unwrapped.np_random
-    state = rng.bit_generator.state
-    with pytest.raises(ValueError, match="out of range"):
-        core.step(rng, np.zeros(1, dtype=np.int64), np.array([4]))
-    assert rng.bit_generator.state == state
+    lockstep.refuses_without_a_draw("MusicGym/Playlist-v0", 4, catalog="synthetic-300")
 
 
 def test_track_records_hold_the_listener_and_index_values():

@@ -8,7 +8,6 @@ random slots drawn from the index on a tiny catalog, empty slots (repeats), out-
 
 from __future__ import annotations
 
-import gymnasium as gym
 import numpy as np
 import pytest
 
@@ -17,25 +16,7 @@ from musicgym.catalog import synthetic
 from musicgym.envs.session import SessionEnv, SessionVectorEnv
 from tests.envs import lockstep
 
-
-def _same(a, b):
-    if isinstance(a, dict):
-        assert a.keys() == b.keys()
-        for k in a:
-            _same(a[k], b[k])
-        return
-    if isinstance(a, tuple):
-        assert len(a) == len(b)
-        for x, y in zip(a, b, strict=True):
-            _same(x, y)
-        return
-    assert type(a) is type(b)
-    a, b = np.asarray(a), np.asarray(b)
-    assert a.shape == b.shape and a.dtype == b.dtype
-    if a.dtype.kind == "f":
-        np.testing.assert_allclose(a, b, rtol=1e-12, atol=0, equal_nan=True)
-    else:
-        np.testing.assert_array_equal(a, b)
+_same = lockstep.same_close
 
 
 #: a listener who never leaves, few slots, on a 30-track catalog: sessions run until the slots are empty
@@ -68,11 +49,7 @@ def test_vector_env_fused_equals_by_parts(oracle):
     fused, parts = (SessionVectorEnv(num_envs=8, catalog=catalog, max_episode_steps=50, oracle=oracle, **TINY)
                     for _ in range(2))
     parts.core._fused = False
-    _same(fused.reset(seed=2), parts.reset(seed=2))
-    rng = np.random.default_rng(3)
-    for _ in range(300):
-        actions = rng.integers(0, fused.single_action_space.n, 8)
-        _same(fused.step(actions), parts.step(actions))
+    lockstep.vector_steps(fused, parts, _same, steps=300)
     assert fused.np_random.random() == parts.np_random.random()
 
 
@@ -109,19 +86,9 @@ def test_fused_step_takes_the_rare_paths():
     from musicgym.envs import session as S
 
     calls = {"index": 0, "by_parts": 0}
-    index, by_parts = S.SessionCore._finish_by_index, S.Core.step
-
-    def count_index(self, *a, **k):
-        calls["index"] += 1
-        return index(self, *a, **k)
-
-    def count_parts(self, *a, **k):
-        calls["by_parts"] += 1
-        return by_parts(self, *a, **k)
-
     mp = pytest.MonkeyPatch()
-    mp.setattr(S.SessionCore, "_finish_by_index", count_index)
-    mp.setattr(S.Core, "step", count_parts)
+    mp.setattr(S.SessionCore, "_finish_by_index", lockstep.counter(calls, "index", S.SessionCore._finish_by_index))
+    mp.setattr(S.Core, "step", lockstep.counter(calls, "by_parts", S.Core.step))
     try:
         test_vector_env_fused_equals_by_parts(True)
     finally:
@@ -130,9 +97,4 @@ def test_fused_step_takes_the_rare_paths():
 
 
 def test_out_of_range_action_is_refused_without_a_draw():
-    env = gym.make("MusicGym/Session-v0")
-    env.reset(seed=0)
-    state = env.unwrapped.np_random.bit_generator.state
-    with pytest.raises(ValueError, match="out of range"):
-        env.unwrapped.core.step(env.unwrapped.np_random, np.zeros(1, dtype=np.int64), np.array([20]))
-    assert env.unwrapped.np_random.bit_generator.state == state
+    lockstep.refuses_without_a_draw("MusicGym/Session-v0", 20)

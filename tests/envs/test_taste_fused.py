@@ -10,7 +10,6 @@ slots (repeats) and out-of-range actions.
 
 from __future__ import annotations
 
-import gymnasium as gym
 import numpy as np
 import pytest
 
@@ -61,11 +60,7 @@ def test_vector_env_fused_equals_by_parts(oracle, mode, kwargs, steps):
     fused, parts = (TasteVectorEnv(num_envs=8, oracle=oracle, autoreset_mode=mode, max_episode_steps=steps, **kwargs)
                     for _ in range(2))
     parts.core._fused = False
-    _same(fused.reset(seed=2), parts.reset(seed=2))
-    rng = np.random.default_rng(3)
-    for _ in range(400):
-        actions = rng.integers(0, fused.single_action_space.n, 8)
-        _same(fused.step(actions), parts.step(actions))
+    lockstep.vector_steps(fused, parts, _same, steps=400)
     assert fused.np_random.random() == parts.np_random.random()
     _same(fused.get_state()["core"], parts.get_state()["core"])
 
@@ -105,10 +100,7 @@ def test_fused_step_takes_the_rare_paths():
     after, by_parts, grow, reset = T.TasteCore._after_slates, C.Core.step, C.Core._grow_history, T._fused_reset
 
     def count(name, f):
-        def wrapped(*a, **k):
-            calls[name] += 1
-            return f(*a, **k)
-        return wrapped
+        return lockstep.counter(calls, name, f)
 
     def count_slates(self, rng, rows, status, *a):
         calls["slates"] += status == slates.BY_PARTS
@@ -141,13 +133,7 @@ def test_catalog_mode_and_custom_listeners_go_by_parts():
 
 
 def test_out_of_range_action_is_refused_without_a_draw():
-    env = gym.make("MusicGym/Taste-v0", catalog="synthetic-300")
-    env.reset(seed=0)
-    core, rng = env.unwrapped.core, env.unwrapped.np_random
-    state = rng.bit_generator.state
-    with pytest.raises(ValueError, match="out of range"):
-        core.step(rng, np.zeros(1, dtype=np.int64), np.array([20]))
-    assert rng.bit_generator.state == state
+    lockstep.refuses_without_a_draw("MusicGym/Taste-v0", 20, catalog="synthetic-300")
 
 
 def test_kernel_arrays_hold_the_catalog_values():
