@@ -29,18 +29,15 @@ TRACK_DIM = TASTE_DIM + 4 + 2
 #: terms and the leave probability stay out of reach)
 SHOWN = ("skip_1", "skip_2", "skip_3", "not_skipped", "fraction_heard", "minutes", "liked", "left")
 TABLE_K = 64
-#: the kernels read an int32 copy of the neighbour table (half the cache lines per scan) up to this size
-#: (64 MB); a larger catalog's int64 table is read as it is (the 1M-track catalog's memory budget)
-TABLE32_MAX_BYTES = 64 << 20
 
 
 def _lookup_arrays(catalog: Catalog, index: Any, table: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The neighbour table and the taste features as the kernels read them (the same values; shared).
 
-    The table as int32 where that copy takes at most `TABLE32_MAX_BYTES`, else `table` itself; the taste
-    features in C order (`musicgym.envs.lookup`).
+    The table as int32 where that copy takes at most `lookup.TABLE32_MAX_BYTES`, else `table` itself; the
+    taste features in C order (`musicgym.envs.lookup`).
     """
-    return lookup.table32(index, table, TABLE32_MAX_BYTES), lookup.taste_c(catalog)
+    return lookup.table32(index, table), lookup.taste_c(catalog)
 
 
 @numba.njit(cache=True, nogil=True, inline="always")

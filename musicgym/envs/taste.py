@@ -18,8 +18,6 @@ from musicgym.listeners import Listener, TasteUser
 from musicgym.listeners import taste as _tl
 
 TASTE_DIM = 9
-#: the kernels read an int32 copy of the neighbour table up to this size (as Session-v0's)
-TABLE32_MAX_BYTES = 64 << 20
 
 # ---------------------------------------------------------------------------------------------------- fused step
 # One step (or reset) of Taste-v0 in candidates mode with its built-in `TasteUser` in one kernel call:
@@ -167,7 +165,7 @@ class TasteCore(FusedSteps, SlateCore):
         self._fused = self.action_mode == "candidates" and type(self.listener) is TasteUser
         if self._fused:
             self._taste_c = lookup.taste_c(self.catalog)
-            self._table_k = lookup.table32(self.index, self.table, TABLE32_MAX_BYTES)
+            self._table_k = lookup.table32(self.index, self.table)  # int32 up to lookup.TABLE32_MAX_BYTES
         self._cfg = np.zeros(7, dtype=np.int64)
         self._cfg[[_C_WINDOW, _C_RANDOM, _C_INDEX_N, _C_N_TRACKS]] = (self.window, self.n_random, self.index.n,
                                                                        self.n_tracks)

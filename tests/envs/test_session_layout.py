@@ -12,6 +12,7 @@ import pytest
 
 import musicgym  # noqa: F401
 from musicgym.catalog import synthetic
+from musicgym.envs import lookup
 from musicgym.envs import session as S
 from musicgym.envs.session import SessionVectorEnv
 
@@ -76,7 +77,7 @@ def test_slate_scan_follows_its_rule(dtype):
 def test_int64_table_gives_the_same_trajectories(monkeypatch):
     catalog = synthetic(3_000, seed=4)
     small = SessionVectorEnv(num_envs=16, catalog=catalog)
-    monkeypatch.setattr(S, "TABLE32_MAX_BYTES", 0)
+    monkeypatch.setattr(lookup, "TABLE32_MAX_BYTES", 0)
     large = SessionVectorEnv(num_envs=16, catalog=catalog)
     assert small.core._table_k.dtype == np.int32 and large.core._table_k.dtype == np.int64
     np.testing.assert_array_equal(small.core._table_k, large.core._table_k)
