@@ -187,13 +187,8 @@ class AHDQNAgent(HistoryHyperparams, TorchAgent):
         **HISTORY_SPECS,
         **MEMORY_SPECS,
     }
-
-    def describe(self) -> dict[str, Any]:
-        """The agent's description; without ``q_bilinear`` when it is off (the files written before it existed)."""
-        out = super().describe()
-        if not out["hyperparams"].get("q_bilinear", True):
-            out["hyperparams"].pop("q_bilinear")
-        return out
+    #: newer than the agent files written before them: left out of the description at their defaults
+    OMITTED_AT_DEFAULT: ClassVar[dict[str, Any]] = {"q_bilinear": False, **MEMORY_HYPERPARAMS}
 
     def _build(self) -> None:
         hp = self.hp

@@ -173,6 +173,9 @@ class Agent(ABC):
     name: ClassVar[str]
     HYPERPARAMS: ClassVar[dict[str, Any]] = {}
     HYPERPARAM_SPECS: ClassVar[dict[str, Spec]] = {"device": Device()}
+    #: hyperparameters added after agent files were written: `describe` leaves them out at these values,
+    #: so the descriptions (sidecars, run names) of agents that do not use them stay as they were
+    OMITTED_AT_DEFAULT: ClassVar[dict[str, Any]] = {}
     uses_info: ClassVar[bool] = False
     #: False for a policy with nothing to train (`posterior_greedy`): sweeps evaluate it without training
     trains: ClassVar[bool] = True
@@ -306,11 +309,16 @@ class Agent(ABC):
             raise AgentFileError(f"{where}: the saved agent cannot be rebuilt here: {e}") from e
 
     def describe(self) -> dict[str, Any]:
-        """What identifies this agent: name, env, seed, hyperparameters (JSON-safe; classes by import path)."""
+        """What identifies this agent: name, env, seed, hyperparameters (JSON-safe; classes by import path).
+
+        Hyperparameters at their `OMITTED_AT_DEFAULT` values are left out.
+        """
+        omitted = self.OMITTED_AT_DEFAULT
+        hp = {k: v for k, v in self.hp.items() if not (k in omitted and v == omitted[k])}
         return json.loads(
             json.dumps(
                 {"agent": self.name, "env_id": self.env_id, "env_kwargs": _hp_to_json(self.env_kwargs),
-                 "seed": self.seed, "hyperparams": _hp_to_json(self.hp)},
+                 "seed": self.seed, "hyperparams": _hp_to_json(hp)},
                 default=str,
             )
         )

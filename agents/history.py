@@ -175,17 +175,13 @@ class HistoryHyperparams:
         """The agent's description; without ``history`` and ``history_hidden`` when the history is off.
 
         The memory's further options (`MEMORY_HYPERPARAMS`, ``ah_dqn``'s) are left out when the history
-        is off or when they have their defaults, so that descriptions written before they existed stay
-        the same.
+        is off too; at their defaults the agent's `OMITTED_AT_DEFAULT` leaves them out.
         """
         out = super().describe()  # type: ignore[misc]
         hp = out["hyperparams"]
         if not hp.get("history"):
             for key in {**HISTORY_HYPERPARAMS, **MEMORY_HYPERPARAMS}:
                 hp.pop(key, None)
-        for key, default in MEMORY_HYPERPARAMS.items():
-            if key in hp and hp[key] == default:
-                hp.pop(key)
         return out
 
 
