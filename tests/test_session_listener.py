@@ -11,11 +11,13 @@ import pytest
 from musicgym.catalog import Catalog, CatalogError, Playlists, synthetic
 from musicgym.listeners.base import Listener, check_response
 from musicgym.listeners.session import (
+    _EXPECTED,
     DEFAULT_PARAMS_PATH,
     OUTCOMES,
     TERMS,
     SessionListener,
     SessionParams,
+    _respond,
     load_params,
     population,
 )
@@ -63,6 +65,24 @@ def test_expected_reward_takes_one_track_or_k_candidates_per_row(catalog):
     np.testing.assert_array_equal(listener.expected_reward(rows, cand[:, 2]), many[:, 2])
     probs = listener.outcome_probabilities(rows, cand)
     assert probs.shape == (4, 7, 4) and np.allclose(probs.sum(-1), 1.0) and (probs >= 0).all()
+
+
+def test_a_tracks_expected_reward_is_the_same_number_alone_in_a_block_and_in_its_response(catalog):
+    """Scores come in blocks (`_block_terms`): a track's must not depend on the tracks scored beside it, and
+    the response's own expected reward (the fused step's regret) must be `expected_reward`'s, bit for bit."""
+    n = 300
+    listener, rng, rows = ready(catalog, n, seed=3)
+    for _ in range(12):  # history, satiation and familiarity in play, a replay among the candidates
+        play(listener, rng, rows, rng.integers(0, len(catalog), n))
+    cand = rng.integers(0, len(catalog), (n, 23))
+    cand[:, 5] = listener._buf_i[rows, 0, 2]
+    many = listener.expected_reward(rows, cand)
+    for j in range(cand.shape[1]):
+        np.testing.assert_array_equal(listener.expected_reward(rows, cand[:, j]), many[:, j])
+        np.testing.assert_array_equal(listener.expected_reward(rows[1:3], cand[1:3, j]), many[1:3, j])
+    out = _respond(rows, cand[:, 5], rng.random((n, 3)), listener._sess_f, listener._sess_i, listener._buf_i,
+                   listener._buf_w, listener._trk, listener._trk_int, listener._par, True)
+    np.testing.assert_array_equal(out[:, _EXPECTED], many[:, 5])
 
 
 def test_best_tracks_is_the_argmax_of_expected_reward_over_the_catalog_minus_the_excluded():

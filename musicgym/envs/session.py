@@ -225,20 +225,14 @@ def _fused_respond(rows, actions, ptrs, cfg, sess_f, sess_i, buf_i, buf_w, buf_t
             return _FULL
     trk_int = trk.view(np.int32)
     minutes = cfg[_C_MINUTES] != 0
-    if cfg[_C_ORACLE]:
-        expected = _sl._expected(rows, tracks.reshape(n, 1), sess_f, sess_i, buf_i, buf_w, trk, trk_int, par,
-                                 minutes, False)
-        for i in range(n):
-            resp[i, _R_REGRET] = oracle_reward[rows[i]] - expected[i, 0, 0]
-    else:
-        for i in range(n):
-            resp[i, _R_REGRET] = np.nan
     bg = draws.bitgen(ptrs)
     u = np.empty((n, 3))
     for i in range(n):
         for j in range(3):
             u[i, j] = draws.uniform(bg)
     out = _sl._respond(rows, tracks, u, sess_f, sess_i, buf_i, buf_w, trk, trk_int, par, minutes)
+    for i in range(n):  # the response's expected reward is `_expected`'s (the step by parts' regret)
+        resp[i, _R_REGRET] = oracle_reward[rows[i]] - out[i, _sl._EXPECTED] if cfg[_C_ORACLE] else np.nan
     heard = np.empty(n)
     skipped = np.empty(n)
     left = np.empty(n, dtype=np.int64)

@@ -176,6 +176,7 @@ _PARAM_ORDER = tuple(f.name for f in fields(SessionParams))
  _P_FAMPEAK, _P_FIRST, _P_POS, _P_MOOD, _P_RHO, _P_L0, _P_LSKIP, _P_LPOS, _P_LSD, _P_DECAY, _P_OFFSET, _P_F1,
  _P_F2) = range(len(_PARAM_ORDER))
 _N_TERMS = len(TERMS)
+_EXPECTED = 10 + _N_TERMS  # `_respond`'s column of the expected reward
 
 
 def load_params(path: str | Path | None = None) -> SessionParams:
@@ -327,19 +328,18 @@ def _track_rows(feats: np.ndarray, minutes: np.ndarray, artist: np.ndarray, genr
 #       minutes, and (read through the int32 view trk_int of the same memory) artist and genre codes;
 #   par: `SessionParams.vector()` extended with J0, exp(-cut_c) and 1 / familiarity_peak (`_P_JUMP`,
 #       `_P_E1`..`_P_E3`, `_P_INVPEAK`).
-# Scoring a candidate costs one cache miss (its trk row): the step is memory-bound at B = 1,024. The
-# activations are branch-free sums over the filled part of the buffer (vectorised by numba), not lookups.
+# Scoring a candidate costs one cache miss (its trk row): the step is memory-bound at B = 1,024. A row's
+# candidates are scored together (`_block_terms`): each term is a branch-free loop over the candidates,
+# which numba vectorises; the activations are sums over the filled part of the buffer, not lookups.
 _SF_U, _SF_TIME, _SF_MOOD, _SF_LEAVE, _SF_CENTRE = range(5)
 _SI_POS, _SI_PREV, _SI_LEFT = range(3)
 _P_JUMP, _P_E1, _P_E2, _P_E3, _P_INVPEAK = range(len(_PARAM_ORDER), len(_PARAM_ORDER) + 5)
 _D = len(TASTE_FEATURES)
 _INV_SQRT_D = 1.0 / math.sqrt(_D)
 _T_MINUTES, _T_ARTIST, _T_GENRE, _T_WIDTH = _D, _D + 1, _D + 2, 16
-#: Floating-point reassociation lets numba vectorise the activation sums (about 2x faster scoring). Inlined
-#: kernels take their caller's flags, so the callers carry them. The results stay deterministic.
-_FASTMATH = {"reassoc", "nsz"}
 _TABLE_STEP = 16.0  # activation weights: a table at 1/16-minute resolution ...
 _TABLE_MINUTES = 1024.0  # ... up to this age (older plays use the exact power)
+_BEST_BLOCK = 64  # `_best` scores the catalog in blocks of this many tracks
 
 
 @numba.njit(cache=True, nogil=True)
@@ -372,61 +372,93 @@ def _row_setup(r, sess_f, sess_i, buf_w, trk, par, centre, prev_f):
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def _track_terms(r, t, src, src_int, s, centre, prev_f, has_prev, n, sess_f, buf_i, buf_w, par):
-    """taste, genre, transition, satiation, familiarity of track t for row r (after `_row_setup`).
+def _block(width):
+    """Scratch for a block of up to `width` tracks, one array per field (`_load`, `_block_terms`).
 
-    The track's row is ``src[s]`` (``src_int[s]`` as int32): the catalog's track rows at s = t, or a
-    copy of the candidates' rows (`_gather`).
+    (feature columns (D, width) float32; artist, genre and track ids (width,) int32; five float32
+    accumulators (width,); the five terms (5, width) float64.) Laid out this way, each term is a loop over
+    the block's tracks that numba vectorises (the loops over features and plays run outside it).
     """
-    s_taste = np.float32(0.0)
-    s_jump = np.float32(0.0)
+    f32, i32 = np.float32, np.int32
+    return (np.empty((_D, width), dtype=f32), np.empty(width, dtype=i32), np.empty(width, dtype=i32),
+            np.empty(width, dtype=i32), np.empty(width, dtype=f32), np.empty(width, dtype=f32),
+            np.empty(width, dtype=f32), np.empty(width, dtype=f32), np.empty(width, dtype=f32),
+            np.empty((5, width)))
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _load(c, t, trk, trk_int, blk):
+    """Put track t's row into slot c of a block (`_block`)."""
+    cols, art, gen, tid = blk[0], blk[1], blk[2], blk[3]
     for k in range(_D):
-        x = src[s, k]
-        d = x - centre[k]
-        s_taste += d * d
-        d = x - prev_f[k]
-        s_jump += d * d
-    a = src_int[s, _T_ARTIST]
-    g = src_int[s, _T_GENRE]
-    tt = np.int32(t)
-    a_art = np.float32(0.0)
-    a_gen = np.float32(0.0)
-    a_trk = np.float32(0.0)
-    for j in range(n):
-        w = buf_w[r, j]
-        a_art += w if buf_i[r, 1, j] == a else np.float32(0.0)
-        a_gen += w if buf_i[r, 2, j] == g else np.float32(0.0)
-        a_trk += w if buf_i[r, 0, j] == tt else np.float32(0.0)
-    taste = par[_P_TASTE] * (1.0 - math.sqrt(s_taste) * _INV_SQRT_D)
-    genre = par[_P_GENRE] * sess_f[r, _SF_CENTRE + _D + g]
-    transition = -par[_P_TRANS] * (math.sqrt(s_jump) * _INV_SQRT_D - par[_P_JUMP]) if has_prev else 0.0
-    satiation = -par[_P_ART] * a_art - par[_P_GSAT] * a_gen
-    y = a_trk * par[_P_INVPEAK]
-    familiarity = par[_P_FAM] * y * (2.0 - y)
-    return taste, genre, transition, satiation, familiarity
+        cols[k, c] = trk[t, k]
+    art[c] = trk_int[t, _T_ARTIST]
+    gen[c] = trk_int[t, _T_GENRE]
+    tid[c] = np.int32(t)
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def _gather(i, tracks, trk, rowbuf):
-    """Copy row i's candidates' track rows into rowbuf.
+def _block_terms(r, m, blk, centre, prev_f, has_prev, n, sess_f, buf_i, buf_w, par):
+    """taste, genre, transition, satiation, familiarity of a block's first m tracks for row r (after `_row_setup`).
 
-    The copies are independent loads, so the cache misses of a large catalog overlap instead of queueing
-    behind each candidate's arithmetic (on a 1M-track table, about half the time of `_expected`).
+    Returns the (5, width) terms, ``[:, c]`` for slot c (`_load`). Every slot's arithmetic is the same
+    sequence of operations whatever its position and the block's size, so a track's terms do not depend
+    on the tracks beside it.
     """
-    for j in range(tracks.shape[1]):
-        t = tracks[i, j]
-        for k in range(_T_WIDTH):
-            rowbuf[j, k] = trk[t, k]
+    cols, art, gen, tid, s_taste, s_jump, a_art, a_gen, a_trk, terms = blk
+    for c in range(m):  # the feature loop (D fixed) unrolls, and the loop over the tracks vectorises
+        st = np.float32(0.0)
+        sj = np.float32(0.0)
+        for k in range(_D):
+            x = cols[k, c]
+            d = x - centre[k]
+            st += d * d
+            e = x - prev_f[k]
+            sj += e * e
+        s_taste[c] = st
+        s_jump[c] = sj
+    zero = np.float32(0.0)
+    if m == 1:  # one track (a response, a regret): the same sums in the same order, without the block loops
+        aa = ag = at = zero
+        for j in range(n):
+            w = buf_w[r, j]
+            aa += w if art[0] == buf_i[r, 1, j] else zero
+            ag += w if gen[0] == buf_i[r, 2, j] else zero
+            at += w if tid[0] == buf_i[r, 0, j] else zero
+        a_art[0], a_gen[0], a_trk[0] = aa, ag, at
+    else:
+        for c in range(m):
+            a_art[c] = a_gen[c] = a_trk[c] = 0.0
+        for j in range(n):
+            w = buf_w[r, j]
+            bt, ba, bg = buf_i[r, 0, j], buf_i[r, 1, j], buf_i[r, 2, j]
+            for c in range(m):
+                a_art[c] += w if art[c] == ba else zero
+                a_gen[c] += w if gen[c] == bg else zero
+                a_trk[c] += w if tid[c] == bt else zero
+    for c in range(m):
+        terms[0, c] = par[_P_TASTE] * (1.0 - math.sqrt(np.float64(s_taste[c])) * _INV_SQRT_D)
+        terms[1, c] = par[_P_GENRE] * sess_f[r, _SF_CENTRE + _D + gen[c]]
+        terms[2, c] = (-par[_P_TRANS] * (math.sqrt(np.float64(s_jump[c])) * _INV_SQRT_D - par[_P_JUMP])
+                       if has_prev else 0.0)
+        terms[3, c] = -par[_P_ART] * np.float64(a_art[c]) - par[_P_GSAT] * np.float64(a_gen[c])
+        y = np.float64(a_trk[c]) * par[_P_INVPEAK]
+        terms[4, c] = par[_P_FAM] * y * (2.0 - y)
+    return terms
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def _cumulative(eta, par):
-    """P(skip_1), P(skip_2), P(skip_3) = sigmoid(cut_c - eta) = 1 / d_c, d_c = 1 + e^eta e^-cut_c.
+def _clipped(eta):
+    """The linear predictor clipped to [-40, 40], where every probability is 0 or 1 to double precision anyway."""
+    return min(max(eta, -40.0), 40.0)
 
-    One exp and one division: 1 / d_1 = d_2 d_3 / (d_1 d_2 d_3). eta is clipped to [-40, 40], where
-    every probability is 0 or 1 to double precision anyway, so that the product cannot overflow.
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _cumulative_exp(e, par):
+    """`_cumulative` from e = exp(clipped eta): P(skip_c) = 1 / d_c, d_c = 1 + e e^-cut_c.
+
+    One division: 1 / d_1 = d_2 d_3 / (d_1 d_2 d_3); the clip keeps the product finite.
     """
-    e = math.exp(min(max(eta, -40.0), 40.0))
     d1 = 1.0 + e * par[_P_E1]
     d2 = 1.0 + e * par[_P_E2]
     d3 = 1.0 + e * par[_P_E3]
@@ -435,15 +467,27 @@ def _cumulative(eta, par):
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def _value(eta, t, trk, par, reward_minutes):
-    """E[reward] at linear predictor eta: E[fraction] = 1 - f2/2 P1 - (1 - f1)/2 P2 - (1 - f2)/2 P3 (x minutes)."""
-    c1, c2, c3 = _cumulative(eta, par)
+def _cumulative(eta, par):
+    """P(skip_1), P(skip_2), P(skip_3) = sigmoid(cut_c - eta): one exp and one division (`_cumulative_exp`)."""
+    return _cumulative_exp(math.exp(_clipped(eta)), par)
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _fraction(c1, c2, c3, par):
+    """E[fraction heard] from the cumulative probabilities: 1 - f2/2 P1 - (1 - f1)/2 P2 - (1 - f2)/2 P3."""
     f1, f2 = par[_P_F1], par[_P_F2]
-    f = 1.0 - 0.5 * (f2 * c1 + (1.0 - f1) * c2 + (1.0 - f2) * c3)
+    return 1.0 - 0.5 * (f2 * c1 + (1.0 - f1) * c2 + (1.0 - f2) * c3)
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _value(eta, t, trk, par, reward_minutes):
+    """E[reward] at linear predictor eta: E[fraction] (`_fraction`), x the track's minutes."""
+    c1, c2, c3 = _cumulative(eta, par)
+    f = _fraction(c1, c2, c3, par)
     return f * trk[t, _T_MINUTES] if reward_minutes else f
 
 
-@numba.njit(cache=True, nogil=True, fastmath=_FASTMATH)
+@numba.njit(cache=True, nogil=True)
 def _expected(rows, tracks, sess_f, sess_i, buf_i, buf_w, trk, trk_int, par, reward_minutes,
               probabilities):
     """(R, K, 1) expected reward, or with `probabilities` (R, K, 4) probabilities of the exclusive outcomes."""
@@ -451,54 +495,64 @@ def _expected(rows, tracks, sess_f, sess_i, buf_i, buf_w, trk, trk_int, par, rew
     out = np.empty((n_rows, n_k, 4 if probabilities else 1))
     centre = np.zeros(_D, dtype=np.float32)
     prev_f = np.zeros(_D, dtype=np.float32)
-    rowbuf = np.empty((n_k, _T_WIDTH), dtype=np.float32)
-    rowbuf_int = rowbuf.view(np.int32)
+    blk = _block(n_k)
+    e = np.empty(n_k)
     for i in range(n_rows):
         r = rows[i]
         if i + AHEAD < n_rows:  # the candidates' track rows of a later session (`musicgym.prefetch`)
             for j in range(n_k):
                 prefetch(trk, tracks[i + AHEAD, j], 0)
-        _gather(i, tracks, trk, rowbuf)
+        for j in range(n_k):  # independent loads: a large catalog's cache misses overlap
+            _load(j, tracks[i, j], trk, trk_int, blk)
         u, position, mood, has_prev, n = _row_setup(r, sess_f, sess_i, buf_w, trk, par, centre, prev_f)
+        terms = _block_terms(r, n_k, blk, centre, prev_f, has_prev, n, sess_f, buf_i, buf_w, par)
         base = u + position + mood
+        # three loops, so that the first and the last vectorise (the exp between them does not)
         for j in range(n_k):
-            t = tracks[i, j]
-            terms = _track_terms(r, t, rowbuf, rowbuf_int, j, centre, prev_f, has_prev, n, sess_f, buf_i, buf_w, par)
-            taste, genre, transition, satiation, familiarity = terms
-            eta = base + taste + genre + transition + satiation + familiarity
+            e[j] = _clipped(base + terms[0, j] + terms[1, j] + terms[2, j] + terms[3, j] + terms[4, j])
+        for j in range(n_k):
+            e[j] = math.exp(e[j])
+        for j in range(n_k):
+            c1, c2, c3 = _cumulative_exp(e[j], par)
             if probabilities:
-                c1, c2, c3 = _cumulative(eta, par)
                 out[i, j, 0] = c1
                 out[i, j, 1] = c2 - c1
                 out[i, j, 2] = c3 - c2
                 out[i, j, 3] = 1.0 - c3
             else:
-                out[i, j, 0] = _value(eta, t, trk, par, reward_minutes)
+                f = _fraction(c1, c2, c3, par)
+                out[i, j, 0] = f * trk[tracks[i, j], _T_MINUTES] if reward_minutes else f
     return out
 
 
-@numba.njit(cache=True, nogil=True, fastmath=_FASTMATH)
+@numba.njit(cache=True, nogil=True)
 def _respond(rows, tracks, u, sess_f, sess_i, buf_i, buf_w, trk, trk_int, par, reward_minutes):
     """Sample each row's outcome (u[:, 0]), fraction heard (u[:, 1]) and leaving (u[:, 2]).
 
-    Returns (R, 10 + 8) float64: skip_1, skip_2, skip_3, not_skipped, fraction, minutes, liked, left,
-    leave probability, reward, then the 8 terms (`TERMS`).
+    Returns (R, 10 + 8 + 1) float64: skip_1, skip_2, skip_3, not_skipped, fraction, minutes, liked, left,
+    leave probability, reward, the 8 terms (`TERMS`), then the expected reward before the draw (column
+    `_EXPECTED`: the same number as `_expected`'s for the track, from the same linear predictor).
     """
     n_rows = rows.shape[0]
-    out = np.empty((n_rows, 10 + _N_TERMS))
+    out = np.empty((n_rows, _EXPECTED + 1))
     f1, f2 = par[_P_F1], par[_P_F2]
     centre = np.zeros(_D, dtype=np.float32)
     prev_f = np.zeros(_D, dtype=np.float32)
+    blk = _block(1)
     for i in range(n_rows):
         r = rows[i]
         t = tracks[i]
         if i + AHEAD < n_rows:
             prefetch(trk, tracks[i + AHEAD], 0)
+        _load(0, t, trk, trk_int, blk)
         lu, position, mood, has_prev, n = _row_setup(r, sess_f, sess_i, buf_w, trk, par, centre, prev_f)
-        terms = _track_terms(r, t, trk, trk_int, t, centre, prev_f, has_prev, n, sess_f, buf_i, buf_w, par)
-        taste, genre, transition, satiation, familiarity = terms
-        eta = lu + taste + genre + transition + satiation + familiarity + position + mood
+        terms = _block_terms(r, 1, blk, centre, prev_f, has_prev, n, sess_f, buf_i, buf_w, par)
+        taste, genre, transition, satiation, familiarity = (terms[0, 0], terms[1, 0], terms[2, 0], terms[3, 0],
+                                                            terms[4, 0])
+        eta = lu + position + mood + taste + genre + transition + satiation + familiarity  # `_expected`'s order
         c1, c2, c3 = _cumulative(eta, par)
+        f = _fraction(c1, c2, c3, par)
+        out[i, _EXPECTED] = f * trk[t, _T_MINUTES] if reward_minutes else f
         x = u[i, 0]
         s1 = x < c1
         s2 = x < c2
@@ -562,7 +616,7 @@ def _hear(rows, tracks, heard, skipped, left, sess_f, sess_i, buf_i, buf_w, buf_
             buf_w[r, j] = _decay(now - buf_t[r, j], table, par)
 
 
-@numba.njit(cache=True, nogil=True, fastmath=_FASTMATH)
+@numba.njit(cache=True, nogil=True)
 def _best(rows, exclude, sess_f, sess_i, buf_i, buf_w, trk, trk_int, par, reward_minutes):
     """Each row's catalog track of highest expected reward, not in its exclude row (-1 padded)."""
     n_rows = rows.shape[0]
@@ -572,6 +626,7 @@ def _best(rows, exclude, sess_f, sess_i, buf_i, buf_w, trk, trk_int, par, reward
     banned = np.zeros(n_tracks, dtype=np.bool_)
     centre = np.zeros(_D, dtype=np.float32)
     prev_f = np.zeros(_D, dtype=np.float32)
+    blk = _block(_BEST_BLOCK)
     for i in range(n_rows):
         r = rows[i]
         for j in range(exclude.shape[1]):
@@ -580,15 +635,21 @@ def _best(rows, exclude, sess_f, sess_i, buf_i, buf_w, trk, trk_int, par, reward
         u, position, mood, has_prev, n = _row_setup(r, sess_f, sess_i, buf_w, trk, par, centre, prev_f)
         base = u + position + mood
         top = -1.0
-        for t in range(n_tracks):
-            if banned[t]:
-                continue
-            terms = _track_terms(r, t, trk, trk_int, t, centre, prev_f, has_prev, n, sess_f, buf_i, buf_w, par)
-            taste, genre, transition, satiation, familiarity = terms
-            v = _value(base + taste + genre + transition + satiation + familiarity, t, trk, par, reward_minutes)
-            if v > top:
-                top = v
-                best[i] = t
+        t = 0
+        while t < n_tracks:  # blocks of up to _BEST_BLOCK unbanned tracks, in track order
+            m = 0
+            while t < n_tracks and m < _BEST_BLOCK:
+                if not banned[t]:
+                    _load(m, t, trk, trk_int, blk)
+                    m += 1
+                t += 1
+            terms = _block_terms(r, m, blk, centre, prev_f, has_prev, n, sess_f, buf_i, buf_w, par)
+            for c in range(m):
+                eta = base + terms[0, c] + terms[1, c] + terms[2, c] + terms[3, c] + terms[4, c]
+                v = _value(eta, blk[3][c], trk, par, reward_minutes)
+                if v > top:
+                    top = v
+                    best[i] = blk[3][c]
         value[i] = top if best[i] >= 0 else 0.0
         for j in range(exclude.shape[1]):
             if exclude[i, j] >= 0:
