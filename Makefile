@@ -11,7 +11,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: leaderboard demo test test-all lint bench clean
+.PHONY: leaderboard demo test test-all lint bench clean clean-kernels
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -43,3 +43,7 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache
+
+# numba's compiled-kernel caches (README, Development: a kernel's cache does not notice a change in another file)
+clean-kernels:
+	find musicgym agents experiments -name '*.nbi' -delete -o -name '*.nbc' -delete
