@@ -473,18 +473,30 @@ def _cumulative(eta, par):
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def _fraction(c1, c2, c3, par):
-    """E[fraction heard] from the cumulative probabilities: 1 - f2/2 P1 - (1 - f1)/2 P2 - (1 - f2)/2 P3."""
+def _eta(base, terms, c):
+    """Slot c's linear predictor: the row's base (listener + position + mood), then its terms in order.
+
+    Every kernel sums in this order, so a track's expected reward is one number wherever it is computed.
+    """
+    return base + terms[0, c] + terms[1, c] + terms[2, c] + terms[3, c] + terms[4, c]
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _reward(c1, c2, c3, t, trk, par, reward_minutes):
+    """E[reward] of track t from its cumulative probabilities.
+
+    E[fraction heard] = 1 - f2/2 P1 - (1 - f1)/2 P2 - (1 - f2)/2 P3, times the track's minutes.
+    """
     f1, f2 = par[_P_F1], par[_P_F2]
-    return 1.0 - 0.5 * (f2 * c1 + (1.0 - f1) * c2 + (1.0 - f2) * c3)
+    f = 1.0 - 0.5 * (f2 * c1 + (1.0 - f1) * c2 + (1.0 - f2) * c3)
+    return f * trk[t, _T_MINUTES] if reward_minutes else f
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
 def _value(eta, t, trk, par, reward_minutes):
-    """E[reward] at linear predictor eta: E[fraction] (`_fraction`), x the track's minutes."""
+    """E[reward] of track t at linear predictor eta (`_reward`)."""
     c1, c2, c3 = _cumulative(eta, par)
-    f = _fraction(c1, c2, c3, par)
-    return f * trk[t, _T_MINUTES] if reward_minutes else f
+    return _reward(c1, c2, c3, t, trk, par, reward_minutes)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -509,7 +521,7 @@ def _expected(rows, tracks, sess_f, sess_i, buf_i, buf_w, trk, trk_int, par, rew
         base = u + position + mood
         # three loops, so that the first and the last vectorise (the exp between them does not)
         for j in range(n_k):
-            e[j] = _clipped(base + terms[0, j] + terms[1, j] + terms[2, j] + terms[3, j] + terms[4, j])
+            e[j] = _clipped(_eta(base, terms, j))
         for j in range(n_k):
             e[j] = math.exp(e[j])
         for j in range(n_k):
@@ -520,8 +532,7 @@ def _expected(rows, tracks, sess_f, sess_i, buf_i, buf_w, trk, trk_int, par, rew
                 out[i, j, 2] = c3 - c2
                 out[i, j, 3] = 1.0 - c3
             else:
-                f = _fraction(c1, c2, c3, par)
-                out[i, j, 0] = f * trk[tracks[i, j], _T_MINUTES] if reward_minutes else f
+                out[i, j, 0] = _reward(c1, c2, c3, tracks[i, j], trk, par, reward_minutes)
     return out
 
 
@@ -549,10 +560,9 @@ def _respond(rows, tracks, u, sess_f, sess_i, buf_i, buf_w, trk, trk_int, par, r
         terms = _block_terms(r, 1, blk, centre, prev_f, has_prev, n, sess_f, buf_i, buf_w, par)
         taste, genre, transition, satiation, familiarity = (terms[0, 0], terms[1, 0], terms[2, 0], terms[3, 0],
                                                             terms[4, 0])
-        eta = lu + position + mood + taste + genre + transition + satiation + familiarity  # `_expected`'s order
+        eta = _eta(lu + position + mood, terms, 0)
         c1, c2, c3 = _cumulative(eta, par)
-        f = _fraction(c1, c2, c3, par)
-        out[i, _EXPECTED] = f * trk[t, _T_MINUTES] if reward_minutes else f
+        out[i, _EXPECTED] = _reward(c1, c2, c3, t, trk, par, reward_minutes)
         x = u[i, 0]
         s1 = x < c1
         s2 = x < c2
@@ -645,8 +655,7 @@ def _best(rows, exclude, sess_f, sess_i, buf_i, buf_w, trk, trk_int, par, reward
                 t += 1
             terms = _block_terms(r, m, blk, centre, prev_f, has_prev, n, sess_f, buf_i, buf_w, par)
             for c in range(m):
-                eta = base + terms[0, c] + terms[1, c] + terms[2, c] + terms[3, c] + terms[4, c]
-                v = _value(eta, blk[3][c], trk, par, reward_minutes)
+                v = _value(_eta(base, terms, c), blk[3][c], trk, par, reward_minutes)
                 if v > top:
                     top = v
                     best[i] = blk[3][c]
