@@ -706,6 +706,10 @@ class SessionEnv(MusicEnv):
     * v0 (unreleased revision): retrieval ties broken by exact score then track id, identical on every CPU
       (the taste neighbour table had come in FAISS's float32 order, which depends on the CPU's BLAS
       kernel).
+    * v0 (unreleased revision): the listener's exp is `musicgym.vexp.exp` (the same bits on every machine,
+      where the C library's could differ between versions): probabilities change in the last bit at most
+      (1 ulp of the exp), so no draw's outcome changes except one within 1e-16 of a cut (the golden
+      trajectories are unchanged).
     """
 
     core_cls = SessionCore
