@@ -30,7 +30,7 @@ _LOG2E = 1.4426950408889634
 _SHIFTER = 6755399441055744.0  # 1.5 * 2**52: x + _SHIFTER rounds x to an integer held in the low bits
 _LN2_HI = 6.93147180369123816490e-01  # ln 2's leading 32 bits (fdlibm): k * _LN2_HI is exact for |k| < 2**20
 _LN2_LO = 1.90821492927058770002e-10  # ln 2 - _LN2_HI
-#: 1 / n! for n = 2..13 (Horner's scheme from the highest)
+#: 1 / n! for n = 2..13, the coefficients of P in `exp`
 _C = tuple(1.0 / float(np.prod(np.arange(1, n + 1, dtype=np.float64))) for n in range(2, 14))
 
 

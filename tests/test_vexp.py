@@ -40,3 +40,6 @@ def test_a_loop_of_exps_is_vector_arithmetic_with_no_exp_call():
     ir = _exp_all.inspect_llvm(_exp_all.signatures[0])
     assert "llvm.exp" not in ir and "@exp" not in ir
     assert re.search(r"<\d+ x double>", ir)  # vectorised (the width is the CPU's)
+    # and no multiply-add is fused (on a CPU with FMA, contraction would round differently from one without)
+    asm = _exp_all.inspect_asm(_exp_all.signatures[0])
+    assert "vfmadd" not in asm and "vfnmadd" not in asm and "vfmsub" not in asm

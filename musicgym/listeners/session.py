@@ -575,7 +575,7 @@ def _expected(rows, tracks, sess_f, sess_i, buf_i, buf_w, trk, trk_int, par, rew
         u, position, mood, has_prev, n = _row_setup(r, sess_f, sess_i, buf_w, trk, par, centre, prev_f)
         terms = _block_terms(r, n_k, blk, centre, prev_f, has_prev, n, sess_f, buf_i, buf_w, par)
         base = u + position + mood
-        for j in range(n_k):  # two loops that vectorise (`musicgym.vexp`; the one below stores in two layouts)
+        for j in range(n_k):  # a loop that vectorises, exp included (`musicgym.vexp`)
             e[j] = vexp.exp(_clipped(_eta(base, terms, j)))
         for j in range(n_k):
             c1, c2, c3 = _cumulative_exp(e[j], par)
