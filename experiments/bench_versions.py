@@ -20,9 +20,11 @@ import argparse
 import importlib
 import io
 import re
+import shutil
 import subprocess
 import sys
 import tarfile
+import tempfile
 import time
 import warnings
 from pathlib import Path
@@ -45,16 +47,21 @@ def extract(rev: str) -> tuple[Path, str]:
     """The folder holding revision `rev`'s package as ``musicgym_base`` (and its assets), and the commit."""
     commit = _git("rev-parse", "--verify", f"{rev}^{{commit}}").decode().strip()
     root = cache_dir() / "bench_versions" / commit
-    if not (root / BASE / "__init__.py").is_file():
-        root.mkdir(parents=True, exist_ok=True)
+    if not root.is_dir():  # built in a temporary folder, renamed into place once complete
+        root.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=root.parent, prefix=f".{commit[:12]}-"))
         with tarfile.open(fileobj=io.BytesIO(_git("archive", commit, "musicgym", "assets"))) as tar:
-            tar.extractall(root, filter="data")
-        (root / "musicgym").rename(root / BASE)
-        for path in (root / BASE).rglob("*.py"):  # the package's own imports point at the renamed package
+            tar.extractall(tmp, filter="data")
+        (tmp / "musicgym").rename(tmp / BASE)
+        for path in (tmp / BASE).rglob("*.py"):  # the package's own imports point at the renamed package
             text = path.read_text()
             text = re.sub(r"\bmusicgym\.", f"{BASE}.", text)
             text = re.sub(r"^(\s*)(import|from) musicgym\b", rf"\1\2 {BASE}", text, flags=re.M)
             path.write_text(text)
+        try:
+            tmp.rename(root)
+        except OSError:  # another process put it there first
+            shutil.rmtree(tmp, ignore_errors=True)
     return root, commit
 
 
