@@ -30,9 +30,8 @@ def test_the_base_package_is_extracted_under_its_own_name_with_its_assets(tmp_pa
     assert bench_versions.extract("HEAD") == (root, commit)  # reused
 
 
+@pytest.mark.skipif(not _has_git_checkout(), reason="needs the git checkout the script compares")
 def test_an_unknown_revision_is_a_one_line_error(tmp_path, monkeypatch, capsys):
-    if not _has_git_checkout():
-        pytest.skip("needs the git checkout the script compares")
     monkeypatch.setenv("MUSICGYM_CACHE", str(tmp_path))
     monkeypatch.setattr("sys.argv", ["bench_versions.py", "--base", "no-such-revision"])
     with pytest.raises(SystemExit) as e:

@@ -472,7 +472,7 @@ def _block_terms(r, m, blk, centre, prev_f, has_prev, n, sess_f, buf_i, buf_w, p
     # genre term reads sess_f at their genre (-1: the last taste column; any id: a genre column). One loop
     # per sum or term, each of which vectorises (the genre term's lookup does not): a loop over all five
     # terms ran one track at a time.
-    w = min(_lanes(m), art.shape[0])
+    w = _lanes(m)  # within the block's width (`_block`: m <= width)
     for c in range(w):  # the feature loop (D fixed) unrolls, and the loop over the tracks vectorises
         s_taste[c] = _sq_dist(cols, c, centre)
         s_jump[c] = _sq_dist(cols, c, prev_f)
@@ -549,10 +549,13 @@ def _reward(c1, c2, c3, t, trk, par, reward_minutes):
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def _value(eta, t, trk, par, reward_minutes):
-    """E[reward] of track t at linear predictor eta (`_reward`)."""
-    c1, c2, c3 = _cumulative(eta, par)
-    return _reward(c1, c2, c3, t, trk, par, reward_minutes)
+def _block_exp(base, terms, m, e):
+    """e[c] = exp(clipped eta) of a block's first m slots (`_cumulative_exp` takes it): a loop that vectorises.
+
+    The same numbers as `_cumulative`'s exp of each slot's eta (`_eta`), which `_respond` takes.
+    """
+    for c in range(m):
+        e[c] = vexp.exp(_clipped(_eta(base, terms, c)))
 
 
 @numba.njit(cache=True, nogil=True)
@@ -574,9 +577,7 @@ def _expected(rows, tracks, sess_f, sess_i, buf_i, buf_w, trk, trk_int, par, rew
             _load(j, tracks[i, j], trk, trk_int, blk)
         u, position, mood, has_prev, n = _row_setup(r, sess_f, sess_i, buf_w, trk, par, centre, prev_f)
         terms = _block_terms(r, n_k, blk, centre, prev_f, has_prev, n, sess_f, buf_i, buf_w, par)
-        base = u + position + mood
-        for j in range(n_k):  # a loop that vectorises, exp included (`musicgym.vexp`)
-            e[j] = vexp.exp(_clipped(_eta(base, terms, j)))
+        _block_exp(u + position + mood, terms, n_k, e)
         for j in range(n_k):
             c1, c2, c3 = _cumulative_exp(e[j], par)
             if probabilities:
@@ -690,6 +691,7 @@ def _best(rows, exclude, sess_f, sess_i, buf_i, buf_w, trk, trk_int, par, reward
     centre = np.zeros(_D, dtype=np.float32)
     prev_f = np.zeros(_D, dtype=np.float32)
     blk = _block(_BEST_BLOCK)
+    e = np.empty(_BEST_BLOCK)
     for i in range(n_rows):
         r = rows[i]
         for j in range(exclude.shape[1]):
@@ -707,8 +709,10 @@ def _best(rows, exclude, sess_f, sess_i, buf_i, buf_w, trk, trk_int, par, reward
                     m += 1
                 t += 1
             terms = _block_terms(r, m, blk, centre, prev_f, has_prev, n, sess_f, buf_i, buf_w, par)
+            _block_exp(base, terms, m, e)
             for c in range(m):
-                v = _value(_eta(base, terms, c), blk[3][c], trk, par, reward_minutes)
+                c1, c2, c3 = _cumulative_exp(e[c], par)
+                v = _reward(c1, c2, c3, blk[3][c], trk, par, reward_minutes)
                 if v > top:
                     top = v
                     best[i] = blk[3][c]
