@@ -207,7 +207,7 @@ class AHDQNAgent(HistoryHyperparams, TorchAgent):
                              "it needs history_played=True")
         e = int(hp["history_hidden"]) if self.n_history else 0
         if self.n_history and hp["history_encoder"] == "ridge":
-            e = RidgeEncoder(self.env.head_dim, d).out_dim
+            e = RidgeEncoder.width(d)
         if hp["q_bilinear"]:
             self.q = BilinearQ(h + e, d, hp["hidden"])
             self.q_target = BilinearQ(h + e, d, hp["hidden"])

@@ -254,7 +254,12 @@ class RidgeEncoder(nn.Module):
         super().__init__()
         self.h, self.d, self.lam = head_dim, d, float(lam)
         self.readout = nn.Linear(head_dim, readouts)
-        self.out_dim = d * readouts + 1
+        self.out_dim = self.width(d, readouts)
+
+    @staticmethod
+    def width(d: int, readouts: int = 4) -> int:
+        """The encoding's width for d track features (known before an encoder is made, with no draw)."""
+        return d * readouts + 1
 
     def forward(self, stacks: torch.Tensor) -> torch.Tensor:
         """(B, d * readouts + 1): the ridge estimates, flattened, and the share of the window filled."""
