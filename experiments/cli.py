@@ -13,6 +13,7 @@ Subcommands:
 Errors are one line on stderr (exit status 1), of any exception type; ``--debug`` (before or after the
 subcommand) shows the traceback. A subcommand that needs the ``agents`` extra says so when it is not
 installed. Ctrl-C prints one line (exit status 130): a sweep resumes where it stopped when run again.
+SIGTERM stops a sweep the same way (its workers too; exit status 143).
 """
 
 from __future__ import annotations
@@ -429,9 +430,9 @@ def main(argv: list[str] | None = None) -> int:
     verb = f"musicgym {args.command}"
     try:
         return int(args.func(args) or 0)
-    except KeyboardInterrupt:
-        print(f"{verb}: interrupted; rerun to resume", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as e:  # Ctrl-C; or SIGTERM during a sweep (`sweep.Terminated`: 143)
+        print(f"{verb}: {getattr(e, 'word', 'interrupted')}; rerun to resume", file=sys.stderr)
+        return int(getattr(e, "status", 130))
     except Exception as e:
         if args.debug:
             raise

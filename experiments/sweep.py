@@ -243,23 +243,51 @@ def _worker(spec: RunSpec, root: str, wait: float, since: float) -> Outcome:
         return Outcome(spec, error=f"{type(e).__name__}: {e}\n{traceback.format_exc(limit=8)}")
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (``kill``, ``timeout``, a job scheduler) stopped the sweep: handled as Ctrl-C is.
+
+    Without it SIGTERM killed the sweep's process alone, and its worker processes ran on, each holding
+    its run's lock until its run ended. ``status`` is the command's exit status (128 + SIGTERM).
+    """
+
+    status = 143
+    word = "terminated"
+
+
 def _pool_worker(spec: RunSpec, root: str, wait: float, since: float) -> Outcome:
-    """`_worker` in a pool process: Ctrl-C stops the run in progress; an idle worker ignores it.
+    """`_worker` in a pool process: Ctrl-C or SIGTERM stops the run in progress; an idle worker ignores Ctrl-C.
 
     A KeyboardInterrupt raised while the worker waits for its next task would print a traceback from
     the pool's loop; raised here, it unwinds the run (its lock is released, the run resumes when the
     sweep is run again) and goes back to the parent as this task's exception.
     """
     signal.signal(signal.SIGINT, _interrupt_once)
+    previous = signal.signal(signal.SIGTERM, _interrupt_once)
     try:
         return _worker(spec, root, wait, since)
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _interrupt_once(signum: int, frame: Any) -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not break the run's clean-up
-    raise KeyboardInterrupt
+    # a second signal must not break the run's clean-up
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    raise Terminated if signum == signal.SIGTERM else KeyboardInterrupt
+
+
+@contextmanager
+def _sigterm_stops_like_ctrl_c() -> Iterator[None]:
+    """SIGTERM raises `Terminated` in this process meanwhile (in the main thread; elsewhere it cannot be set)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _interrupt_once)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _init_worker() -> None:
@@ -292,7 +320,7 @@ def run_local(specs: list[RunSpec], root: Path, workers: int = 1, on_done: Calla
     A run that another process holds (a second sweep on the same folder) is put aside and tried again,
     waiting up to `wait` seconds for it, once the other runs are done: its result then counts as this
     sweep's (see `experiments.runs`). Ctrl-C stops every worker's run (each resumes when the sweep is
-    run again) and raises KeyboardInterrupt here.
+    run again) and raises KeyboardInterrupt here; so does SIGTERM under `run_sweep` (`Terminated`).
     """
     root.mkdir(parents=True, exist_ok=True)
     since = time.time()
@@ -367,10 +395,11 @@ def run_sweep(sweep: Sweep, backend: str = "local", workers: int | None = None, 
             bar.write(f"run {o.spec.name} failed: {o.error.splitlines()[0]}")
 
     try:
-        if backend == "ray":
-            from musicgym.experiments.ray_backend import run_ray
+        with _sigterm_stops_like_ctrl_c():
+            if backend == "ray":
+                from musicgym.experiments.ray_backend import run_ray
 
-            return run_ray(sweep.specs, sweep.out, workers=workers, on_done=on_done, wait=wait)
-        return run_local(sweep.specs, sweep.out, workers=workers, on_done=on_done, wait=wait)
+                return run_ray(sweep.specs, sweep.out, workers=workers, on_done=on_done, wait=wait)
+            return run_local(sweep.specs, sweep.out, workers=workers, on_done=on_done, wait=wait)
     finally:
         bar.close()

@@ -1,4 +1,4 @@
-"""Ctrl-C during a sweep: one line, no traceback from any process, the interrupted run left to resume."""
+"""Ctrl-C or SIGTERM during a sweep: one line, no traceback from any process, the interrupted run left to resume."""
 
 from __future__ import annotations
 
@@ -28,9 +28,13 @@ SWEEP = {
 
 
 @pytest.mark.slow  # a sweep with two worker processes: 14-48 s per case in our runs on 2 busy cores
-@pytest.mark.parametrize("sent_to", ["process group", "parent only"])
+@pytest.mark.parametrize("sent_to", ["process group", "parent only", "SIGTERM to the parent"])
 def test_ctrl_c_stops_the_sweep_and_every_worker_quietly(tmp_path, sent_to):
-    """Ctrl-C in a terminal signals every process of the group; `kill -INT` the parent alone."""
+    """Ctrl-C in a terminal signals every process of the group; `kill -INT` the parent alone.
+
+    `kill` (SIGTERM: also `timeout` and job schedulers) the parent alone stops the workers' runs the same
+    way (before, the workers ran on, each holding its run's lock).
+    """
     out = tmp_path / "runs"
     cfg = tmp_path / "sweep.yml"
     cfg.write_text(yaml.safe_dump({**SWEEP, "out": str(out)}))
@@ -46,14 +50,17 @@ def test_ctrl_c_stops_the_sweep_and_every_worker_quietly(tmp_path, sent_to):
             time.sleep(0.1)
         if sent_to == "process group":
             os.killpg(proc.pid, signal.SIGINT)
-        else:
+        elif sent_to == "parent only":
             proc.send_signal(signal.SIGINT)
+        else:
+            proc.send_signal(signal.SIGTERM)
         stdout, stderr = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
-    assert proc.returncode == 130
-    assert stderr.splitlines() == ["musicgym sweep: interrupted; rerun to resume"], stderr
+    word, status = ("terminated", 143) if sent_to.startswith("SIGTERM") else ("interrupted", 130)
+    assert proc.returncode == status, stderr
+    assert stderr.splitlines() == [f"musicgym sweep: {word}; rerun to resume"], stderr
     assert "Traceback" not in stdout
 
     # the interrupted run is neither finished nor failed nor still locked: a rerun resumes it
