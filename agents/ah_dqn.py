@@ -29,7 +29,12 @@ PreferenceHidden-v0 (22), 152 MB on Session-v0 (76), and a checkpoint holds the 
 (``"deepsets"``: a set encoder instead of the GRU) are the memory's further options (`musicgym.agents.history`).
 
 ``q_bilinear`` (default False) adds to the Q-network's output the inner product of the track's
-features with a linear map of the state (`BilinearQ`).
+features with a linear map of the state (`BilinearQ`). ``learning_rate_final`` and
+``learning_rate_decay_steps`` (default None: a constant rate) decay the Q-network's (and encoder's)
+learning rate linearly from ``learning_rate`` to ``learning_rate_final`` over the agent's first
+``learning_rate_decay_steps`` env steps, then hold it, so that the last updates move the greedy policy
+less. The steps are the agent's, not a `learn` call's: a run trained in several calls (a sweep's
+learning-curve points) decays as one trained in one.
 """
 
 from __future__ import annotations
@@ -150,6 +155,8 @@ class AHDQNAgent(HistoryHyperparams, TorchAgent):
         **TorchAgent.HYPERPARAMS,
         "hidden": 128,
         "learning_rate": 1e-3,
+        "learning_rate_final": None,
+        "learning_rate_decay_steps": None,
         "gamma": 0.9,
         "buffer_size": 50_000,
         "batch_size": 64,
@@ -170,6 +177,8 @@ class AHDQNAgent(HistoryHyperparams, TorchAgent):
     HYPERPARAM_SPECS: ClassVar[dict[str, Spec]] = {
         "hidden": Int(1),
         "learning_rate": Real(0, low_open=True),
+        "learning_rate_final": Real(0, low_open=True, optional=True),
+        "learning_rate_decay_steps": Int(1, optional=True),
         "gamma": Real(0, 1, low_open=True),
         "buffer_size": Int(1),
         "batch_size": Int(1),
@@ -188,11 +197,16 @@ class AHDQNAgent(HistoryHyperparams, TorchAgent):
         **MEMORY_SPECS,
     }
     #: newer than the agent files written before them: left out of the description at their defaults
-    OMITTED_AT_DEFAULT: ClassVar[dict[str, Any]] = {"q_bilinear": False, **MEMORY_HYPERPARAMS}
+    OMITTED_AT_DEFAULT: ClassVar[dict[str, Any]] = {"q_bilinear": False, "learning_rate_final": None,
+                                                    "learning_rate_decay_steps": None, **MEMORY_HYPERPARAMS}
 
     def _build(self) -> None:
         hp = self.hp
         self.catalog_mode = self.env.action_mode == "catalog"
+        if (hp["learning_rate_final"] is None) != (hp["learning_rate_decay_steps"] is None):
+            raise ValueError("agent 'ah_dqn': learning_rate_final and learning_rate_decay_steps go together (a "
+                             f"decay to one rate over so many steps); got {hp['learning_rate_final']!r} and "
+                             f"{hp['learning_rate_decay_steps']!r}")
         self.items = self.tensor(self.env.item_features, dtype=torch.float32)
         d = self.items.shape[1]
         #: L, the past heads the networks read (0: none, the agent as without a history)
@@ -308,6 +322,14 @@ class AHDQNAgent(HistoryHyperparams, TorchAgent):
         frac = min(1.0, self.num_timesteps / max(1.0, hp["exploration_fraction"] * total))
         return hp["exploration_initial_eps"] + frac * (hp["exploration_final_eps"] - hp["exploration_initial_eps"])
 
+    def _learning_rate(self) -> float:
+        """The Q-network's learning rate now: constant, or linear from ``learning_rate`` to ``learning_rate_final``."""
+        hp = self.hp
+        if hp["learning_rate_final"] is None:
+            return float(hp["learning_rate"])
+        frac = min(1.0, self.num_timesteps / hp["learning_rate_decay_steps"])
+        return float(hp["learning_rate"] + frac * (hp["learning_rate_final"] - hp["learning_rate"]))
+
     def _train(self, total_timesteps: int, step_hook: Any, safe_point: Any) -> None:
         hp, venv, buf = self.hp, self.vec_env, self._replay()
         n = venv.num_envs
@@ -346,6 +368,8 @@ class AHDQNAgent(HistoryHyperparams, TorchAgent):
                 self.stack.reset(done)  # the sessions that ended start a new episode with no past
             self.num_timesteps += n
             if buf.n >= hp["learning_starts"]:
+                for group in self.opt.param_groups:
+                    group["lr"] = self._learning_rate()
                 for _ in range(int(hp["gradient_steps"])):
                     self._update(buf)
                     self.grad_steps += 1

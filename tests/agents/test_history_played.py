@@ -262,3 +262,30 @@ def test_an_agent_with_the_ridge_encoder_runs_saves_loads_and_resumes(tmp_path):
     assert resumed.resumed_from is not None
     resume.assert_same_weights(resumed, straight)
     assert any(k.startswith(".encoder.readout") for k in resume.weights(resumed))
+
+
+# ------------------------------------------------------------------------------------ the learning-rate decay
+def test_the_learning_rate_decays_over_the_agents_steps_not_a_learn_calls():
+    """Linear from learning_rate to learning_rate_final over learning_rate_decay_steps, then held; the same
+    weights whether trained in one `learn` call or in several (a sweep's curve points)."""
+    # (epsilon held constant: its schedule, like SB3's, is over each learn call's target)
+    decay = {"learning_rate": 1e-3, "learning_rate_final": 1e-4, "learning_rate_decay_steps": 400,
+             "exploration_initial_eps": 0.2, "exploration_final_eps": 0.2}
+    agent = make(**decay)
+    assert "learning_rate_final" in agent.describe()["hyperparams"]
+    agent.learn(200)
+    assert agent.opt.param_groups[0]["lr"] == pytest.approx(1e-3 - 0.9e-3 * 200 / 400)  # the last update's, at step 200
+    agent.learn(600)
+    assert agent.opt.param_groups[0]["lr"] == pytest.approx(1e-4)
+    in_one = make(**decay).learn(600)
+    resume.assert_same_weights(agent, in_one)
+    constant = make(learning_rate=1e-3, exploration_initial_eps=0.2, exploration_final_eps=0.2).learn(200)
+    assert constant.opt.param_groups[0]["lr"] == 1e-3 and "learning_rate_final" not in constant.describe()["hyperparams"]
+    with pytest.raises(AssertionError):  # and the decay is used: other weights than at the constant rate
+        resume.assert_same_weights(make(**decay).learn(200), constant)
+
+
+@pytest.mark.parametrize("hp", [{"learning_rate_final": 1e-4}, {"learning_rate_decay_steps": 100}])
+def test_a_learning_rate_decay_needs_both_its_rate_and_its_steps(hp):
+    with pytest.raises(ValueError, match="agent 'ah_dqn': learning_rate_final and learning_rate_decay_steps go together"):
+        make(**hp)
