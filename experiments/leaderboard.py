@@ -183,7 +183,10 @@ def _label(agent: str, hp: str) -> str:
 
 
 def _fmt(x: float, digits: int = 3) -> str:
-    return "—" if x is None or (isinstance(x, float) and np.isnan(x)) else f"{x:.{digits}f}"
+    """`x` to `digits` places ("—" for None or NaN); a value that rounds to zero prints without a minus sign."""
+    if x is None or (isinstance(x, float) and np.isnan(x)):
+        return "—"
+    return f"{round(float(x), digits) + 0.0:.{digits}f}"  # -0.0 + 0.0 is 0.0
 
 
 HOW_TO_READ = """\

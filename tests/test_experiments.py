@@ -386,3 +386,10 @@ def test_a_sweep_tables_only_its_own_runs(tmp_path, capsys):
     row = next(r for r in table if r["agent"] == "ah_dqn")
     assert row["runs"] == 1 and row["env_steps"] >= 400, row
     assert len(leaderboard.collect(tmp_path / "runs")) == 3  # without names: every finished run
+
+
+def test_the_board_prints_a_value_that_rounds_to_zero_without_a_minus_sign():
+    # a random run's normalised score is 0 up to rounding (e.g. -1e-17), and its CI with it
+    assert leaderboard._fmt(-1e-17, 2) == "0.00" and leaderboard._fmt(-0.0) == "0.000"
+    assert leaderboard._fmt(-0.004, 2) == "0.00" and leaderboard._fmt(-0.006, 2) == "-0.01"
+    assert leaderboard._fmt(float("nan")) == "—" and leaderboard._fmt(None) == "—" and leaderboard._fmt(0.1234) == "0.123"
