@@ -318,7 +318,9 @@ class AHDQNAgent(HistoryHyperparams, TorchAgent):
 
     # ---------------------------------------------------------------- training
     def _epsilon(self, total: int) -> float:
+        """Epsilon now: linear over the first ``exploration_fraction`` of `total` (or `schedule_timesteps`)."""
         hp = self.hp
+        total = max(total, self.schedule_timesteps or 0)
         frac = min(1.0, self.num_timesteps / max(1.0, hp["exploration_fraction"] * total))
         return hp["exploration_initial_eps"] + frac * (hp["exploration_final_eps"] - hp["exploration_initial_eps"])
 

@@ -168,6 +168,10 @@ class Agent(ABC):
     Attributes:
         resumed_from: the step count this agent resumed from a checkpoint at (``learn`` with a
             ``checkpoint_dir`` that held one), None if it did not resume (or its checkpoint was at step 0).
+        schedule_timesteps: the whole training budget when it is reached in several ``learn`` calls (a
+            sweep's learning-curve points), None for one call. The schedules that run over training
+            (an exploration rate's decay over its ``exploration_fraction``) then run over this budget,
+            not over each call's target, so that the calls train the agent that one call would.
     """
 
     name: ClassVar[str]
@@ -223,6 +227,7 @@ class Agent(ABC):
         #: the ``torch.device`` the agent computes on (``"auto"`` resolved when the agent is made)
         self.device = resolve_device(self.hp.get("device", DEFAULT_DEVICE))
         self.resumed_from: int | None = None
+        self.schedule_timesteps: int | None = None
 
     def check_total_timesteps(self, total_timesteps: Any) -> int:
         """`learn`'s argument checked: a non-negative int (a bool is not one)."""

@@ -154,6 +154,26 @@ SB3_PICKLED = frozenset({
 })  # fmt: skip
 
 
+class ScheduleOver(BaseCallback):
+    """SB3's schedules over `total` steps rather than over the `learn` call's target (`Agent.schedule_timesteps`).
+
+    An off-policy algorithm (DQN: its exploration rate) reads its progress from ``_total_timesteps``,
+    which each ``learn`` call sets to its own target; this sets it to the whole budget once the call has
+    started (the call still stops at its target). On-policy algorithms read their progress from the
+    call's target alone; MusicGym's on-policy agents take constant rates, which no progress changes.
+    """
+
+    def __init__(self, total: int) -> None:
+        super().__init__()
+        self.total = int(total)
+
+    def _on_training_start(self) -> None:
+        self.model._total_timesteps = max(self.model._total_timesteps, self.total)
+
+    def _on_step(self) -> bool:
+        return True
+
+
 class FixedNamesCallback(BaseCallback):
     """Records MusicGym's fixed TensorBoard names from SB3's episode infos and train/* values."""
 
@@ -318,6 +338,8 @@ class SB3Agent(Agent):
         total = self.check_total_timesteps(total_timesteps)
         ckpt = self.checkpoint_path()
         callbacks: list[BaseCallback] = [FixedNamesCallback()]
+        if self.schedule_timesteps:
+            callbacks.append(ScheduleOver(self.schedule_timesteps))
         if ckpt is not None:
             if ckpt.exists() and self.num_timesteps == 0 and self.resumed_from is None and self._resumable(ckpt):
                 self.restore(ckpt, full=True)

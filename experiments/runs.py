@@ -365,6 +365,7 @@ def _run_agent(spec: RunSpec, run_dir: Path, progress_bar: bool) -> dict[str, An
         offline, state["train_seconds"] = _fit_and_rank_cached(agent, run_dir.parent / "_fitted")
     elif trains:
         agent.learn(0)  # loads the checkpoint of an interrupted run, if any
+        agent.schedule_timesteps = spec.total_timesteps  # the curve points' calls train as one call would
         targets = np.linspace(0, spec.total_timesteps, spec.curve_points + 1)[1:].round().astype(int)
         for target in targets:
             if agent.num_timesteps < target:
