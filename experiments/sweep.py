@@ -283,11 +283,16 @@ def _sigterm_stops_like_ctrl_c() -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.signal(signal.SIGTERM, _interrupt_once)
+    previous = signal.signal(signal.SIGTERM, _terminate_once)
     try:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def _terminate_once(signum: int, frame: Any) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM must not break the sweep's clean-up
+    raise Terminated
 
 
 def _init_worker() -> None:
