@@ -20,6 +20,7 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("agents/finetune.py", "_update"): "the ah_dqn agent's own update step, called by its fine-tuner (agents package)",
     ("agents/torch_agent.py", "_load_state"): "the class's own loader on the instance it just built",
     ("agents/slot_policy.py", "_version"): "torch's in-place version counter of a parameter (not an env)",
+    ("agents/sb3_agents.py", "_total_timesteps"): "SB3's budget that its off-policy schedules run over (not an env)",
     ("experiments/hostile_inputs.py", "_run_and_publish"): "the audit stubs the CLI's own run step (not an env)",
 }
 
