@@ -37,7 +37,7 @@ import traceback
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future
-from contextlib import contextmanager, suppress
+from contextlib import AbstractContextManager, contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -277,17 +277,9 @@ def _interrupt_once(signum: int, frame: Any) -> None:
     raise Terminated if signum == signal.SIGTERM else KeyboardInterrupt
 
 
-@contextmanager
-def _sigterm_stops_like_ctrl_c() -> Iterator[None]:
-    """SIGTERM raises `Terminated` in this process meanwhile (in the main thread; elsewhere it cannot be set)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGTERM, _terminate_once)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+def _sigterm_stops_like_ctrl_c() -> AbstractContextManager[None]:
+    """SIGTERM raises `Terminated` in this process meanwhile (`_handling`)."""
+    return _handling(signal.SIGTERM, _terminate_once)
 
 
 def _terminate_once(signum: int, frame: Any) -> None:
@@ -302,20 +294,28 @@ def _init_worker() -> None:
 
 
 @contextmanager
-def _sigint_ignored() -> Iterator[None]:
-    """Ignore Ctrl-C in this process meanwhile (in the main thread; elsewhere it is not delivered anyway).
+def _handling(signum: int, handler: Any) -> Iterator[None]:
+    """`handler` for signal `signum` in this process meanwhile, then the previous one again.
 
-    Worker processes started meanwhile inherit "ignore" and keep it until a task starts (`_pool_worker`),
-    so that a Ctrl-C while one is starting up prints no traceback.
+    In the main thread only: elsewhere a handler cannot be set (and the signal is not delivered there).
     """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    previous = signal.signal(signum, handler)
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        signal.signal(signum, previous)
+
+
+def _sigint_ignored() -> AbstractContextManager[None]:
+    """Ignore Ctrl-C in this process meanwhile (`_handling`).
+
+    Worker processes started meanwhile inherit "ignore" and keep it until a task starts (`_pool_worker`),
+    so that a Ctrl-C while one is starting up prints no traceback.
+    """
+    return _handling(signal.SIGINT, signal.SIG_IGN)
 
 
 def run_local(specs: list[RunSpec], root: Path, workers: int = 1, on_done: Callable[[Outcome], None] | None = None,
