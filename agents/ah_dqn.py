@@ -370,8 +370,10 @@ class AHDQNAgent(HistoryHyperparams, TorchAgent):
                 self.stack.reset(done)  # the sessions that ended start a new episode with no past
             self.num_timesteps += n
             if buf.n >= hp["learning_starts"]:
-                for group in self.opt.param_groups:
-                    group["lr"] = self._learning_rate()
+                if hp["learning_rate_final"] is not None:  # a decay (else the rate the optimiser was made with)
+                    lr = self._learning_rate()
+                    for group in self.opt.param_groups:
+                        group["lr"] = lr
                 for _ in range(int(hp["gradient_steps"])):
                     self._update(buf)
                     self.grad_steps += 1
