@@ -4,7 +4,7 @@
 episode's feedback on the played songs' attributes. This script scores the policy that such a memory
 can at best reproduce greedily: a ridge regression of the rewards seen so far in this episode on the
 played songs' 21 attributes, penalty ``lam``, and the candidate with the highest estimated reward
-(ties and the first step: the first candidate). Beside it, ``posterior_greedy`` (the exact Kalman
+(ties and the first step: the first candidate), played as posterior_greedy plays. Beside it, ``posterior_greedy`` (the exact Kalman
 posterior of the env's documented prior and drift). Both on the same evaluation episodes, scored as
 the leaderboard scores a run (``musicgym.evaluate``: 0 random, 1 the planner).
 
@@ -18,8 +18,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-import gymnasium as gym
 import numpy as np
+from musicgym.agents.posterior_greedy import PosteriorGreedyPolicy
 
 import musicgym
 from musicgym import agents
@@ -27,16 +27,27 @@ from musicgym import agents
 ENV = "MusicGym/PreferenceHidden-v0"
 
 
-class RidgeGreedy:
-    """Greedy on a ridge regression of this episode's rewards on the played songs' attributes."""
+class RidgeGreedy(PosteriorGreedyPolicy):
+    """posterior_greedy's play on a ridge regression of this episode's rewards on the played songs' attributes.
 
-    uses_info = True
+    Its episode reset and its choice among the candidates are posterior_greedy's; its estimate of each
+    song's reward is the ridge one instead of the posterior's.
+    """
 
     def __init__(self, lam: float, **env_kwargs: Any) -> None:
         self.lam = float(lam)
-        self.attrs = gym.make(ENV, **env_kwargs).unwrapped.catalog.attributes.astype(np.float64)
+        super().__init__(ENV, seed=0, env_kwargs=env_kwargs)  # its attributes: self.attrs
+
+    def _new_episode(self) -> None:
         self.x: list[np.ndarray] = []
         self.y: list[float] = []
+
+    def _observe(self, info: dict[str, Any]) -> None:
+        """Keep the feedback on the song just played: its attributes and its reward."""
+        track, rewards = int(info.get("track", -1)), info.get("rewards")
+        if track >= 0 and rewards:
+            self.x.append(self.attrs[track])
+            self.y.append(float(rewards["dot_product"]))
 
     def estimate(self) -> np.ndarray:
         """The ridge estimate of the preferences from this episode's (attributes, reward) pairs so far."""
@@ -46,17 +57,9 @@ class RidgeGreedy:
         x, y = np.array(self.x), np.array(self.y)
         return np.linalg.solve(x.T @ x + self.lam * np.eye(d), x.T @ y)
 
-    def predict(self, obs: Any, state: Any = None, episode_start: Any = None, deterministic: bool = True,
-                info: dict[str, Any] | None = None) -> tuple[np.ndarray, Any]:
-        """The candidate slot with the highest estimated reward."""
-        if len(info["history"]) <= 1 or "rewards" not in info:
-            self.x, self.y = [], []
-        else:  # feedback on the song just played
-            self.x.append(self.attrs[int(info["track"])])
-            self.y.append(float(info["rewards"]["dot_product"]))
-        cand = np.asarray(info["candidates"], dtype=np.int64)
-        value = np.where(cand >= 0, self.attrs[np.maximum(cand, 0)] @ self.estimate(), -np.inf)
-        return np.asarray(int(np.argmax(value))), state
+    def expected_values(self, tracks: np.ndarray) -> np.ndarray:
+        """Each track's estimated reward."""
+        return self.attrs[np.asarray(tracks, dtype=np.int64)] @ self.estimate()
 
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
