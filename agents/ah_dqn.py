@@ -325,10 +325,8 @@ class AHDQNAgent(HistoryHyperparams, TorchAgent):
         return hp["exploration_initial_eps"] + frac * (hp["exploration_final_eps"] - hp["exploration_initial_eps"])
 
     def _learning_rate(self) -> float:
-        """The Q-network's learning rate now: constant, or linear from ``learning_rate`` to ``learning_rate_final``."""
+        """The Q-network's decayed learning rate now: linear from ``learning_rate`` to ``learning_rate_final``."""
         hp = self.hp
-        if hp["learning_rate_final"] is None:
-            return float(hp["learning_rate"])
         frac = min(1.0, self.num_timesteps / hp["learning_rate_decay_steps"])
         return float(hp["learning_rate"] + frac * (hp["learning_rate_final"] - hp["learning_rate"]))
 
