@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 from musicgym.catalog import Catalog, CatalogError, load_catalog
+from musicgym.envs.threads import set_num_threads
 from musicgym.evaluation import EvalResult, evaluate, references
 from musicgym.index import CandidateIndex
 from musicgym.policies import OraclePolicy, PlannerPolicy, RandomPolicy
@@ -23,6 +24,7 @@ __all__ = [
     "load_catalog",
     "references",
     "register_musicgym_envs",
+    "set_num_threads",
 ]
 __version__ = "0.1.0"
 

@@ -1,0 +1,111 @@
+"""Row-parallel kernel calls: a large batch's rows split over a few threads.
+
+The vector envs' kernels are numba functions compiled with ``nogil=True``. Some of them (the listener's
+response, the greedy oracle, the observation) read and write only the state of the rows they are given
+and draw nothing: called on disjoint chunks of the rows from several threads, they run at once and
+write the same numbers as one call on all the rows. The generator's draws stay in one thread, in
+order, so a seed gives the same trajectories whatever the number of threads (tested).
+
+A batch is split only where every chunk gets at least `MIN_ROWS` rows: a single env (one row) and a
+small vector env never pay for a thread. How many threads: `set_num_threads`, else the environment
+variable ``MUSICGYM_NUM_THREADS``, else the CPUs this process may run on, at most `MAX_DEFAULT`. Set 1
+where processes already fill the cores (e.g. a sweep with one worker per core).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TypeVar
+
+from musicgym.checks import check_int
+
+#: the fewest rows a chunk gets (below this a thread's start-up costs about what it saves)
+MIN_ROWS = 256
+#: the most threads used by default (a setting or ``MUSICGYM_NUM_THREADS`` may ask for more)
+MAX_DEFAULT = 8
+ENV_VAR = "MUSICGYM_NUM_THREADS"
+
+T = TypeVar("T")
+
+_setting: int | None = None
+_pool: ThreadPoolExecutor | None = None
+_pool_key: tuple[int, int] = (-1, 0)  # (process id, workers) of `_pool`: a forked child makes its own
+_lock = threading.Lock()
+
+
+def set_num_threads(n: int | None) -> None:
+    """Use `n` threads for a large batch's kernels (1: never split); None: back to the default."""
+    global _setting
+    _setting = None if n is None else check_int("num_threads", n, 1, None)
+
+
+def num_threads() -> int:
+    """The threads a large batch is split over (`set_num_threads`, ``MUSICGYM_NUM_THREADS`` or the CPUs)."""
+    if _setting is not None:
+        return _setting
+    text = os.environ.get(ENV_VAR, "").strip()
+    if text:
+        try:
+            n = int(text)
+        except ValueError:
+            n = 0
+        if n < 1:
+            raise ValueError(f"{ENV_VAR} must be a positive integer (the threads a vector env's kernels use), "
+                             f"got {text!r}")
+        return n
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cpus = os.cpu_count() or 1
+    return max(1, min(cpus, MAX_DEFAULT))
+
+
+def chunks(n_rows: int) -> list[slice]:
+    """Consecutive slices of ``range(n_rows)``, one per thread, each of at least `MIN_ROWS` rows (or one slice)."""
+    if n_rows < 2 * MIN_ROWS:
+        return [slice(0, n_rows)]
+    k = min(num_threads(), n_rows // MIN_ROWS)
+    return [slice(i * n_rows // k, (i + 1) * n_rows // k) for i in range(k)]
+
+
+def _executor(workers: int) -> ThreadPoolExecutor:
+    global _pool, _pool_key
+    key = (os.getpid(), workers)
+    with _lock:
+        if _pool_key != key:
+            if _pool is not None and _pool_key[0] == key[0]:
+                _pool.shutdown(wait=False)
+            _pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="musicgym")
+            _pool_key = key
+        assert _pool is not None
+        return _pool
+
+
+def run(fn: Callable[[slice], T], n_rows: int) -> list[T]:
+    """``fn(part)`` for each slice of `chunks` (n_rows), in threads where there are several; the results in order.
+
+    The first chunk runs in the calling thread. Every chunk has finished when this returns or raises
+    (the first error is raised), so no thread still writes to the rows' state.
+    """
+    parts = chunks(n_rows)
+    if len(parts) == 1:
+        return [fn(parts[0])]
+    pool = _executor(len(parts) - 1)
+    futures: list[Future[T]] = [pool.submit(fn, part) for part in parts[1:]]
+    error: BaseException | None = None
+    try:
+        first = fn(parts[0])
+    except BaseException as e:  # noqa: BLE001 (re-raised once the other chunks are done)
+        error = e
+    results: list[T] = []
+    for f in futures:
+        try:
+            results.append(f.result())
+        except BaseException as e:  # noqa: BLE001
+            error = error or e
+    if error is not None:
+        raise error
+    return [first, *results]

@@ -1,0 +1,85 @@
+"""`musicgym.envs.threads`: how a large batch's rows are split, the thread count's settings, errors."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from musicgym.envs import threads
+
+
+@pytest.fixture(autouse=True)
+def _default_setting():
+    yield
+    threads.set_num_threads(None)
+
+
+def test_small_batches_are_never_split():
+    threads.set_num_threads(8)
+    assert threads.chunks(1) == [slice(0, 1)]
+    assert threads.chunks(2 * threads.MIN_ROWS - 1) == [slice(0, 2 * threads.MIN_ROWS - 1)]
+
+
+def test_chunks_cover_the_rows_in_order_with_at_least_min_rows_each():
+    threads.set_num_threads(3)
+    for n in (2 * threads.MIN_ROWS, 1_000, 1_024, 5_001):
+        parts = threads.chunks(n)
+        assert len(parts) == min(3, n // threads.MIN_ROWS)
+        assert parts[0].start == 0 and parts[-1].stop == n
+        assert all(a.stop == b.start for a, b in zip(parts[:-1], parts[1:], strict=True))
+        assert all(p.stop - p.start >= threads.MIN_ROWS for p in parts)
+    threads.set_num_threads(1)
+    assert threads.chunks(5_001) == [slice(0, 5_001)]
+
+
+def test_thread_count_from_setting_then_environment(monkeypatch):
+    monkeypatch.setenv(threads.ENV_VAR, "5")
+    assert threads.num_threads() == 5
+    threads.set_num_threads(2)
+    assert threads.num_threads() == 2
+    threads.set_num_threads(None)
+    monkeypatch.delenv(threads.ENV_VAR)
+    assert 1 <= threads.num_threads() <= threads.MAX_DEFAULT
+
+
+@pytest.mark.parametrize("text", ["0", "-2", "two", "1.5"])
+def test_bad_environment_variable_is_named(monkeypatch, text):
+    monkeypatch.setenv(threads.ENV_VAR, text)
+    with pytest.raises(ValueError, match=threads.ENV_VAR):
+        threads.num_threads()
+
+
+@pytest.mark.parametrize(("value", "error"), [(0, ValueError), (2.0, TypeError), (True, TypeError)])
+def test_bad_setting_is_refused(value, error):
+    with pytest.raises(error, match="num_threads"):
+        threads.set_num_threads(value)
+
+
+def test_run_returns_each_chunks_result_in_order_from_several_threads():
+    threads.set_num_threads(4)
+    n = 4 * threads.MIN_ROWS
+    names = set()
+
+    def part(p):
+        names.add(threading.current_thread().name)
+        return (p.start, p.stop)
+
+    assert threads.run(part, n) == [(p.start, p.stop) for p in threads.chunks(n)]
+    assert len(names) >= 2  # the first chunk in this thread, the others in the pool
+
+
+def test_an_error_is_raised_once_every_chunk_has_finished():
+    threads.set_num_threads(3)
+    finished = []
+
+    def part(p):
+        if p.start == 0:
+            raise RuntimeError("first chunk failed")
+        time.sleep(0.05)
+        finished.append(p.start)
+
+    with pytest.raises(RuntimeError, match="first chunk failed"):
+        threads.run(part, 3 * threads.MIN_ROWS)
+    assert len(finished) == 2
