@@ -12,7 +12,7 @@ from numba.np.random import distributions
 
 from musicgym.catalog import Catalog
 from musicgym.checks import check_int
-from musicgym.envs import draws, kernels, lookup, slates
+from musicgym.envs import draws, kernels, lookup, slates, threads
 from musicgym.envs.base import MusicEnv, MusicVectorEnv
 from musicgym.envs.core import Core, neighbour_table, no_free_track, random_fill, shared_index
 from musicgym.envs.fused import FusedSteps
@@ -200,21 +200,21 @@ _N_RESPONSE = len(_sl._RESPONSE_COLUMNS)
 _R_REGRET = _N_RESPONSE
 _I_TRACK, _I_TERMINATED, _I_SHORT, _I_TAKEN = range(4)
 #: status of the fused kernels: done; an action is out of range or repeats (nothing done: take the step by
-#: parts); a history is full (nothing done: grow it, call again); no distinct random tracks
-_DONE, _BY_PARTS, _FULL, _NO_RANDOM = 0, -2, -4, -6
+#: parts); a history is full (nothing done: grow it, call again); no distinct random tracks; drawn (the
+#: rows' work is left to the caller, `_respond_rows`)
+_DONE, _BY_PARTS, _FULL, _NO_RANDOM, _DRAWN = 0, -2, -4, -6, -8
 
 
 @numba.njit(cache=True, nogil=True)
-def _fused_respond(rows, actions, ptrs, cfg, sess_f, sess_i, buf_i, buf_w, buf_t, trk, decay, par, history, length,
-                   candidates, oracle_reward, last, shown_count, table, taste, resp, ints, slate):
-    """Select, regret, respond, update, push, record and the near part of the slate (the step's first half).
+def _fused_respond(rows, actions, ptrs, cfg, split, sess_f, sess_i, buf_i, buf_w, buf_t, trk, decay, par, history,
+                   length, candidates, oracle_reward, last, shown_count, table, taste, resp, ints, slate, tracks, u):
+    """Select, draw, then (unless `split`) `_respond_rows`: the step's first half.
 
-    Returns `_BY_PARTS` (an action out of range or a repeat), `_FULL` (both before any change), or the
-    number of rows whose near part ran out of the table (0: all found; ``ints[:, _I_SHORT]`` marks
-    them), with ``ints[0, _I_TAKEN]`` the most tracks any row has taken (played + near).
+    Returns `_BY_PARTS` (an action out of range or a repeat) or `_FULL` (both before any change); with
+    `split`, `_DRAWN`: the rows' tracks and draws are in `tracks` and `u`, and the caller runs
+    `_respond_rows` on chunks of the rows (`musicgym.envs.threads`); else `_respond_rows`'s return value.
     """
     n = rows.shape[0]
-    tracks = np.empty(n, dtype=np.int64)
     repeat = np.empty(n, dtype=np.bool_)
     status = kernels.select(candidates, history, length, rows, actions, candidates.shape[1], False, tracks, repeat)
     if status != -1:
@@ -223,13 +223,28 @@ def _fused_respond(rows, actions, ptrs, cfg, sess_f, sess_i, buf_i, buf_w, buf_t
     for i in range(n):
         if length[rows[i]] >= cap:
             return _FULL
-    trk_int = trk.view(np.int32)
-    minutes = cfg[_C_MINUTES] != 0
     bg = draws.bitgen(ptrs)
-    u = np.empty((n, 3))
     for i in range(n):
         for j in range(3):
             u[i, j] = draws.uniform(bg)
+    if split:
+        return _DRAWN
+    return _respond_rows(rows, tracks, u, cfg, sess_f, sess_i, buf_i, buf_w, buf_t, trk, decay, par, history,
+                         length, oracle_reward, last, shown_count, table, taste, resp, ints, slate)
+
+
+@numba.njit(cache=True, nogil=True)
+def _respond_rows(rows, tracks, u, cfg, sess_f, sess_i, buf_i, buf_w, buf_t, trk, decay, par, history, length,
+                  oracle_reward, last, shown_count, table, taste, resp, ints, slate):
+    """Respond, regret, update, push, record and the near part of the slate, for these rows (no draw).
+
+    Returns the number of rows whose near part ran out of the table (0: all found; ``ints[:, _I_SHORT]``
+    marks them), with ``ints[0, _I_TAKEN]`` the most tracks any of these rows has taken (played + near).
+    Each row's work reads and writes that row's state only (`musicgym.envs.threads`).
+    """
+    n = rows.shape[0]
+    trk_int = trk.view(np.int32)
+    minutes = cfg[_C_MINUTES] != 0
     out = _sl._respond(rows, tracks, u, sess_f, sess_i, buf_i, buf_w, trk, trk_int, par, minutes)
     for i in range(n):  # the response's expected reward is `_expected`'s (the step by parts' regret)
         resp[i, _R_REGRET] = oracle_reward[rows[i]] - out[i, _sl._EXPECTED] if cfg[_C_ORACLE] else np.nan
@@ -250,17 +265,19 @@ def _fused_respond(rows, actions, ptrs, cfg, sess_f, sess_i, buf_i, buf_w, buf_t
         s1[i], s2[i], s3[i], frac[i], liked[i] = out[i, 0], out[i, 1], out[i, 2], out[i, 4], out[i, 6]
     _record(last, shown_count, rows, tracks, taste, s1, s2, s3, frac, liked)
     nn = cfg[_C_NEAR] + cfg[_C_RECENT]
-    ints[0, _I_TAKEN] = kernels.max_length(length, rows) + nn
+    if n:
+        ints[0, _I_TAKEN] = kernels.max_length(length, rows) + nn
     return _slate_head(table, history, length, rows, cfg, slate, ints)
 
 
 @numba.njit(cache=True, nogil=True)
-def _fused_finish(rows, ptrs, cfg, fill, stepping, sess_f, sess_i, buf_i, buf_w, trk, par, history, length,
+def _fused_finish(rows, ptrs, cfg, fill, stepping, split, sess_f, sess_i, buf_i, buf_w, trk, par, history, length,
                   candidates, oracle_action, oracle_reward, steps_taken, last, shown_count, taste, ints, slate, obs):
-    """The slate's random part (if `fill`), its shuffle, the oracle, (`stepping`) step counts and ends, observation.
+    """The slate's random part (if `fill`), its shuffle, (`stepping`) step counts and ends, then `_finish_rows`.
 
     Returns `_DONE`, or `_NO_RANDOM` where a random slot had no free track (`slates.complete_random`; nothing
-    after the fill done).
+    after the fill done). With `split` the caller runs `_finish_rows` (on chunks of the rows,
+    `musicgym.envs.threads`).
     """
     n = rows.shape[0]
     k = slate.shape[1]
@@ -305,12 +322,6 @@ def _fused_finish(rows, ptrs, cfg, fill, stepping, sess_f, sess_i, buf_i, buf_w,
         r = rows[i]
         for j in range(k):
             candidates[r, j] = slate[i, j]
-    if cfg[_C_ORACLE]:
-        tracks = np.empty((n, k), dtype=np.int64)
-        kernels.slot_tracks(candidates, rows, tracks)
-        value = _sl._expected(rows, tracks, sess_f, sess_i, buf_i, buf_w, trk, trk.view(np.int32), par,
-                              cfg[_C_MINUTES] != 0, False)
-        kernels.best_slot(candidates, rows, value.reshape(n, k), oracle_action, oracle_reward)
     if stepping:
         ended = np.empty(n, dtype=np.bool_)
         kernels.ended(candidates, length, rows, False, cfg[_C_N_TRACKS], cfg[_C_LIMIT], ended)
@@ -318,10 +329,30 @@ def _fused_finish(rows, ptrs, cfg, fill, stepping, sess_f, sess_i, buf_i, buf_w,
             r = rows[i]
             steps_taken[r] += 1
             ints[i, _I_TERMINATED] = 1 if (ended[i] or sess_i[r, _sl._SI_LEFT] != 0) else 0
+    if not split:
+        _finish_rows(rows, cfg, sess_f, sess_i, buf_i, buf_w, trk, par, length, candidates, oracle_action,
+                     oracle_reward, last, shown_count, taste, obs)
+    return _DONE
+
+
+@numba.njit(cache=True, nogil=True)
+def _finish_rows(rows, cfg, sess_f, sess_i, buf_i, buf_w, trk, par, length, candidates, oracle_action, oracle_reward,
+                 last, shown_count, taste, obs):
+    """The greedy oracle over the rows' new slates and (``cfg[_C_OBS]``) their observations (no draw).
+
+    Each row's work reads and writes that row's state only (`musicgym.envs.threads`).
+    """
+    n = rows.shape[0]
+    k = candidates.shape[1]
+    if cfg[_C_ORACLE]:
+        tracks = np.empty((n, k), dtype=np.int64)
+        kernels.slot_tracks(candidates, rows, tracks)
+        value = _sl._expected(rows, tracks, sess_f, sess_i, buf_i, buf_w, trk, trk.view(np.int32), par,
+                              cfg[_C_MINUTES] != 0, False)
+        kernels.best_slot(candidates, rows, value.reshape(n, k), oracle_action, oracle_reward)
     if cfg[_C_OBS]:
         _head(last, shown_count, length, rows, float(cfg[_C_SCALE]), obs)
         kernels.slot_features(taste, candidates, rows, obs, cfg[_C_HEAD])
-    return _DONE
 
 
 @numba.njit(cache=True, nogil=True)
@@ -560,16 +591,29 @@ class SessionCore(FusedSteps, Core):
         cfg[_C_OBS] = obs is not None
         obs = self._no_obs if obs is None else obs
         lis = self.listener
+        parts = threads.chunks(n)
+        split = len(parts) > 1
+        tracks = np.empty(n, dtype=np.int64)
+        u = np.empty((n, 3))
         while True:
-            status = _fused_respond(rows, actions, ptrs, cfg, lis._sess_f, lis._sess_i, lis._buf_i, lis._buf_w,
-                                    lis._buf_t, lis._trk, lis._table, lis._par, self.history, self.length,
-                                    self.candidates, self.oracle_reward, self.last, self.shown_count, self._table_k,
-                                    self.taste, resp, ints, slate)
+            status = _fused_respond(rows, actions, ptrs, cfg, split, lis._sess_f, lis._sess_i, lis._buf_i,
+                                    lis._buf_w, lis._buf_t, lis._trk, lis._table, lis._par, self.history,
+                                    self.length, self.candidates, self.oracle_reward, self.last, self.shown_count,
+                                    self._table_k, self.taste, resp, ints, slate, tracks, u)
             if status != _FULL:
                 break
             self._grow_history()
         if status == _BY_PARTS:
             return None
+        if status == _DRAWN:  # the rows' work in threads (`musicgym.envs.threads`): the same numbers
+            def respond(p: slice) -> int:
+                return _respond_rows(rows[p], tracks[p], u[p], cfg, lis._sess_f, lis._sess_i, lis._buf_i,
+                                     lis._buf_w, lis._buf_t, lis._trk, lis._table, lis._par, self.history,
+                                     self.length, self.oracle_reward, self.last, self.shown_count, self._table_k,
+                                     self.taste, resp[p], ints[p], slate[p])
+
+            status = sum(threads.run(respond, n))
+            ints[0, _I_TAKEN] = max(int(ints[p.start, _I_TAKEN]) for p in parts)
         status = self._finish(rows, ptrs, status, ints, slate, obs, stepping=True)
         if status == _NO_RANDOM:
             raise no_free_track(self.index.n, self.k, self.n_random)
@@ -587,10 +631,21 @@ class SessionCore(FusedSteps, Core):
         if n_short or (self.n_random and self.index.n - int(ints[0, _I_TAKEN]) < self.n_random):
             fill = self._finish_by_index(rows, ints, slate)
         lis = self.listener
-        return _fused_finish(rows, ptrs, self._cfg, fill, stepping, lis._sess_f, lis._sess_i, lis._buf_i,
-                             lis._buf_w, lis._trk, lis._par, self.history, self.length, self.candidates,
-                             self.oracle_action, self.oracle_reward, self.steps_taken, self.last, self.shown_count,
-                             self.taste, ints, slate, obs)
+        split = len(threads.chunks(len(rows))) > 1
+        status = _fused_finish(rows, ptrs, self._cfg, fill, stepping, split, lis._sess_f, lis._sess_i, lis._buf_i,
+                               lis._buf_w, lis._trk, lis._par, self.history, self.length, self.candidates,
+                               self.oracle_action, self.oracle_reward, self.steps_taken, self.last, self.shown_count,
+                               self.taste, ints, slate, obs)
+        if split and status == _DONE:  # the oracle and observations in threads (`musicgym.envs.threads`)
+            has_obs = self._cfg[_C_OBS] != 0
+
+            def finish(p: slice) -> None:
+                _finish_rows(rows[p], self._cfg, lis._sess_f, lis._sess_i, lis._buf_i, lis._buf_w, lis._trk,
+                             lis._par, self.length, self.candidates, self.oracle_action, self.oracle_reward,
+                             self.last, self.shown_count, self.taste, obs[p] if has_obs else obs)
+
+            threads.run(finish, len(rows))
+        return status
 
     def _finish_by_index(self, rows: np.ndarray, ints: np.ndarray, slate: np.ndarray) -> bool:
         """The slate's parts that need an index search (as `_update_candidates`); False if the random part did."""
@@ -639,9 +694,13 @@ class SessionCore(FusedSteps, Core):
         """The last tracks with their outcomes, the position, and (candidates mode) the slots' features."""
         rows = self.all_rows() if rows is None else rows
         obs = np.empty((len(rows), self.observation_space.shape[0]), dtype=np.float32)
-        _head(self.last, self.shown_count, self.length, rows, float(self.POSITION_SCALE), obs)
-        if self.action_mode == "candidates":
-            kernels.slot_features(self.taste, self.candidates, rows, obs, self.head_dim)
+
+        def write(p: slice) -> None:  # in threads for a large batch (`musicgym.envs.threads`)
+            _head(self.last, self.shown_count, self.length, rows[p], float(self.POSITION_SCALE), obs[p])
+            if self.action_mode == "candidates":
+                kernels.slot_features(self.taste, self.candidates, rows[p], obs[p], self.head_dim)
+
+        threads.run(write, len(rows))
         return obs
 
 
@@ -716,6 +775,11 @@ class SessionEnv(MusicEnv):
 
 
 class SessionVectorEnv(MusicVectorEnv):
-    """Native batched `SessionEnv`: B sessions, numba kernels for the listener and the candidates."""
+    """Native batched `SessionEnv`: B sessions, numba kernels for the listener and the candidates.
+
+    With B >= 512 the listener's responses, the greedy oracle and the observations run on chunks of the
+    sessions in a few threads (`musicgym.set_num_threads`, ``MUSICGYM_NUM_THREADS``; default: the CPUs,
+    at most 8); the draws stay in one thread, so a seed gives the same trajectories with any number.
+    """
 
     core_cls = SessionCore

@@ -98,3 +98,58 @@ def test_fused_step_takes_the_rare_paths():
 
 def test_out_of_range_action_is_refused_without_a_draw():
     lockstep.refuses_without_a_draw("MusicGym/Session-v0", 20)
+
+
+class _InThreads:
+    """A vector env whose every call runs with `n` threads (`musicgym.envs.threads`), then back to one."""
+
+    def __init__(self, env, n):
+        self.env, self.n = env, n
+        self.num_envs, self.single_action_space = env.num_envs, env.single_action_space
+
+    def _call(self, name, *a, **k):
+        from musicgym.envs import threads
+
+        threads.set_num_threads(self.n)
+        try:
+            return getattr(self.env, name)(*a, **k)
+        finally:
+            threads.set_num_threads(1)
+
+    def reset(self, **k):
+        return self._call("reset", **k)
+
+    def step(self, actions):
+        return self._call("step", actions)
+
+
+@pytest.mark.parametrize(("catalog_size", "kwargs", "autoreset", "least_calls"),
+                         [(2_000, {}, "NextStep", 200), (2_000, {}, "SameStep", 200), (30, TINY, "NextStep", 1)])
+def test_vector_env_in_threads_equals_one_thread(monkeypatch, catalog_size, kwargs, autoreset, least_calls):
+    """A large batch's rows split over threads (chunks of 3-4 rows here) give every bit of the one-thread run.
+
+    The response, the oracle and the observations run on chunks; the draws stay in one thread. The tiny
+    catalog takes the index paths (the table runs out, random slots from the index) with split rows.
+    """
+    from gymnasium.vector import AutoresetMode
+
+    from musicgym.envs import session as S
+    from musicgym.envs import threads
+
+    monkeypatch.setattr(threads, "MIN_ROWS", 3)
+    calls = {"respond": 0, "finish": 0}
+    monkeypatch.setattr(S, "_respond_rows", lockstep.counter(calls, "respond", S._respond_rows))
+    monkeypatch.setattr(S, "_finish_rows", lockstep.counter(calls, "finish", S._finish_rows))
+    catalog = synthetic(catalog_size, seed=3)
+    mode = AutoresetMode.SAME_STEP if autoreset == "SameStep" else AutoresetMode.NEXT_STEP
+    split, one = (SessionVectorEnv(num_envs=11, catalog=catalog, max_episode_steps=50, autoreset_mode=mode,
+                                   **kwargs) for _ in range(2))
+    threads.set_num_threads(1)
+    try:
+        lockstep.vector_steps(_InThreads(split, 3), one, lockstep.same_exact, steps=200)
+    finally:
+        threads.set_num_threads(None)
+    # chunks of the rows stepping: three (3, 4, 4) where all 11 do, fewer where some sessions wait to reset;
+    # on the tiny catalog most steps have a repeat, which sends them by parts
+    assert calls["respond"] >= least_calls and calls["finish"] >= least_calls
+    assert split.np_random.random() == one.np_random.random()
