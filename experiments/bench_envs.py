@@ -6,7 +6,9 @@ wrappers included):
 * single env: steps per second of one session, and its ratio to SARDINE's
   ``sardine/SingleItem-Static-v0`` (pip install sardine-rec) timed in the same run, interleaved with
   ours in rounds so that a noisy machine slows both sides alike (the median of the rounds is quoted);
-* native vector env: session-steps per second with 1,024 sessions (the median of the rounds);
+* native vector env: session-steps per second with 1,024 sessions (the median of the rounds), with the
+  default threads (a large batch's kernels split over this machine's cores, `musicgym.envs.threads`)
+  and, interleaved with it, with one thread;
 * optionally (``--million``) the resident memory of a process holding a 1M-track catalog env.
 
 Goals (the ratio is the figure to quote on a shared machine): single env >= 3x SARDINE on Playlist-v0,
@@ -30,6 +32,7 @@ import gymnasium as gym
 import numpy as np
 
 import musicgym  # noqa: F401  (registers the envs)
+from musicgym.envs import threads
 
 ENV_IDS = ("MusicGym/Playlist-v0", "MusicGym/Taste-v0", "MusicGym/Preference-v0", "MusicGym/Session-v0",
            "MusicGym/TasteCatalog-v0", "MusicGym/PreferenceCatalog-v0", "MusicGym/SessionCatalog-v0")
@@ -111,20 +114,34 @@ def bench_single(env_id: str, args: Args, sardine: SingleRunner | None) -> tuple
     return float(np.median(mine)), (float(np.median(theirs)) if theirs else None)
 
 
-def bench_vector(env_id: str, args: Args) -> float:
-    """Median session-steps per second of the native vector env taking random actions, over `rounds` rounds."""
-    venv = gym.make_vec(env_id, num_envs=args.num_envs, vectorization_mode="vector_entry_point", catalog=args.catalog)
-    venv.reset(seed=0)
-    n = venv.single_action_space.n
+def bench_vector(env_id: str, args: Args) -> tuple[float, float]:
+    """Median session-steps per second of the native vector env taking random actions, over `rounds` rounds.
+
+    Two envs of the same seed, stepped in interleaved rounds: one with the default threads
+    (`musicgym.envs.threads`, which split a large batch's kernels), one with a single thread. Returns
+    (default threads, one thread).
+    """
+    venvs = []
+    for _ in range(2):
+        venv = gym.make_vec(env_id, num_envs=args.num_envs, vectorization_mode="vector_entry_point",
+                            catalog=args.catalog)
+        venv.reset(seed=0)
+        venvs.append(venv)
+    n = venvs[0].single_action_space.n
     actions = np.random.default_rng(0).integers(0, n, (args.vector_steps, args.num_envs))
-    venv.step(actions[0])
-    rates = []
-    for _ in range(args.rounds):
-        start = time.perf_counter()
-        for i in range(args.vector_steps):
-            venv.step(actions[i])
-        rates.append(args.vector_steps * args.num_envs / (time.perf_counter() - start))
-    return float(np.median(rates))
+    rates: tuple[list[float], list[float]] = ([], [])
+    try:
+        for rnd in range(args.rounds + 1):  # round 0 warms up
+            for venv, setting, out in zip(venvs, (None, 1), rates, strict=True):
+                threads.set_num_threads(setting)
+                start = time.perf_counter()
+                for i in range(args.vector_steps):
+                    venv.step(actions[i])
+                if rnd:
+                    out.append(args.vector_steps * args.num_envs / (time.perf_counter() - start))
+    finally:
+        threads.set_num_threads(None)
+    return float(np.median(rates[0])), float(np.median(rates[1]))
 
 
 MILLION = """
@@ -150,18 +167,19 @@ def main(args: Args) -> None:
         runner = SingleRunner(sardine)
         runner.run(100)
     print(f"catalog {args.catalog}; single env: median of {args.rounds} interleaved rounds; vector env with "
-          f"{args.num_envs} sessions: median of {args.rounds} rounds")
+          f"{args.num_envs} sessions: median of {args.rounds} interleaved rounds with {threads.num_threads()} "
+          f"threads (this machine's default; `musicgym.envs.threads`) and with 1")
     print(f"{'env':32} {'single steps/s':>15} {'SARDINE steps/s':>16} {'ratio':>7} {'goal':>6} "
-          f"{'vector steps/s':>15} {'goal':>10}")
+          f"{'vector steps/s':>15} {'1 thread':>10} {'goal':>10}")
     for env_id in args.envs:
         gym.make(env_id, catalog=args.catalog).reset(seed=0)  # build shared catalog, VAE, indexes first
         single, theirs = bench_single(env_id, args, runner)
-        vector = bench_vector(env_id, args)
+        vector, one_thread = bench_vector(env_id, args)
         ratio = f"{single / theirs:6.2f}x" if theirs else "      -"
         goal_s = f"{GOALS_SINGLE[env_id]:.1f}x" if env_id in GOALS_SINGLE else "-"
         theirs_s = f"{theirs:>16,.0f}" if theirs else f"{'-':>16}"
         goal_v = f"{GOALS_VECTOR[env_id]:>10,}" if env_id in GOALS_VECTOR else f"{'-':>10}"
-        print(f"{env_id:32} {single:>15,.0f} {theirs_s} {ratio} {goal_s:>6} {vector:>15,.0f} {goal_v}")
+        print(f"{env_id:32} {single:>15,.0f} {theirs_s} {ratio} {goal_s:>6} {vector:>15,.0f} {one_thread:>10,.0f} {goal_v}")
     print(f"peak resident memory of this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MB")
     if args.million:
         for env_id in ("MusicGym/Playlist-v0", "MusicGym/PreferenceCatalog-v0", "MusicGym/Session-v0"):

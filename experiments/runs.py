@@ -285,7 +285,10 @@ def execute(
                 tmp.unlink(missing_ok=True)
             import torch
 
+            from musicgym.envs import threads
+
             torch.set_num_threads(1)
+            threads.set_num_threads(1)  # a sweep runs one process per core: no thread pools on top
             write_json_atomic(run_dir / "config.json", {"name": spec.name, **spec.to_dict(), "defaults": defaults})
             try:
                 result = _run_baseline(spec) if spec.is_baseline else _run_agent(spec, run_dir, progress_bar)
