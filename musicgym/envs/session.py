@@ -200,19 +200,17 @@ _N_RESPONSE = len(_sl._RESPONSE_COLUMNS)
 _R_REGRET = _N_RESPONSE
 _I_TRACK, _I_TERMINATED, _I_SHORT, _I_TAKEN = range(4)
 #: status of the fused kernels: done; an action is out of range or repeats (nothing done: take the step by
-#: parts); a history is full (nothing done: grow it, call again); no distinct random tracks; drawn (the
-#: rows' work is left to the caller, `_respond_rows`)
+#: parts); a history is full (nothing done: grow it, call again); no distinct random tracks; selected and
+#: drawn (`_select_and_draw`: the rows' work comes next)
 _DONE, _BY_PARTS, _FULL, _NO_RANDOM, _DRAWN = 0, -2, -4, -6, -8
 
 
-@numba.njit(cache=True, nogil=True)
-def _fused_respond(rows, actions, ptrs, cfg, split, sess_f, sess_i, buf_i, buf_w, buf_t, trk, decay, par, history,
-                   length, candidates, oracle_reward, last, shown_count, table, taste, resp, ints, slate, tracks, u):
-    """Select, draw, then (unless `split`) `_respond_rows`: the step's first half.
+@numba.njit(cache=True, nogil=True, inline="always")
+def _select_and_draw(rows, actions, ptrs, history, length, candidates, tracks, u):
+    """The rows' tracks (into `tracks`) and their response draws (into `u`).
 
-    Returns `_BY_PARTS` (an action out of range or a repeat) or `_FULL` (both before any change); with
-    `split`, `_DRAWN`: the rows' tracks and draws are in `tracks` and `u`, and the caller runs
-    `_respond_rows` on chunks of the rows (`musicgym.envs.threads`); else `_respond_rows`'s return value.
+    Returns `_DRAWN`, or `_BY_PARTS` (an action out of range or a repeat) or `_FULL` (both before any
+    change or draw).
     """
     n = rows.shape[0]
     repeat = np.empty(n, dtype=np.bool_)
@@ -227,13 +225,33 @@ def _fused_respond(rows, actions, ptrs, cfg, split, sess_f, sess_i, buf_i, buf_w
     for i in range(n):
         for j in range(3):
             u[i, j] = draws.uniform(bg)
-    if split:
-        return _DRAWN
+    return _DRAWN
+
+
+@numba.njit(cache=True, nogil=True)
+def _fused_respond(rows, actions, ptrs, cfg, sess_f, sess_i, buf_i, buf_w, buf_t, trk, decay, par, history, length,
+                   candidates, oracle_reward, last, shown_count, table, taste, resp, ints, slate):
+    """`_select_and_draw`, then `_respond_rows`: the step's first half.
+
+    Returns `_BY_PARTS` or `_FULL` (nothing done), or `_respond_rows`'s return value.
+    """
+    n = rows.shape[0]
+    tracks = np.empty(n, dtype=np.int64)
+    u = np.empty((n, 3))
+    status = _select_and_draw(rows, actions, ptrs, history, length, candidates, tracks, u)
+    if status != _DRAWN:
+        return status
     return _respond_rows(rows, tracks, u, cfg, sess_f, sess_i, buf_i, buf_w, buf_t, trk, decay, par, history,
                          length, oracle_reward, last, shown_count, table, taste, resp, ints, slate)
 
 
 @numba.njit(cache=True, nogil=True)
+def _fused_draw(rows, actions, ptrs, history, length, candidates, tracks, u):
+    """`_select_and_draw` alone: the caller runs `_respond_rows` on chunks of the rows (`musicgym.envs.threads`)."""
+    return _select_and_draw(rows, actions, ptrs, history, length, candidates, tracks, u)
+
+
+@numba.njit(cache=True, nogil=True, inline="always")  # inlined in the fused kernel; called alone on chunks
 def _respond_rows(rows, tracks, u, cfg, sess_f, sess_i, buf_i, buf_w, buf_t, trk, decay, par, history, length,
                   oracle_reward, last, shown_count, table, taste, resp, ints, slate):
     """Respond, regret, update, push, record and the near part of the slate, for these rows (no draw).
@@ -335,7 +353,7 @@ def _fused_finish(rows, ptrs, cfg, fill, stepping, split, sess_f, sess_i, buf_i,
     return _DONE
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, inline="always")  # inlined in the fused kernel; called alone on chunks
 def _finish_rows(rows, cfg, sess_f, sess_i, buf_i, buf_w, trk, par, length, candidates, oracle_action, oracle_reward,
                  last, shown_count, taste, obs):
     """The greedy oracle over the rows' new slates and (``cfg[_C_OBS]``) their observations (no draw).
@@ -592,28 +610,19 @@ class SessionCore(FusedSteps, Core):
         obs = self._no_obs if obs is None else obs
         lis = self.listener
         parts = threads.chunks(n)
-        split = len(parts) > 1
-        tracks = np.empty(n, dtype=np.int64)
-        u = np.empty((n, 3))
         while True:
-            status = _fused_respond(rows, actions, ptrs, cfg, split, lis._sess_f, lis._sess_i, lis._buf_i,
-                                    lis._buf_w, lis._buf_t, lis._trk, lis._table, lis._par, self.history,
-                                    self.length, self.candidates, self.oracle_reward, self.last, self.shown_count,
-                                    self._table_k, self.taste, resp, ints, slate, tracks, u)
+            if len(parts) == 1:
+                status = _fused_respond(rows, actions, ptrs, cfg, lis._sess_f, lis._sess_i, lis._buf_i, lis._buf_w,
+                                        lis._buf_t, lis._trk, lis._table, lis._par, self.history, self.length,
+                                        self.candidates, self.oracle_reward, self.last, self.shown_count,
+                                        self._table_k, self.taste, resp, ints, slate)
+            else:
+                status = self._respond_in_threads(rows, actions, ptrs, parts, resp, ints, slate)
             if status != _FULL:
                 break
             self._grow_history()
         if status == _BY_PARTS:
             return None
-        if status == _DRAWN:  # the rows' work in threads (`musicgym.envs.threads`): the same numbers
-            def respond(p: slice) -> int:
-                return _respond_rows(rows[p], tracks[p], u[p], cfg, lis._sess_f, lis._sess_i, lis._buf_i,
-                                     lis._buf_w, lis._buf_t, lis._trk, lis._table, lis._par, self.history,
-                                     self.length, self.oracle_reward, self.last, self.shown_count, self._table_k,
-                                     self.taste, resp[p], ints[p], slate[p])
-
-            status = sum(threads.run(respond, n))
-            ints[0, _I_TAKEN] = max(int(ints[p.start, _I_TAKEN]) for p in parts)
         status = self._finish(rows, ptrs, status, ints, slate, obs, stepping=True)
         if status == _NO_RANDOM:
             raise no_free_track(self.index.n, self.k, self.n_random)
@@ -623,6 +632,27 @@ class SessionCore(FusedSteps, Core):
         out["regret"] = resp[:, _R_REGRET]
         out["terminated"] = ints[:, _I_TERMINATED] != 0
         return out
+
+    def _respond_in_threads(self, rows: np.ndarray, actions: np.ndarray, ptrs: np.ndarray, parts: list[slice],
+                            resp: np.ndarray, ints: np.ndarray, slate: np.ndarray) -> int:
+        """`_fused_respond` with `_respond_rows` run on the chunks `parts` in threads: the same numbers."""
+        n = rows.shape[0]
+        tracks = np.empty(n, dtype=np.int64)
+        u = np.empty((n, 3))
+        status = _fused_draw(rows, actions, ptrs, self.history, self.length, self.candidates, tracks, u)
+        if status != _DRAWN:
+            return status
+        cfg, lis = self._cfg, self.listener
+
+        def respond(p: slice) -> int:
+            return _respond_rows(rows[p], tracks[p], u[p], cfg, lis._sess_f, lis._sess_i, lis._buf_i, lis._buf_w,
+                                 lis._buf_t, lis._trk, lis._table, lis._par, self.history, self.length,
+                                 self.oracle_reward, self.last, self.shown_count, self._table_k, self.taste, resp[p],
+                                 ints[p], slate[p])
+
+        n_short = sum(threads.run(respond, n))
+        ints[0, _I_TAKEN] = max(int(ints[p.start, _I_TAKEN]) for p in parts)
+        return n_short
 
     def _finish(self, rows: np.ndarray, ptrs: np.ndarray, n_short: int, ints: np.ndarray, slate: np.ndarray,
                 obs: np.ndarray, stepping: bool) -> int:
@@ -695,12 +725,15 @@ class SessionCore(FusedSteps, Core):
         rows = self.all_rows() if rows is None else rows
         obs = np.empty((len(rows), self.observation_space.shape[0]), dtype=np.float32)
 
-        def write(p: slice) -> None:  # in threads for a large batch (`musicgym.envs.threads`)
-            _head(self.last, self.shown_count, self.length, rows[p], float(self.POSITION_SCALE), obs[p])
+        def write(sub: np.ndarray, out: np.ndarray) -> None:
+            _head(self.last, self.shown_count, self.length, sub, float(self.POSITION_SCALE), out)
             if self.action_mode == "candidates":
-                kernels.slot_features(self.taste, self.candidates, rows[p], obs[p], self.head_dim)
+                kernels.slot_features(self.taste, self.candidates, sub, out, self.head_dim)
 
-        threads.run(write, len(rows))
+        if len(threads.chunks(len(rows))) == 1:
+            write(rows, obs)
+        else:  # chunks of the rows in threads (`musicgym.envs.threads`)
+            threads.run(lambda p: write(rows[p], obs[p]), len(rows))
         return obs
 
 
