@@ -32,7 +32,7 @@ T = TypeVar("T")
 
 _setting: int | None = None
 _pool: ThreadPoolExecutor | None = None
-_pool_key: tuple[int, int] = (-1, 0)  # (process id, workers) of `_pool`: a forked child makes its own
+_pool_key: tuple[int, int] = (-1, 0)  # (process id, threads) of `_pool`
 _lock = threading.Lock()
 
 
@@ -72,15 +72,18 @@ def chunks(n_rows: int) -> list[slice]:
 
 
 def _executor(workers: int) -> ThreadPoolExecutor:
+    """A pool of `num_threads` - 1 threads (at least `workers`), kept while that holds; a forked child makes its own.
+
+    A pool that is replaced is not shut down: a thread that still holds it finishes with it, and its
+    threads end once it is collected.
+    """
     global _pool, _pool_key
-    key = (os.getpid(), workers)
+    size = max(workers, num_threads() - 1)
     with _lock:
-        if _pool_key != key:
-            if _pool is not None and _pool_key[0] == key[0]:
-                _pool.shutdown(wait=False)
-            _pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="musicgym")
+        key = (os.getpid(), size)
+        if _pool is None or _pool_key != key:
+            _pool = ThreadPoolExecutor(max_workers=size, thread_name_prefix="musicgym")
             _pool_key = key
-        assert _pool is not None
         return _pool
 
 

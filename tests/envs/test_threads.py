@@ -83,3 +83,16 @@ def test_an_error_is_raised_once_every_chunk_has_finished():
     with pytest.raises(RuntimeError, match="first chunk failed"):
         threads.run(part, 3 * threads.MIN_ROWS)
     assert len(finished) == 2
+
+
+def test_the_pool_is_kept_across_batches_of_other_sizes():
+    """A vector env's active rows change from step to step (sessions waiting to reset): the pool stays."""
+    threads.set_num_threads(4)
+    threads.run(lambda p: None, 4 * threads.MIN_ROWS)
+    pool = threads._pool
+    for n in (2 * threads.MIN_ROWS, 3 * threads.MIN_ROWS + 5, 4 * threads.MIN_ROWS):
+        threads.run(lambda p: None, n)
+        assert threads._pool is pool
+    threads.set_num_threads(2)
+    threads.run(lambda p: None, 4 * threads.MIN_ROWS)
+    assert threads._pool is not pool  # a new setting: a pool of its size
