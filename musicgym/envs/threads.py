@@ -36,6 +36,16 @@ _pool_key: tuple[int, int] = (-1, 0)  # (process id, threads) of `_pool`
 _lock = threading.Lock()
 
 
+def _after_fork_in_child() -> None:
+    """A forked child has none of its parent's threads: a fresh lock (one held at the fork would stay held)."""
+    global _lock
+    _lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 def set_num_threads(n: int | None) -> None:
     """Use `n` threads for a large batch's kernels (1: never split); None: back to the default."""
     global _setting

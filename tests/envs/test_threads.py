@@ -96,3 +96,18 @@ def test_the_pool_is_kept_across_batches_of_other_sizes():
     threads.set_num_threads(2)
     threads.run(lambda p: None, 4 * threads.MIN_ROWS)
     assert threads._pool is not pool  # a new setting: a pool of its size
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="no fork on this platform")
+def test_a_forked_child_splits_in_a_pool_of_its_own():
+    import multiprocessing as mp
+
+    threads.set_num_threads(2)
+    assert threads.run(lambda p: p.start, 2 * threads.MIN_ROWS) == [0, threads.MIN_ROWS]  # the parent's pool
+    with mp.get_context("fork").Pool(1) as pool:
+        assert pool.apply_async(_split_in_child).get(timeout=60) == [0, threads.MIN_ROWS]  # a hang fails
+
+
+def _split_in_child():
+    threads.set_num_threads(2)
+    return threads.run(lambda p: p.start, 2 * threads.MIN_ROWS)
