@@ -22,7 +22,7 @@ from typing import TypeVar
 
 from musicgym.checks import check_int
 
-#: the fewest rows a chunk gets (below this a thread's start-up costs about what it saves)
+#: the fewest rows a chunk gets (a smaller chunk would spend more of its time on the hand-over to a thread)
 MIN_ROWS = 256
 #: the most threads used by default (a setting or ``MUSICGYM_NUM_THREADS`` may ask for more)
 MAX_DEFAULT = 8
