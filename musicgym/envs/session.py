@@ -574,7 +574,8 @@ class SessionCore(FusedSteps, Core):
                                self._first_track, lis.source_playlist, lis._sess_f, lis._sess_i, lis._buf_i,
                                lis._buf_w, lis._buf_t, lis._trk, lis._table, lis._par, self.history, self.length,
                                self.steps_taken, self.last, self.shown_count, self._table_k, self.taste, ints, slate)
-        status = self._finish(rows, ptrs, n_short, ints, slate, self._no_obs, stepping=False)
+        status = self._finish(rows, ptrs, n_short, ints, slate, self._no_obs, stepping=False,
+                              parts=threads.chunks(n))
         if status == _NO_RANDOM:
             raise no_free_track(self.index.n, self.k, self.n_random)
         return True
@@ -623,7 +624,7 @@ class SessionCore(FusedSteps, Core):
             self._grow_history()
         if status == _BY_PARTS:
             return None
-        status = self._finish(rows, ptrs, status, ints, slate, obs, stepping=True)
+        status = self._finish(rows, ptrs, status, ints, slate, obs, stepping=True, parts=parts)
         if status == _NO_RANDOM:
             raise no_free_track(self.index.n, self.k, self.n_random)
         out = {name: resp[:, j] for j, name in enumerate(_sl._RESPONSE_COLUMNS)}
@@ -650,18 +651,21 @@ class SessionCore(FusedSteps, Core):
                                  self.oracle_reward, self.last, self.shown_count, self._table_k, self.taste, resp[p],
                                  ints[p], slate[p])
 
-        n_short = sum(threads.run(respond, n))
+        n_short = sum(threads.run(respond, parts))
         ints[0, _I_TAKEN] = max(int(ints[p.start, _I_TAKEN]) for p in parts)
         return n_short
 
     def _finish(self, rows: np.ndarray, ptrs: np.ndarray, n_short: int, ints: np.ndarray, slate: np.ndarray,
-                obs: np.ndarray, stepping: bool) -> int:
-        """`_fused_finish`, after the index searches the slate may need (`_finish_by_index`)."""
+                obs: np.ndarray, stepping: bool, parts: list[slice]) -> int:
+        """`_fused_finish`, after the index searches the slate may need (`_finish_by_index`).
+
+        `parts` are the rows' chunks (`threads.chunks`): with several, `_finish_rows` runs on them in threads.
+        """
         fill = True
         if n_short or (self.n_random and self.index.n - int(ints[0, _I_TAKEN]) < self.n_random):
             fill = self._finish_by_index(rows, ints, slate)
         lis = self.listener
-        split = len(threads.chunks(len(rows))) > 1
+        split = len(parts) > 1
         status = _fused_finish(rows, ptrs, self._cfg, fill, stepping, split, lis._sess_f, lis._sess_i, lis._buf_i,
                                lis._buf_w, lis._trk, lis._par, self.history, self.length, self.candidates,
                                self.oracle_action, self.oracle_reward, self.steps_taken, self.last, self.shown_count,
@@ -674,7 +678,7 @@ class SessionCore(FusedSteps, Core):
                              lis._par, self.length, self.candidates, self.oracle_action, self.oracle_reward,
                              self.last, self.shown_count, self.taste, obs[p] if has_obs else obs)
 
-            threads.run(finish, len(rows))
+            threads.run(finish, parts)
         return status
 
     def _finish_by_index(self, rows: np.ndarray, ints: np.ndarray, slate: np.ndarray) -> bool:
@@ -730,10 +734,11 @@ class SessionCore(FusedSteps, Core):
             if self.action_mode == "candidates":
                 kernels.slot_features(self.taste, self.candidates, sub, out, self.head_dim)
 
-        if len(threads.chunks(len(rows))) == 1:
+        parts = threads.chunks(len(rows))
+        if len(parts) == 1:
             write(rows, obs)
         else:  # chunks of the rows in threads (`musicgym.envs.threads`)
-            threads.run(lambda p: write(rows[p], obs[p]), len(rows))
+            threads.run(lambda p: write(rows[p], obs[p]), parts)
         return obs
 
 

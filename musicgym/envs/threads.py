@@ -97,13 +97,12 @@ def _executor(workers: int) -> ThreadPoolExecutor:
         return _pool
 
 
-def run(fn: Callable[[slice], T], n_rows: int) -> list[T]:
-    """``fn(part)`` for each slice of `chunks` (n_rows), in threads where there are several; the results in order.
+def run(fn: Callable[[slice], T], parts: list[slice]) -> list[T]:
+    """``fn(part)`` for each part (`chunks`' slices), in threads where there are several; the results in order.
 
-    The first chunk runs in the calling thread. Every chunk has finished when this returns or raises
-    (the first error is raised), so no thread still writes to the rows' state.
+    The first part runs in the calling thread. Every part has finished when this returns or raises (the
+    first error is raised), so no thread still writes to the rows' state.
     """
-    parts = chunks(n_rows)
     if len(parts) == 1:
         return [fn(parts[0])]
     pool = _executor(len(parts) - 1)

@@ -66,7 +66,7 @@ def test_run_returns_each_chunks_result_in_order_from_several_threads():
         names.add(threading.current_thread().name)
         return (p.start, p.stop)
 
-    assert threads.run(part, n) == [(p.start, p.stop) for p in threads.chunks(n)]
+    assert threads.run(part, threads.chunks(n)) == [(p.start, p.stop) for p in threads.chunks(n)]
     assert len(names) >= 2  # the first chunk in this thread, the others in the pool
 
 
@@ -81,20 +81,20 @@ def test_an_error_is_raised_once_every_chunk_has_finished():
         finished.append(p.start)
 
     with pytest.raises(RuntimeError, match="first chunk failed"):
-        threads.run(part, 3 * threads.MIN_ROWS)
+        threads.run(part, threads.chunks(3 * threads.MIN_ROWS))
     assert len(finished) == 2
 
 
 def test_the_pool_is_kept_across_batches_of_other_sizes():
     """A vector env's active rows change from step to step (sessions waiting to reset): the pool stays."""
     threads.set_num_threads(4)
-    threads.run(lambda p: None, 4 * threads.MIN_ROWS)
+    threads.run(lambda p: None, threads.chunks(4 * threads.MIN_ROWS))
     pool = threads._pool
     for n in (2 * threads.MIN_ROWS, 3 * threads.MIN_ROWS + 5, 4 * threads.MIN_ROWS):
-        threads.run(lambda p: None, n)
+        threads.run(lambda p: None, threads.chunks(n))
         assert threads._pool is pool
     threads.set_num_threads(2)
-    threads.run(lambda p: None, 4 * threads.MIN_ROWS)
+    threads.run(lambda p: None, threads.chunks(4 * threads.MIN_ROWS))
     assert threads._pool is not pool  # a new setting: a pool of its size
 
 
@@ -103,11 +103,11 @@ def test_a_forked_child_splits_in_a_pool_of_its_own():
     import multiprocessing as mp
 
     threads.set_num_threads(2)
-    assert threads.run(lambda p: p.start, 2 * threads.MIN_ROWS) == [0, threads.MIN_ROWS]  # the parent's pool
+    assert threads.run(lambda p: p.start, threads.chunks(2 * threads.MIN_ROWS)) == [0, threads.MIN_ROWS]  # the parent's pool
     with mp.get_context("fork").Pool(1) as pool:
         assert pool.apply_async(_split_in_child).get(timeout=60) == [0, threads.MIN_ROWS]  # a hang fails
 
 
 def _split_in_child():
     threads.set_num_threads(2)
-    return threads.run(lambda p: p.start, 2 * threads.MIN_ROWS)
+    return threads.run(lambda p: p.start, threads.chunks(2 * threads.MIN_ROWS))
