@@ -24,6 +24,10 @@ from musicgym.checks import check_int
 
 #: the fewest rows a chunk gets (a smaller chunk would spend more of its time on the hand-over to a thread)
 MIN_ROWS = 256
+#: the fewest rows a piece of `pieces` gets (`run_beside` hands pieces out as threads come free)
+MIN_PIECE = 128
+#: the pieces `pieces` aims at per thread (more pieces balance better, each costs a kernel call)
+PIECES_PER_THREAD = 3
 #: the most threads used by default (a setting or ``MUSICGYM_NUM_THREADS`` may ask for more)
 MAX_DEFAULT = 8
 ENV_VAR = "MUSICGYM_NUM_THREADS"
@@ -66,11 +70,23 @@ def num_threads() -> int:
             raise ValueError(f"{ENV_VAR} must be a positive integer (the threads a vector env's kernels use), "
                              f"got {text!r}")
         return n
-    try:
-        cpus = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        cpus = os.cpu_count() or 1
-    return max(1, min(cpus, MAX_DEFAULT))
+    return max(1, min(_cpus(), MAX_DEFAULT))
+
+
+_cpus_of: tuple[int, int] = (-1, 0)  # (process id, CPUs it may run on) (a system call: asked once per process)
+
+
+def _cpus() -> int:
+    """The CPUs this process may run on."""
+    global _cpus_of
+    pid = os.getpid()
+    if _cpus_of[0] != pid:
+        try:
+            cpus = len(os.sched_getaffinity(0))
+        except AttributeError:  # not on Linux
+            cpus = os.cpu_count() or 1
+        _cpus_of = (pid, cpus)
+    return _cpus_of[1]
 
 
 def chunks(n_rows: int) -> list[slice]:
@@ -78,6 +94,16 @@ def chunks(n_rows: int) -> list[slice]:
     if n_rows < 2 * MIN_ROWS:
         return [slice(0, n_rows)]
     k = min(num_threads(), n_rows // MIN_ROWS)
+    return [slice(i * n_rows // k, (i + 1) * n_rows // k) for i in range(k)]
+
+
+def pieces(n_rows: int) -> list[slice]:
+    """Consecutive slices of ``range(n_rows)`` for `run_beside`: a few per thread, each of at least `MIN_PIECE` rows.
+
+    About `PIECES_PER_THREAD` per thread; one slice with one thread.
+    """
+    threads = num_threads()
+    k = 1 if threads == 1 else max(1, min(threads * PIECES_PER_THREAD, n_rows // MIN_PIECE))
     return [slice(i * n_rows // k, (i + 1) * n_rows // k) for i in range(k)]
 
 
@@ -121,3 +147,47 @@ def run(fn: Callable[[slice], T], parts: list[slice]) -> list[T]:
     if error is not None:
         raise error
     return [first, *results]
+
+
+def run_beside(first: Callable[[], None], fn: Callable[[slice], T], parts: list[slice]) -> list[T]:
+    """``first()`` in the calling thread while the other threads take the parts; then it takes parts too.
+
+    For a serial piece of work (e.g. one that draws from a generator, in order) beside row-parallel work
+    (`pieces`' slices) on rows that piece does not touch: the threads take the parts as they come free, so
+    the serial piece costs its share of the time, not more. With one thread: ``first()``, then each part
+    in order. The results come in the parts' order. ``first`` and every part have finished when this
+    returns or raises (the first error raised: ``first``'s, else the earliest part's).
+    """
+    workers = min(num_threads() - 1, len(parts))
+    if workers < 1:
+        first()
+        return [fn(p) for p in parts]
+    results: list[T | None] = [None] * len(parts)
+    errors: list[tuple[int, BaseException]] = []
+    taken = [0]
+    take_lock = threading.Lock()
+
+    def take() -> None:
+        while True:
+            with take_lock:
+                i = taken[0]
+                taken[0] += 1
+            if i >= len(parts):
+                return
+            try:
+                results[i] = fn(parts[i])
+            except BaseException as e:  # noqa: BLE001 (raised once every part is done)
+                errors.append((i, e))
+
+    pool = _executor(workers)
+    futures = [pool.submit(take) for _ in range(workers)]
+    try:
+        first()
+    except BaseException as e:  # noqa: BLE001
+        errors.append((-1, e))
+    take()
+    for f in futures:
+        f.result()  # take() keeps its errors: this only waits
+    if errors:
+        raise min(errors, key=lambda item: item[0])[1]
+    return results  # type: ignore[return-value]

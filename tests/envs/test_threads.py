@@ -111,3 +111,67 @@ def test_a_forked_child_splits_in_a_pool_of_its_own():
 def _split_in_child():
     threads.set_num_threads(2)
     return threads.run(lambda p: p.start, threads.chunks(2 * threads.MIN_ROWS))
+
+
+def test_pieces_cover_the_rows_in_order_a_few_per_thread():
+    threads.set_num_threads(2)
+    for n in (1, threads.MIN_PIECE, 1_000, 1_024, 5_001):
+        parts = threads.pieces(n)
+        assert len(parts) == max(1, min(2 * threads.PIECES_PER_THREAD, n // threads.MIN_PIECE))
+        assert parts[0].start == 0 and parts[-1].stop == n
+        assert all(a.stop == b.start for a, b in zip(parts[:-1], parts[1:], strict=True))
+        assert len(parts) == 1 or all(p.stop - p.start >= threads.MIN_PIECE for p in parts)
+    threads.set_num_threads(1)
+    assert threads.pieces(5_001) == [slice(0, 5_001)]
+
+
+def test_run_beside_runs_first_here_while_another_thread_takes_parts():
+    threads.set_num_threads(2)
+    parts = threads.pieces(1_024)
+    started = threading.Event()
+    where = {}
+
+    def first():
+        where["first"] = threading.current_thread().name
+        assert started.wait(timeout=30)  # a part began while this still runs (else this fails, not hangs)
+
+    def part(p):
+        started.set()
+        return (p.start, p.stop)
+
+    assert threads.run_beside(first, part, parts) == [(p.start, p.stop) for p in parts]
+    assert where["first"] == threading.current_thread().name
+
+
+def test_run_beside_with_one_thread_runs_first_then_the_parts_in_order():
+    threads.set_num_threads(1)
+    order = []
+    out = threads.run_beside(lambda: order.append("first"), lambda p: order.append(p.start) or p.start,
+                             [slice(0, 2), slice(2, 4), slice(4, 6)])
+    assert out == [0, 2, 4] and order == ["first", 0, 2, 4]
+
+
+@pytest.mark.parametrize("failing", ["first", "part"])
+def test_run_beside_raises_once_first_and_every_part_have_finished(failing):
+    threads.set_num_threads(2)
+    parts = threads.pieces(1_024)
+    done = []
+
+    def first():
+        time.sleep(0.05)
+        if failing == "first":
+            raise RuntimeError("first failed")
+        done.append("first")
+
+    def part(p):
+        time.sleep(0.01)
+        if failing == "part" and p.start == parts[1].start:
+            raise RuntimeError("part failed")
+        done.append(p.start)
+
+    with pytest.raises(RuntimeError, match=f"{failing} failed"):
+        threads.run_beside(first, part, parts)
+    finished = {p.start for p in parts}
+    if failing == "part":
+        finished = (finished - {parts[1].start}) | {"first"}
+    assert sorted(map(str, done)) == sorted(map(str, finished))
