@@ -324,23 +324,21 @@ class MusicVectorEnv(_PublicFace, VectorEnv):
         reward = np.zeros(self.num_envs)
         terminated = np.zeros(self.num_envs, dtype=bool)
         out = None
-        obs = None
-        if active.size:
-            if done_rows.size:
-                out = self.core.step(self.np_random, active, actions[active])
-            else:  # every session steps: its observation may come with the step (`Core.step_observe`)
-                out, obs = self.core.step_observe(self.np_random, active, actions)
+        if not done_rows.size:  # every session steps: its observation may come with the step (`Core.step_observe`)
+            out, obs = self.core.step_observe(self.np_random, active, actions)
+        elif active.size:  # the step, then the reset of the ended sessions (`Core.step_reset_observe`)
+            out, obs = self.core.step_reset_observe(self.np_random, active, actions[active], done_rows)
+        else:
+            self.core.reset(self.np_random, done_rows)
+            obs = self.core.observe(self._all)
+        if out is not None:
             reward[active] = out["reward"]
             terminated[active] = out["terminated"]
             self.steps[active] += 1
-        if done_rows.size:
-            self.core.reset(self.np_random, done_rows)
-            self.steps[done_rows] = 0
+        self.steps[done_rows] = 0
         truncated = (self.steps >= self._limit) & ~terminated
         truncated[done_rows] = False
         self.prev_done = terminated | truncated
-        if obs is None:
-            obs = self.core.observe(self._all)
         return obs, reward, terminated, truncated, self._info(out, active)
 
     def _step_same(self, actions: np.ndarray):

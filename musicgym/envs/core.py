@@ -333,6 +333,17 @@ class Core:
         out = self.step(rng, rows, actions)
         return out, self.observe(rows)
 
+    def step_reset_observe(self, rng: np.random.Generator, rows: np.ndarray, actions: np.ndarray,
+                           done: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """`step` of `rows`, then `reset` of `done` (other rows), then `observe` of every session (in row order).
+
+        The vector env's step where some sessions ended at the last step. A subclass may do it faster; the
+        trajectories must stay those of the three calls in turn.
+        """
+        out = self.step(rng, rows, actions)
+        self.reset(rng, done)
+        return out, self.observe(self.all_rows())
+
     def step(self, rng: np.random.Generator, rows: np.ndarray, actions: np.ndarray) -> dict[str, np.ndarray]:
         """Advance sessions `rows` by one action each.
 

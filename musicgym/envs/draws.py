@@ -9,7 +9,8 @@ the env's own generator exactly as the NumPy method it replaces would:
 * `uniform` is ``rng.random()`` (and ``rng.random(shape)`` draws them in C order);
 * `below` is ``rng.integers(0, n)`` (and ``rng.integers(0, n, size=...)`` draws them in C order):
   NumPy's Lemire rejection on 32-bit draws for n <= 2**32, on 64-bit ones above;
-* `shuffle_row` is one row of ``rng.permuted(x, axis=1)`` (rows in C order), i.e. ``rng.shuffle(row)``;
+* `shuffle_row` is one row of ``rng.permuted(x, axis=1)`` (rows in C order), i.e. ``rng.shuffle(row)``
+  (`shuffle_draws` makes its draws, `apply_shuffle` applies them);
 * `choice_distinct` is ``rng.choice(n, size, replace=False)`` where NumPy takes Floyd's algorithm
   (`floyd_applies`).
 
@@ -94,6 +95,32 @@ def shuffle_row(bg, row):
     """Shuffle a 1-D array in place as ``rng.shuffle`` does (one row of ``rng.permuted(x, axis=1)``)."""
     for i in range(row.shape[0] - 1, 0, -1):
         j = np.int64(random_methods.random_interval(bg, np.uint64(i)))
+        if i == j:
+            continue
+        t = row[j]
+        row[j] = row[i]
+        row[i] = t
+
+
+@numba.njit(**_JIT)
+def shuffle_draws(bg, out):
+    """The draws `shuffle_row` makes for a row of ``len(out) + 1`` items, into `out` (``out[s]`` in [0, len(out) - s]).
+
+    With `apply_shuffle` (which draws nothing) the shuffle can be applied later, elsewhere (e.g. in another
+    thread), after the generator has moved on.
+    """
+    m = out.shape[0]
+    for s in range(m):
+        out[s] = np.int64(random_methods.random_interval(bg, np.uint64(m - s)))
+
+
+@numba.njit(**_JIT)
+def apply_shuffle(row, swaps):
+    """Shuffle `row` in place as `shuffle_row` would have with the draws `swaps` (from `shuffle_draws`)."""
+    m = swaps.shape[0]
+    for s in range(m):
+        i = m - s
+        j = swaps[s]
         if i == j:
             continue
         t = row[j]

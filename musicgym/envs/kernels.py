@@ -151,6 +151,13 @@ def action_mask(history: np.ndarray, length: np.ndarray, rows: np.ndarray, n_tra
 def slot_features(item_features: np.ndarray, candidates: np.ndarray, rows: np.ndarray, out: np.ndarray,
                   offset: int) -> None:
     """Write each row's candidate slots' features (zeros for an empty slot) into ``out[i, offset:]``."""
+    slot_features_at(item_features, candidates, rows, out, offset, np.arange(rows.shape[0]))
+
+
+@numba.njit(**_JIT)
+def slot_features_at(item_features: np.ndarray, candidates: np.ndarray, rows: np.ndarray, out: np.ndarray,
+                     offset: int, at: np.ndarray) -> None:
+    """`slot_features`, row ``rows[i]``'s into ``out[at[i], offset:]``."""
     d = item_features.shape[1]
     n = rows.shape[0]
     for i in range(n):
@@ -161,15 +168,16 @@ def slot_features(item_features: np.ndarray, candidates: np.ndarray, rows: np.nd
                 if t >= 0:
                     prefetch(item_features, t, 0)
                     prefetch(item_features, t, d - 1)
+        o = at[i]
         col = offset
         for s in range(candidates.shape[1]):
             t = candidates[r, s]
             if t < 0:
                 for m in range(d):
-                    out[i, col + m] = 0.0
+                    out[o, col + m] = 0.0
             else:
                 for m in range(d):
-                    out[i, col + m] = item_features[t, m]
+                    out[o, col + m] = item_features[t, m]
             col += d
 
 

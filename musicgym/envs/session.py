@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import numba
@@ -168,22 +169,26 @@ def _record(last, count, rows, tracks, taste, skip_1, skip_2, skip_3, fraction, 
 
 
 @numba.njit(cache=True, nogil=True)
-def _head(last, count, length, rows, limit, out):  # noqa: D103
-    """Write the last tracks (most recent first; zeros before the session's start) and the position."""
+def _head(last, count, length, rows, limit, out, at):  # noqa: D103
+    """Write the last tracks (most recent first; zeros before the session's start) and the position.
+
+    Row ``rows[i]``'s go to ``out[at[i]]``.
+    """
     n = last.shape[1]
     for i in range(rows.shape[0]):
         r = rows[i]
+        o = at[i]
         c = count[r]
         for j in range(n):
             base = j * TRACK_DIM
             if j < c:
                 slot = (c - 1 - j) % n
                 for m in range(TRACK_DIM):
-                    out[i, base + m] = last[r, slot, m]
+                    out[o, base + m] = last[r, slot, m]
             else:
                 for m in range(TRACK_DIM):
-                    out[i, base + m] = 0.0
-        out[i, n * TRACK_DIM] = min(length[r] / limit, 1.0)
+                    out[o, base + m] = 0.0
+        out[o, n * TRACK_DIM] = min(length[r] / limit, 1.0)
 
 
 
@@ -243,12 +248,6 @@ def _fused_respond(rows, actions, ptrs, cfg, sess_f, sess_i, buf_i, buf_w, buf_t
         return status
     return _respond_rows(rows, tracks, u, cfg, sess_f, sess_i, buf_i, buf_w, buf_t, trk, decay, par, history,
                          length, oracle_reward, last, shown_count, table, taste, resp, ints, slate)
-
-
-@numba.njit(cache=True, nogil=True)
-def _fused_draw(rows, actions, ptrs, history, length, candidates, tracks, u):
-    """`_select_and_draw` alone: the caller runs `_respond_rows` on chunks of the rows (`musicgym.envs.threads`)."""
-    return _select_and_draw(rows, actions, ptrs, history, length, candidates, tracks, u)
 
 
 @numba.njit(cache=True, nogil=True, inline="always")  # inlined in the fused kernel; called alone on chunks
@@ -349,14 +348,16 @@ def _fused_finish(rows, ptrs, cfg, fill, stepping, split, sess_f, sess_i, buf_i,
             ints[i, _I_TERMINATED] = 1 if (ended[i] or sess_i[r, _sl._SI_LEFT] != 0) else 0
     if not split:
         _finish_rows(rows, cfg, sess_f, sess_i, buf_i, buf_w, trk, par, length, candidates, oracle_action,
-                     oracle_reward, last, shown_count, taste, obs)
+                     oracle_reward, last, shown_count, taste, obs, np.arange(n))
     return _DONE
 
 
 @numba.njit(cache=True, nogil=True, inline="always")  # inlined in the fused kernel; called alone on chunks
 def _finish_rows(rows, cfg, sess_f, sess_i, buf_i, buf_w, trk, par, length, candidates, oracle_action, oracle_reward,
-                 last, shown_count, taste, obs):
+                 last, shown_count, taste, obs, at):
     """The greedy oracle over the rows' new slates and (``cfg[_C_OBS]``) their observations (no draw).
+
+    Row ``rows[i]``'s observation goes to ``obs[at[i]]``.
 
     Each row's work reads and writes that row's state only (`musicgym.envs.threads`).
     """
@@ -369,8 +370,126 @@ def _finish_rows(rows, cfg, sess_f, sess_i, buf_i, buf_w, trk, par, length, cand
                               cfg[_C_MINUTES] != 0, False)
         kernels.best_slot(candidates, rows, value.reshape(n, k), oracle_action, oracle_reward)
     if cfg[_C_OBS]:
-        _head(last, shown_count, length, rows, float(cfg[_C_SCALE]), obs)
-        kernels.slot_features(taste, candidates, rows, obs, cfg[_C_HEAD])
+        _head(last, shown_count, length, rows, float(cfg[_C_SCALE]), obs, at)
+        kernels.slot_features_at(taste, candidates, rows, obs, cfg[_C_HEAD], at)
+
+
+# ---------------------------------------------------------------------------------------------- threaded step
+# A large batch's step (`SessionCore._step_split`) in four parts, the same numbers as `_fused_respond` and
+# `_fused_finish`: (1, this thread) every draw before the responses: the tracks' response draws and the
+# random slots' first draws (`random_fill` draws those first, in this order); (2, threads) the
+# responses, the slates' near parts and which random draws are bad (`_respond_check`); (3, this thread)
+# the redraws of the bad ones and the shuffles' draws (`_redraw_and_shuffle_draws`); (4, threads) the
+# shuffles, the new slates, the ends, the oracle and the observations (`_shuffle_and_finish`).
+
+
+@numba.njit(cache=True, nogil=True)
+def _draw_split(rows, actions, ptrs, history, length, candidates, tracks, u, n_index, rand):
+    """`_select_and_draw`, then (where `rand` has columns) the random slots' first draws into `rand`."""
+    status = _select_and_draw(rows, actions, ptrs, history, length, candidates, tracks, u)
+    if status != _DRAWN:
+        return status
+    bg = draws.bitgen(ptrs)
+    for i in range(rand.shape[0]):
+        for j in range(rand.shape[1]):
+            rand[i, j] = draws.below(bg, n_index)
+    return _DRAWN
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _bad_random(i, r, history, length, slate, nn, rand, bad):
+    """Mark row i's bad random draws (`random_fill`'s test): played, in the near part, or a repeat of an earlier one.
+
+    Returns whether any is bad.
+    """
+    any_bad = False
+    for j in range(rand.shape[1]):
+        t = rand[i, j]
+        b = kernels._in_prefix(t, history[r], length[r]) or kernels._in_prefix(t, slate[i], nn)
+        if not b:
+            for m in range(j):
+                if rand[i, m] == t:
+                    b = True
+                    break
+        bad[i, j] = b
+        any_bad |= b
+    return any_bad
+
+
+@numba.njit(cache=True, nogil=True)
+def _respond_check(rows, tracks, u, cfg, sess_f, sess_i, buf_i, buf_w, buf_t, trk, decay, par, history, length,
+                   oracle_reward, last, shown_count, table, taste, resp, ints, slate, rand, bad):
+    """`_respond_rows`, then which random draws are bad (rows whose near part ran out are left to the caller)."""
+    n_short = _respond_rows(rows, tracks, u, cfg, sess_f, sess_i, buf_i, buf_w, buf_t, trk, decay, par, history,
+                            length, oracle_reward, last, shown_count, table, taste, resp, ints, slate)
+    nn = cfg[_C_NEAR] + cfg[_C_RECENT]
+    for i in range(rows.shape[0]):
+        if ints[i, _I_SHORT] == 0:
+            _bad_random(i, rows[i], history, length, slate, nn, rand, bad)
+    return n_short
+
+
+@numba.njit(cache=True, nogil=True)
+def _redraw_and_shuffle_draws(rows, ptrs, cfg, history, length, ints, slate, rand, bad, swaps):
+    """`random_fill`'s rounds from the first draws' test, then every shuffle's draws into `swaps`.
+
+    Where `rand` has columns: the rows whose near part came from the index are tested first; then up to
+    100 rounds redraw every bad draw (row by row) and test the rows redrawn (no other row's test can
+    change), then the completion; then `rand` goes into the slates' random part. Row i's shuffle is
+    ``rng.shuffle``'s: ``swaps[i, s]`` is the draw in [0, k - 1 - s]. Returns `_DONE` or `_NO_RANDOM`.
+    """
+    n = rows.shape[0]
+    nn = cfg[_C_NEAR] + cfg[_C_RECENT]
+    bg = draws.bitgen(ptrs)
+    if rand.shape[1]:
+        row_bad = np.zeros(n, dtype=np.bool_)
+        for i in range(n):
+            if ints[i, _I_SHORT] != 0:
+                _bad_random(i, rows[i], history, length, slate, nn, rand, bad)
+            for j in range(rand.shape[1]):
+                row_bad[i] |= bad[i, j]
+        ok = False
+        for it in range(100):
+            if it:
+                for i in range(n):
+                    if row_bad[i]:
+                        row_bad[i] = _bad_random(i, rows[i], history, length, slate, nn, rand, bad)
+            if not row_bad.any():
+                ok = True
+                break
+            for i in range(n):
+                if row_bad[i]:
+                    for j in range(rand.shape[1]):
+                        if bad[i, j]:
+                            rand[i, j] = draws.below(bg, cfg[_C_INDEX_N])
+        if not ok:  # `random_fill`'s completion
+            if not slates.complete_random(bg, rand, history, length, rows, slate[:, :nn].copy(), cfg[_C_INDEX_N]):
+                return _NO_RANDOM
+        slate[:, nn:] = rand
+    for i in range(n):
+        draws.shuffle_draws(bg, swaps[i])
+    return _DONE
+
+
+@numba.njit(cache=True, nogil=True)
+def _shuffle_and_finish(rows, swaps, cfg, sess_f, sess_i, buf_i, buf_w, trk, par, length, candidates,
+                        oracle_action, oracle_reward, steps_taken, last, shown_count, taste, ints, slate, obs, at):
+    """The shuffles (`swaps`: `_redraw_and_shuffle_draws`'), the new slates, step counts and ends, `_finish_rows`."""
+    n = rows.shape[0]
+    k = slate.shape[1]
+    for i in range(n):
+        draws.apply_shuffle(slate[i], swaps[i])
+        r = rows[i]
+        for j in range(k):
+            candidates[r, j] = slate[i, j]
+    ended = np.empty(n, dtype=np.bool_)
+    kernels.ended(candidates, length, rows, False, cfg[_C_N_TRACKS], cfg[_C_LIMIT], ended)
+    for i in range(n):
+        r = rows[i]
+        steps_taken[r] += 1
+        ints[i, _I_TERMINATED] = 1 if (ended[i] or sess_i[r, _sl._SI_LEFT] != 0) else 0
+    _finish_rows(rows, cfg, sess_f, sess_i, buf_i, buf_w, trk, par, length, candidates, oracle_action, oracle_reward,
+                 last, shown_count, taste, obs, at)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -467,6 +586,10 @@ def _fused_reset(rows, ptrs, cfg, centres, genre_counts, genre_prior, log_share,
     return _slate_head(table, history, length, rows, cfg, slate, ints)
 
 
+def _nothing() -> None:
+    """Nothing to run beside (`threads.run_beside`)."""
+
+
 class SessionCore(FusedSteps, Core):
     """Batched dynamics of Session-v0 (see `SessionEnv` for the specification)."""
 
@@ -560,12 +683,20 @@ class SessionCore(FusedSteps, Core):
         if ptrs is None:
             return False
         rows = np.asarray(rows, dtype=np.int64)
+        cfg = self._cfg
+        cfg[_C_OBS] = 0
+        parts = threads.chunks(rows.shape[0])
+        self._reset_draw(rows, ptrs, cfg, split=len(parts) > 1)
+        if len(parts) > 1:  # the oracle in threads (`musicgym.envs.threads`)
+            self._rows_in_threads(rows, cfg, self._no_obs, parts)
+        return True
+
+    def _reset_draw(self, rows: np.ndarray, ptrs: np.ndarray, cfg: np.ndarray, split: bool) -> None:
+        """`_fused_reset`, then `_finish_draws`: every draw of the reset (with `split`, not `_finish_rows`)."""
         n = rows.shape[0]
         ints = np.empty((n, 4), dtype=np.int64)
         slate = np.empty((n, self.k), dtype=np.int64)
-        cfg = self._cfg
         cfg[_C_ORACLE] = self.track_oracle
-        cfg[_C_OBS] = 0
         lis = self.listener
         pop = lis.pop
         if self._first_track is None:
@@ -574,11 +705,7 @@ class SessionCore(FusedSteps, Core):
                                self._first_track, lis.source_playlist, lis._sess_f, lis._sess_i, lis._buf_i,
                                lis._buf_w, lis._buf_t, lis._trk, lis._table, lis._par, self.history, self.length,
                                self.steps_taken, self.last, self.shown_count, self._table_k, self.taste, ints, slate)
-        status = self._finish(rows, ptrs, n_short, ints, slate, self._no_obs, stepping=False,
-                              parts=threads.chunks(n))
-        if status == _NO_RANDOM:
-            raise no_free_track(self.index.n, self.k, self.n_random)
-        return True
+        self._finish_draws(rows, ptrs, cfg, n_short, ints, slate, self._no_obs, stepping=False, split=split)
 
     def _reset_rows(self, rows: np.ndarray) -> None:
         length = self.length[rows]
@@ -599,87 +726,157 @@ class SessionCore(FusedSteps, Core):
 
     def _step_fused(self, rng: np.random.Generator, rows: np.ndarray, actions: np.ndarray, ptrs: np.ndarray,
                     obs: np.ndarray | None) -> dict[str, np.ndarray] | None:
-        """The step by `_fused_respond` and `_fused_finish` (the observation into `obs`); None: go by parts."""
+        """The step by `_fused_respond` and `_fused_finish` (the observation into `obs`); None: go by parts.
+
+        A large batch goes by `_step_split` (chunks of the rows in threads).
+        """
         n = rows.shape[0]
+        cfg = self._cfg
+        cfg[_C_OBS] = obs is not None
+        obs = self._no_obs if obs is None else obs
+        if len(threads.chunks(n)) > 1:
+            return self._step_split(rows, actions, ptrs, obs, np.arange(n))
         resp = np.empty((n, _N_RESPONSE + 1))
         ints = np.empty((n, 4), dtype=np.int64)
         slate = np.empty((n, self.k), dtype=np.int64)
-        cfg = self._cfg
         cfg[_C_ORACLE] = self.track_oracle
         cfg[_C_LIMIT] = self.length_limit
-        cfg[_C_OBS] = obs is not None
-        obs = self._no_obs if obs is None else obs
         lis = self.listener
-        parts = threads.chunks(n)
         while True:
-            if len(parts) == 1:
-                status = _fused_respond(rows, actions, ptrs, cfg, lis._sess_f, lis._sess_i, lis._buf_i, lis._buf_w,
-                                        lis._buf_t, lis._trk, lis._table, lis._par, self.history, self.length,
-                                        self.candidates, self.oracle_reward, self.last, self.shown_count,
-                                        self._table_k, self.taste, resp, ints, slate)
-            else:
-                status = self._respond_in_threads(rows, actions, ptrs, parts, resp, ints, slate)
+            status = _fused_respond(rows, actions, ptrs, cfg, lis._sess_f, lis._sess_i, lis._buf_i, lis._buf_w,
+                                    lis._buf_t, lis._trk, lis._table, lis._par, self.history, self.length,
+                                    self.candidates, self.oracle_reward, self.last, self.shown_count, self._table_k,
+                                    self.taste, resp, ints, slate)
             if status != _FULL:
                 break
             self._grow_history()
         if status == _BY_PARTS:
             return None
-        status = self._finish(rows, ptrs, status, ints, slate, obs, stepping=True, parts=parts)
-        if status == _NO_RANDOM:
+        self._finish_draws(rows, ptrs, cfg, status, ints, slate, obs, stepping=True, split=False)
+        return self._step_out(resp, ints)
+
+    def step_reset_observe(self, rng: np.random.Generator, rows: np.ndarray, actions: np.ndarray,
+                           done: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """`Core.step_reset_observe`; a large batch with the reset of `done` beside the step's last part.
+
+        Every draw is made in this thread, in the order of the step, then the reset (`_step_split`,
+        `_reset_draw`), so the trajectories are those of `step`, `reset` and `observe` called in turn. The
+        reset and the oracle and observations of its rows run in this thread while the other threads
+        finish the stepped rows (`threads.run_beside`): they touch no row of each other's.
+        """
+        ptrs = self._pointers(rng) if self._fused and self.listener.start_from_taste else None
+        actions = np.asarray(actions, dtype=np.int64)
+        if ptrs is None or actions.shape != rows.shape or len(threads.chunks(rows.shape[0])) == 1 or not done.size:
+            return super().step_reset_observe(rng, rows, actions, done)
+        obs = np.empty((self.num, self.observation_space.shape[0]), dtype=np.float32)
+        self._cfg[_C_OBS] = 1
+        reset_cfg = self._cfg.copy()  # the reset's own: the other threads read self._cfg meanwhile
+        done = np.asarray(done, dtype=np.int64)
+
+        def reset() -> None:
+            self._reset_draw(done, ptrs, reset_cfg, split=True)
+            self._oracle_and_obs(done, reset_cfg, obs, done)
+
+        out = self._step_split(rows, actions, ptrs, obs, rows, beside=reset)
+        if out is None:  # nothing done: by parts
+            return super().step_reset_observe(rng, rows, actions, done)
+        return out, obs
+
+    def _step_split(self, rows: np.ndarray, actions: np.ndarray, ptrs: np.ndarray, obs: np.ndarray, at: np.ndarray,
+                    beside: Callable[[], None] | None = None) -> dict[str, np.ndarray] | None:
+        """The step of a large batch, its rows' work on pieces of them in threads; None (nothing done): by parts.
+
+        The same numbers as `_fused_respond` and `_fused_finish` (see "threaded step" above the kernels).
+        Row ``rows[i]``'s observation goes to ``obs[at[i]]`` (where ``self._cfg[_C_OBS]``); `beside` runs in
+        this thread during the last part, after every draw of the step.
+        """
+        n = rows.shape[0]
+        cfg = self._cfg
+        cfg[_C_ORACLE] = self.track_oracle
+        cfg[_C_LIMIT] = self.length_limit
+        tracks = np.empty(n, dtype=np.int64)
+        u = np.empty((n, 3))
+        while True:
+            # the random slots are drawn (`random_fill`) unless too few tracks are left: then the index gives them
+            taken = kernels.max_length(self.length, rows) + 1 + self.k - self.n_random
+            fill = self.n_random > 0 and self.index.n - taken >= self.n_random
+            rand = np.empty((n, self.n_random if fill else 0), dtype=np.int64)
+            status = _draw_split(rows, actions, ptrs, self.history, self.length, self.candidates, tracks, u,
+                                 self.index.n, rand)
+            if status != _FULL:
+                break
+            self._grow_history()
+        if status == _BY_PARTS:
+            return None
+        resp = np.empty((n, _N_RESPONSE + 1))
+        ints = np.empty((n, 4), dtype=np.int64)
+        slate = np.empty((n, self.k), dtype=np.int64)
+        bad = np.empty(rand.shape, dtype=np.bool_)
+        lis = self.listener
+
+        def respond(p: slice) -> int:
+            return _respond_check(rows[p], tracks[p], u[p], cfg, lis._sess_f, lis._sess_i, lis._buf_i, lis._buf_w,
+                                  lis._buf_t, lis._trk, lis._table, lis._par, self.history, self.length,
+                                  self.oracle_reward, self.last, self.shown_count, self._table_k, self.taste, resp[p],
+                                  ints[p], slate[p], rand[p], bad[p])
+
+        pieces = threads.pieces(n)
+        n_short = sum(threads.run_beside(_nothing, respond, pieces))
+        ints[0, _I_TAKEN] = max(int(ints[p.start, _I_TAKEN]) for p in pieces)
+        if n_short or (self.n_random and not fill):
+            self._finish_by_index(rows, ints, slate)
+        swaps = np.empty((n, max(self.k - 1, 0)), dtype=np.int64)
+        if _redraw_and_shuffle_draws(rows, ptrs, cfg, self.history, self.length, ints, slate, rand, bad,
+                                     swaps) == _NO_RANDOM:
             raise no_free_track(self.index.n, self.k, self.n_random)
+
+        def finish(p: slice) -> None:
+            _shuffle_and_finish(rows[p], swaps[p], cfg, lis._sess_f, lis._sess_i, lis._buf_i, lis._buf_w, lis._trk,
+                                lis._par, self.length, self.candidates, self.oracle_action, self.oracle_reward,
+                                self.steps_taken, self.last, self.shown_count, self.taste, ints[p], slate[p], obs,
+                                at[p])
+
+        threads.run_beside(beside or _nothing, finish, threads.pieces(n))
+        return self._step_out(resp, ints)
+
+    @staticmethod
+    def _step_out(resp: np.ndarray, ints: np.ndarray) -> dict[str, np.ndarray]:
+        """`step`'s answer from the fused kernels' response columns and ints."""
         out = {name: resp[:, j] for j, name in enumerate(_sl._RESPONSE_COLUMNS)}
-        out["repeat"] = np.zeros(n, dtype=np.bool_)
+        out["repeat"] = np.zeros(resp.shape[0], dtype=np.bool_)
         out["track"] = ints[:, _I_TRACK]
         out["regret"] = resp[:, _R_REGRET]
         out["terminated"] = ints[:, _I_TERMINATED] != 0
         return out
 
-    def _respond_in_threads(self, rows: np.ndarray, actions: np.ndarray, ptrs: np.ndarray, parts: list[slice],
-                            resp: np.ndarray, ints: np.ndarray, slate: np.ndarray) -> int:
-        """`_fused_respond` with `_respond_rows` run on the chunks `parts` in threads: the same numbers."""
-        n = rows.shape[0]
-        tracks = np.empty(n, dtype=np.int64)
-        u = np.empty((n, 3))
-        status = _fused_draw(rows, actions, ptrs, self.history, self.length, self.candidates, tracks, u)
-        if status != _DRAWN:
-            return status
-        cfg, lis = self._cfg, self.listener
+    def _finish_draws(self, rows: np.ndarray, ptrs: np.ndarray, cfg: np.ndarray, n_short: int, ints: np.ndarray,
+                      slate: np.ndarray, obs: np.ndarray, stepping: bool, split: bool) -> None:
+        """`_fused_finish`, after the index searches the slate may need (`_finish_by_index`): the slates' draws.
 
-        def respond(p: slice) -> int:
-            return _respond_rows(rows[p], tracks[p], u[p], cfg, lis._sess_f, lis._sess_i, lis._buf_i, lis._buf_w,
-                                 lis._buf_t, lis._trk, lis._table, lis._par, self.history, self.length,
-                                 self.oracle_reward, self.last, self.shown_count, self._table_k, self.taste, resp[p],
-                                 ints[p], slate[p])
-
-        n_short = sum(threads.run(respond, parts))
-        ints[0, _I_TAKEN] = max(int(ints[p.start, _I_TAKEN]) for p in parts)
-        return n_short
-
-    def _finish(self, rows: np.ndarray, ptrs: np.ndarray, n_short: int, ints: np.ndarray, slate: np.ndarray,
-                obs: np.ndarray, stepping: bool, parts: list[slice]) -> int:
-        """`_fused_finish`, after the index searches the slate may need (`_finish_by_index`).
-
-        `parts` are the rows' chunks (`threads.chunks`): with several, `_finish_rows` runs on them in threads.
+        With `split`, the oracle and observations (`_finish_rows`) are left to the caller.
         """
         fill = True
         if n_short or (self.n_random and self.index.n - int(ints[0, _I_TAKEN]) < self.n_random):
             fill = self._finish_by_index(rows, ints, slate)
         lis = self.listener
-        split = len(parts) > 1
-        status = _fused_finish(rows, ptrs, self._cfg, fill, stepping, split, lis._sess_f, lis._sess_i, lis._buf_i,
+        status = _fused_finish(rows, ptrs, cfg, fill, stepping, split, lis._sess_f, lis._sess_i, lis._buf_i,
                                lis._buf_w, lis._trk, lis._par, self.history, self.length, self.candidates,
                                self.oracle_action, self.oracle_reward, self.steps_taken, self.last, self.shown_count,
                                self.taste, ints, slate, obs)
-        if split and status == _DONE:  # the oracle and observations in threads (`musicgym.envs.threads`)
-            has_obs = self._cfg[_C_OBS] != 0
+        if status == _NO_RANDOM:
+            raise no_free_track(self.index.n, self.k, self.n_random)
 
-            def finish(p: slice) -> None:
-                _finish_rows(rows[p], self._cfg, lis._sess_f, lis._sess_i, lis._buf_i, lis._buf_w, lis._trk,
-                             lis._par, self.length, self.candidates, self.oracle_action, self.oracle_reward,
-                             self.last, self.shown_count, self.taste, obs[p] if has_obs else obs)
+    def _oracle_and_obs(self, rows: np.ndarray, cfg: np.ndarray, obs: np.ndarray, at: np.ndarray) -> None:
+        """`_finish_rows` (the kernel) on these rows: the oracle and (``cfg[_C_OBS]``) observations into ``obs[at]``."""
+        lis = self.listener
+        _finish_rows(rows, cfg, lis._sess_f, lis._sess_i, lis._buf_i, lis._buf_w, lis._trk, lis._par, self.length,
+                     self.candidates, self.oracle_action, self.oracle_reward, self.last, self.shown_count, self.taste,
+                     obs, at)
 
-            threads.run(finish, parts)
-        return status
+    def _rows_in_threads(self, rows: np.ndarray, cfg: np.ndarray, obs: np.ndarray, parts: list[slice]) -> None:
+        """`_finish_rows` on the chunks `parts` of `rows` in threads; row ``rows[i]``'s observation into ``obs[i]``."""
+        at = np.arange(rows.shape[0])
+        threads.run(lambda p: self._oracle_and_obs(rows[p], cfg, obs, at[p]), parts)
 
     def _finish_by_index(self, rows: np.ndarray, ints: np.ndarray, slate: np.ndarray) -> bool:
         """The slate's parts that need an index search (as `_update_candidates`); False if the random part did."""
@@ -730,7 +927,8 @@ class SessionCore(FusedSteps, Core):
         obs = np.empty((len(rows), self.observation_space.shape[0]), dtype=np.float32)
 
         def write(sub: np.ndarray, out: np.ndarray) -> None:
-            _head(self.last, self.shown_count, self.length, sub, float(self.POSITION_SCALE), out)
+            _head(self.last, self.shown_count, self.length, sub, float(self.POSITION_SCALE), out,
+                  np.arange(len(sub)))
             if self.action_mode == "candidates":
                 kernels.slot_features(self.taste, self.candidates, sub, out, self.head_dim)
 

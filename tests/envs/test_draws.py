@@ -32,6 +32,16 @@ def _permuted(ptrs, x):
         draws.shuffle_row(bg, x[i])
 
 
+@numba.njit
+def _permuted_later(ptrs, x):
+    bg = draws.bitgen(ptrs)
+    swaps = np.empty((x.shape[0], x.shape[1] - 1), dtype=np.int64)
+    for i in range(x.shape[0]):  # every row's draws first, then the shuffles (as a threaded step does)
+        draws.shuffle_draws(bg, swaps[i])
+    for i in range(x.shape[0]):
+        draws.apply_shuffle(x[i], swaps[i])
+
+
 BIT_GENERATORS = (np.random.PCG64, np.random.PCG64DXSM, np.random.MT19937, np.random.Philox, np.random.SFC64)
 
 
@@ -51,6 +61,10 @@ def test_draws_match_numpy(bit_generator, n):
     x = np.arange(60).reshape(3, 20)
     want = theirs.permuted(x, axis=1)
     _permuted(ptrs, x)
+    np.testing.assert_array_equal(x, want)
+    x = np.arange(60).reshape(3, 20)
+    want = theirs.permuted(x, axis=1)
+    _permuted_later(ptrs, x)
     np.testing.assert_array_equal(x, want)
     np.testing.assert_array_equal(ours.integers(0, 1000, size=9), theirs.integers(0, 1000, size=9))  # same state
     np.testing.assert_array_equal(ours.random(9), theirs.random(9))

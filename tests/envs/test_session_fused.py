@@ -128,8 +128,10 @@ class _InThreads:
 def test_vector_env_in_threads_equals_one_thread(monkeypatch, catalog_size, kwargs, autoreset, least_calls):
     """A large batch's rows split over threads (chunks of 3-4 rows here) give every bit of the one-thread run.
 
-    The response, the oracle and the observations run on chunks; the draws stay in one thread. The tiny
-    catalog takes the index paths (the table runs out, random slots from the index) with split rows.
+    The response, the oracle and the observations run on chunks (and, next-step autoreset, the resets of
+    the sessions that ended beside the oracle's chunks); the draws stay in one thread. The one-thread run
+    takes the one-chunk kernels. The tiny catalog takes the index paths (the table runs out, random
+    slots from the index) with split rows.
     """
     from gymnasium.vector import AutoresetMode
 
@@ -137,9 +139,17 @@ def test_vector_env_in_threads_equals_one_thread(monkeypatch, catalog_size, kwar
     from musicgym.envs import threads
 
     monkeypatch.setattr(threads, "MIN_ROWS", 3)
-    calls = {"respond": 0, "finish": 0}
-    monkeypatch.setattr(S, "_respond_rows", lockstep.counter(calls, "respond", S._respond_rows))
-    monkeypatch.setattr(S, "_finish_rows", lockstep.counter(calls, "finish", S._finish_rows))
+    monkeypatch.setattr(threads, "MIN_PIECE", 2)
+    calls = {"respond": 0, "finish": 0, "beside": 0}
+    monkeypatch.setattr(S, "_respond_check", lockstep.counter(calls, "respond", S._respond_check))
+    monkeypatch.setattr(S, "_shuffle_and_finish", lockstep.counter(calls, "finish", S._shuffle_and_finish))
+    run_beside = threads.run_beside
+
+    def counted_beside(first, fn, parts):  # the resets of sessions that ended, beside the step's last part
+        calls["beside"] += first is not S._nothing
+        return run_beside(first, fn, parts)
+
+    monkeypatch.setattr(threads, "run_beside", counted_beside)
     catalog = synthetic(catalog_size, seed=3)
     mode = AutoresetMode.SAME_STEP if autoreset == "SameStep" else AutoresetMode.NEXT_STEP
     split, one = (SessionVectorEnv(num_envs=11, catalog=catalog, max_episode_steps=50, autoreset_mode=mode,
@@ -152,4 +162,5 @@ def test_vector_env_in_threads_equals_one_thread(monkeypatch, catalog_size, kwar
     # chunks of the rows stepping: three (3, 4, 4) where all 11 do, fewer where some sessions wait to reset;
     # on the tiny catalog most steps have a repeat, which sends them by parts
     assert calls["respond"] >= least_calls and calls["finish"] >= least_calls
+    assert calls["beside"] >= (least_calls // 4 if autoreset == "NextStep" else 0)
     assert split.np_random.random() == one.np_random.random()
