@@ -25,9 +25,7 @@ from musicgym.checks import check_int
 #: the fewest rows a chunk gets (a smaller chunk would spend more of its time on the hand-over to a thread)
 MIN_ROWS = 256
 #: the fewest rows a piece of `pieces` gets (`run_beside` hands pieces out as threads come free)
-MIN_PIECE = 128
-#: the pieces `pieces` aims at per thread (more pieces balance better, each costs a kernel call)
-PIECES_PER_THREAD = 3
+MIN_PIECE = 64
 #: the most threads used by default (a setting or ``MUSICGYM_NUM_THREADS`` may ask for more)
 MAX_DEFAULT = 8
 ENV_VAR = "MUSICGYM_NUM_THREADS"
@@ -98,13 +96,22 @@ def chunks(n_rows: int) -> list[slice]:
 
 
 def pieces(n_rows: int) -> list[slice]:
-    """Consecutive slices of ``range(n_rows)`` for `run_beside`: a few per thread, each of at least `MIN_PIECE` rows.
+    """Consecutive slices of ``range(n_rows)`` for `run_beside`, large first, then smaller (one with one thread).
 
-    About `PIECES_PER_THREAD` per thread; one slice with one thread.
+    Each takes 1 / (2 x threads) of the rows still left, at least `MIN_PIECE` (the last, what remains), so
+    the threads, taking them as they come free, finish close together (guided self-scheduling).
     """
     threads = num_threads()
-    k = 1 if threads == 1 else max(1, min(threads * PIECES_PER_THREAD, n_rows // MIN_PIECE))
-    return [slice(i * n_rows // k, (i + 1) * n_rows // k) for i in range(k)]
+    if threads == 1:
+        return [slice(0, n_rows)]
+    out = []
+    start = 0
+    while start < n_rows:
+        left = n_rows - start
+        stop = start + min(left, max(MIN_PIECE, -(-left // (2 * threads))))
+        out.append(slice(start, stop))
+        start = stop
+    return out or [slice(0, 0)]
 
 
 def _executor(workers: int) -> ThreadPoolExecutor:

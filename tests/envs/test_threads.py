@@ -113,14 +113,16 @@ def _split_in_child():
     return threads.run(lambda p: p.start, threads.chunks(2 * threads.MIN_ROWS))
 
 
-def test_pieces_cover_the_rows_in_order_a_few_per_thread():
+def test_pieces_cover_the_rows_in_order_large_first():
     threads.set_num_threads(2)
     for n in (1, threads.MIN_PIECE, 1_000, 1_024, 5_001):
         parts = threads.pieces(n)
-        assert len(parts) == max(1, min(2 * threads.PIECES_PER_THREAD, n // threads.MIN_PIECE))
+        sizes = [p.stop - p.start for p in parts]
         assert parts[0].start == 0 and parts[-1].stop == n
         assert all(a.stop == b.start for a, b in zip(parts[:-1], parts[1:], strict=True))
-        assert len(parts) == 1 or all(p.stop - p.start >= threads.MIN_PIECE for p in parts)
+        assert sizes == sorted(sizes, reverse=True)  # the threads finish on small pieces
+        assert all(s >= threads.MIN_PIECE for s in sizes[:-1])
+        assert sizes[0] == max(threads.MIN_PIECE, -(-n // 4)) or len(parts) == 1
     threads.set_num_threads(1)
     assert threads.pieces(5_001) == [slice(0, 5_001)]
 
