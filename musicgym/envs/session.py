@@ -1013,9 +1013,10 @@ class SessionEnv(MusicEnv):
 class SessionVectorEnv(MusicVectorEnv):
     """Native batched `SessionEnv`: B sessions, numba kernels for the listener and the candidates.
 
-    With B >= 512 the listener's responses, the greedy oracle and the observations run on chunks of the
+    With B >= 512 the listener's responses, the greedy oracle and the observations run on pieces of the
     sessions in a few threads (`musicgym.set_num_threads`, ``MUSICGYM_NUM_THREADS``; default: the CPUs,
-    at most 8); the draws stay in one thread, so a seed gives the same trajectories with any number.
+    at most 8), and (next-step autoreset) the sessions that ended reset beside them; the draws stay in
+    one thread, in order, so a seed gives the same trajectories with any number.
     """
 
     core_cls = SessionCore
