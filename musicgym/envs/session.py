@@ -340,16 +340,23 @@ def _fused_finish(rows, ptrs, cfg, fill, stepping, split, sess_f, sess_i, buf_i,
         for j in range(k):
             candidates[r, j] = slate[i, j]
     if stepping:
-        ended = np.empty(n, dtype=np.bool_)
-        kernels.ended(candidates, length, rows, False, cfg[_C_N_TRACKS], cfg[_C_LIMIT], ended)
-        for i in range(n):
-            r = rows[i]
-            steps_taken[r] += 1
-            ints[i, _I_TERMINATED] = 1 if (ended[i] or sess_i[r, _sl._SI_LEFT] != 0) else 0
+        _step_ends(rows, cfg, sess_i, length, candidates, steps_taken, ints)
     if not split:
         _finish_rows(rows, cfg, sess_f, sess_i, buf_i, buf_w, trk, par, length, candidates, oracle_action,
                      oracle_reward, last, shown_count, taste, obs, np.arange(n))
     return _DONE
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _step_ends(rows, cfg, sess_i, length, candidates, steps_taken, ints):
+    """Count the rows' step; ``ints[:, _I_TERMINATED]``: the listener left, or the session ended (`kernels.ended`)."""
+    n = rows.shape[0]
+    ended = np.empty(n, dtype=np.bool_)
+    kernels.ended(candidates, length, rows, False, cfg[_C_N_TRACKS], cfg[_C_LIMIT], ended)
+    for i in range(n):
+        r = rows[i]
+        steps_taken[r] += 1
+        ints[i, _I_TERMINATED] = 1 if (ended[i] or sess_i[r, _sl._SI_LEFT] != 0) else 0
 
 
 @numba.njit(cache=True, nogil=True, inline="always")  # inlined in the fused kernel; called alone on chunks
@@ -482,12 +489,7 @@ def _shuffle_and_finish(rows, swaps, cfg, sess_f, sess_i, buf_i, buf_w, trk, par
         r = rows[i]
         for j in range(k):
             candidates[r, j] = slate[i, j]
-    ended = np.empty(n, dtype=np.bool_)
-    kernels.ended(candidates, length, rows, False, cfg[_C_N_TRACKS], cfg[_C_LIMIT], ended)
-    for i in range(n):
-        r = rows[i]
-        steps_taken[r] += 1
-        ints[i, _I_TERMINATED] = 1 if (ended[i] or sess_i[r, _sl._SI_LEFT] != 0) else 0
+    _step_ends(rows, cfg, sess_i, length, candidates, steps_taken, ints)
     _finish_rows(rows, cfg, sess_f, sess_i, buf_i, buf_w, trk, par, length, candidates, oracle_action, oracle_reward,
                  last, shown_count, taste, obs, at)
 
