@@ -162,8 +162,9 @@ def run_beside(first: Callable[[], None], fn: Callable[[slice], T], parts: list[
     For a serial piece of work (e.g. one that draws from a generator, in order) beside row-parallel work
     (`pieces`' slices) on rows that piece does not touch: the threads take the parts as they come free, so
     the serial piece costs its share of the time, not more. With one thread: ``first()``, then each part
-    in order. The results come in the parts' order. ``first`` and every part have finished when this
-    returns or raises (the first error raised: ``first``'s, else the earliest part's).
+    in order (an error stops it there). The results come in the parts' order. Nothing runs any more when
+    this returns or raises: with threads, ``first`` and every part have finished (the first error raised:
+    ``first``'s, else the earliest part's).
     """
     workers = min(num_threads() - 1, len(parts))
     if workers < 1:
