@@ -306,34 +306,13 @@ def _fused_finish(rows, ptrs, cfg, fill, stepping, split, sess_f, sess_i, buf_i,
         for i in range(n):
             for j in range(nn, k):
                 slate[i, j] = draws.below(bg, n_index)
-        bad = np.zeros((n, n_random), dtype=np.bool_)
-        ok = False
-        for _ in range(100):
-            any_bad = False
-            for i in range(n):
-                r = rows[i]
-                for j in range(n_random):
-                    t = slate[i, nn + j]
-                    b = kernels._in_prefix(t, history[r], length[r]) or kernels._in_prefix(t, slate[i], nn)
-                    if not b:
-                        for m in range(j):
-                            if slate[i, nn + m] == t:
-                                b = True
-                                break
-                    bad[i, j] = b
-                    any_bad |= b
-            if not any_bad:
-                ok = True
-                break
-            for i in range(n):
-                for j in range(n_random):
-                    if bad[i, j]:
-                        slate[i, nn + j] = draws.below(bg, n_index)
-        if not ok:  # `random_fill`'s completion
-            rand = slate[:, nn:].copy()
-            if not slates.complete_random(bg, rand, history, length, rows, slate[:, :nn].copy(), n_index):
-                return _NO_RANDOM
-            slate[:, nn:] = rand
+        rand = slate[:, nn:]  # the draws, in place
+        bad = np.empty((n, n_random), dtype=np.bool_)
+        row_bad = np.empty(n, dtype=np.bool_)
+        for i in range(n):
+            row_bad[i] = _bad_random(i, rows[i], history, length, slate, nn, rand, bad)
+        if not _random_rounds(bg, rows, history, length, slate, nn, rand, bad, row_bad, n_index):
+            return _NO_RANDOM
     for i in range(n):
         draws.shuffle_row(bg, slate[i])
         r = rows[i]
@@ -423,6 +402,28 @@ def _bad_random(i, r, history, length, slate, nn, rand, bad):
     return any_bad
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _random_rounds(bg, rows, history, length, slate, nn, rand, bad, row_bad, n_index):
+    """`random_fill` after its first draws' test (`_bad_random`'s `bad`, `row_bad`): the redraws, then the completion.
+
+    Up to 100 rounds redraw every bad draw (row by row) and test the rows redrawn (no other row's test can
+    change); then `slates.complete_random`. Returns False where a random slot has no free track.
+    """
+    for it in range(100):
+        if it:
+            for i in range(rows.shape[0]):
+                if row_bad[i]:
+                    row_bad[i] = _bad_random(i, rows[i], history, length, slate, nn, rand, bad)
+        if not row_bad.any():
+            return True
+        for i in range(rows.shape[0]):
+            if row_bad[i]:
+                for j in range(rand.shape[1]):
+                    if bad[i, j]:
+                        rand[i, j] = draws.below(bg, n_index)
+    return slates.complete_random(bg, rand, history, length, rows, slate[:, :nn].copy(), n_index)
+
+
 @numba.njit(cache=True, nogil=True)
 def _respond_check(rows, tracks, u, cfg, sess_f, sess_i, buf_i, buf_w, buf_t, trk, decay, par, history, length,
                    oracle_reward, last, shown_count, table, taste, resp, ints, slate, rand, bad):
@@ -440,10 +441,9 @@ def _respond_check(rows, tracks, u, cfg, sess_f, sess_i, buf_i, buf_w, buf_t, tr
 def _redraw_and_shuffle_draws(rows, ptrs, cfg, history, length, ints, slate, rand, bad, swaps):
     """`random_fill`'s rounds from the first draws' test, then every shuffle's draws into `swaps`.
 
-    Where `rand` has columns: the rows whose near part came from the index are tested first; then up to
-    100 rounds redraw every bad draw (row by row) and test the rows redrawn (no other row's test can
-    change), then the completion; then `rand` goes into the slates' random part. Row i's shuffle is
-    ``rng.shuffle``'s: ``swaps[i, s]`` is the draw in [0, k - 1 - s]. Returns `_DONE` or `_NO_RANDOM`.
+    Where `rand` has columns: the rows whose near part came from the index are tested first, then
+    `_random_rounds`, then `rand` goes into the slates' random part. Row i's shuffle is ``rng.shuffle``'s:
+    ``swaps[i, s]`` is the draw in [0, k - 1 - s]. Returns `_DONE` or `_NO_RANDOM`.
     """
     n = rows.shape[0]
     nn = cfg[_C_NEAR] + cfg[_C_RECENT]
@@ -452,26 +452,12 @@ def _redraw_and_shuffle_draws(rows, ptrs, cfg, history, length, ints, slate, ran
         row_bad = np.zeros(n, dtype=np.bool_)
         for i in range(n):
             if ints[i, _I_SHORT] != 0:
-                _bad_random(i, rows[i], history, length, slate, nn, rand, bad)
-            for j in range(rand.shape[1]):
-                row_bad[i] |= bad[i, j]
-        ok = False
-        for it in range(100):
-            if it:
-                for i in range(n):
-                    if row_bad[i]:
-                        row_bad[i] = _bad_random(i, rows[i], history, length, slate, nn, rand, bad)
-            if not row_bad.any():
-                ok = True
-                break
-            for i in range(n):
-                if row_bad[i]:
-                    for j in range(rand.shape[1]):
-                        if bad[i, j]:
-                            rand[i, j] = draws.below(bg, cfg[_C_INDEX_N])
-        if not ok:  # `random_fill`'s completion
-            if not slates.complete_random(bg, rand, history, length, rows, slate[:, :nn].copy(), cfg[_C_INDEX_N]):
-                return _NO_RANDOM
+                row_bad[i] = _bad_random(i, rows[i], history, length, slate, nn, rand, bad)
+            else:
+                for j in range(rand.shape[1]):
+                    row_bad[i] |= bad[i, j]
+        if not _random_rounds(bg, rows, history, length, slate, nn, rand, bad, row_bad, cfg[_C_INDEX_N]):
+            return _NO_RANDOM
         slate[:, nn:] = rand
     for i in range(n):
         draws.shuffle_draws(bg, swaps[i])
