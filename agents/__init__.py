@@ -35,6 +35,7 @@ REGISTRY: dict[str, str] = {
     "set_transformer": "musicgym.agents.set_transformer:SetTransformerPolicy",
     "recurrent_ppo": "musicgym.agents.recurrent:RecurrentPPOAgent",
     "posterior_greedy": "musicgym.agents.posterior_greedy:PosteriorGreedyPolicy",
+    "model_based": "musicgym.agents.model_based:ModelBasedAgent",
 }
 
 

@@ -288,7 +288,7 @@ def vector_cases() -> None:
 
 # ------------------------------------------------------------------------------------------ 3. agents
 AGENT = "3 agents"
-AGENT_ENV = {"cf_actor_critic": "MusicGym/PreferenceCatalog-v0"}
+AGENT_ENV = {"cf_actor_critic": "MusicGym/PreferenceCatalog-v0", "model_based": "MusicGym/Playlist-v0"}
 SMALL = {"ppo": {"n_envs": 1, "n_steps": 16, "batch_size": 16}, "maskable_ppo": {"n_envs": 1, "n_steps": 16,
          "batch_size": 16}, "recurrent_ppo": {"n_envs": 1, "n_steps": 16, "batch_size": 16},
          "dqn": {"n_envs": 1}, "ah_dqn": {"n_envs": 1}, "actor_critic": {"n_envs": 1}}

@@ -19,6 +19,7 @@ FAST = {
     "ah_dqn": {"n_envs": 4, "learning_starts": 50, "buffer_size": 1000},
     "actor_critic": {"n_envs": 4, "n_steps": 32, "batch_size": 64, "n_epochs": 1},
     "cf_actor_critic": {"n_envs": 4, "n_steps": 32, "batch_size": 64, "n_epochs": 1, "n_candidates": 16},
+    "model_based": {},
 }
 CASES = [(a, e) for a in FAST for e in registered_ids() if agents.supports(a, e)]
 
@@ -37,7 +38,7 @@ def _fast_cases(cases: list[tuple[str, str]]) -> list:
 
 def test_registry_lists_every_agent():
     assert agents.available() == [
-        "actor_critic", "ah_dqn", "cf_actor_critic", "dqn", "item_cf", "maskable_ppo", "popularity",
+        "actor_critic", "ah_dqn", "cf_actor_critic", "dqn", "item_cf", "maskable_ppo", "model_based", "popularity",
         "posterior_greedy", "ppo", "recurrent_ppo", "sasrec", "set_transformer", "user_cf",
     ]  # fmt: skip
     assert {a for a, _ in CASES} == set(FAST) and {e for _, e in CASES} == set(registered_ids())
