@@ -35,6 +35,7 @@ REGISTRY: dict[str, str] = {
     "set_transformer": "musicgym.agents.set_transformer:SetTransformerPolicy",
     "recurrent_ppo": "musicgym.agents.recurrent:RecurrentPPOAgent",
     "posterior_greedy": "musicgym.agents.posterior_greedy:PosteriorGreedyPolicy",
+    "posterior_planner": "musicgym.agents.posterior_planner:PosteriorPlannerPolicy",
     "model_based": "musicgym.agents.model_based:ModelBasedAgent",
 }
 

@@ -128,6 +128,29 @@ def _best_path(table, value, played, n_played, depth, n_slots):  # noqa: D103 (a
     return best_value, best_first, exact
 
 
+def plan_slot(table: np.ndarray, value: np.ndarray, history: np.ndarray, candidates: np.ndarray,
+              length_limit: int) -> int:
+    """The slot of `candidates` that starts the best playlist under `value` (a policy's own rewards).
+
+    The exhaustive search of `ExactPathPlanner` for a policy that knows the candidate rule (the
+    neighbour `table`) but not the listener: `value` holds its estimate of each track's expected
+    reward. `history` is the session so far (its last entry the current track), `candidates` the
+    slots the env offers now, `length_limit` the tracks of a whole playlist. Where the env offers
+    other tracks than the table's (its table ran out), the candidate of highest `value`.
+    """
+    history = np.asarray(history, dtype=np.int64)
+    candidates = np.asarray(candidates, dtype=np.int64)
+    n_slots = len(candidates)
+    depth = max(1, int(length_limit) - len(history))
+    _, first, _ = _best_path(table, value, history, len(history), depth, n_slots)
+    kids = np.full(n_slots, -1, dtype=np.int64)
+    _children(table, history[-1], history, len(history), kids, n_slots)
+    hits = np.flatnonzero(candidates == kids[first]) if kids[first] >= 0 else np.zeros(0, dtype=np.int64)
+    if len(hits):
+        return int(hits[0])
+    return int(np.argmax(np.where(candidates >= 0, value[np.maximum(candidates, 0)], -np.inf)))
+
+
 class ExactPathPlanner:
     """The expected-return-optimal playlist of Playlist-v0 by exhaustive search (module docstring)."""
 

@@ -39,7 +39,7 @@ def _fast_cases(cases: list[tuple[str, str]]) -> list:
 def test_registry_lists_every_agent():
     assert agents.available() == [
         "actor_critic", "ah_dqn", "cf_actor_critic", "dqn", "item_cf", "maskable_ppo", "model_based", "popularity",
-        "posterior_greedy", "ppo", "recurrent_ppo", "sasrec", "set_transformer", "user_cf",
+        "posterior_greedy", "posterior_planner", "ppo", "recurrent_ppo", "sasrec", "set_transformer", "user_cf",
     ]  # fmt: skip
     assert {a for a, _ in CASES} == set(FAST) and {e for _, e in CASES} == set(registered_ids())
     assert ("cf_actor_critic", "MusicGym/Taste-v0") not in CASES  # catalog mode only

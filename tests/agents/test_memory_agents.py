@@ -1,4 +1,4 @@
-"""Agents with a memory of the session: recurrent_ppo and the posterior_greedy reference policy."""
+"""Agents with a memory of the session: recurrent_ppo and the posterior_greedy / posterior_planner references."""
 
 from __future__ import annotations
 
@@ -49,3 +49,17 @@ def test_recurrent_ppo_trains_and_carries_its_state():
     assert state is not None and not np.array_equal(state[0], state2[0])  # the LSTM state moved on
     r = musicgym.evaluate(a, "MusicGym/PreferenceHidden-v0", n_episodes=2, catalog="synthetic-300")
     assert np.isfinite(r.normalized_score)
+
+
+def test_posterior_planner_plans_beyond_posterior_greedy_on_the_same_posterior():
+    env_id, cat = "MusicGym/PlaylistPOMDP-v0", {"catalog": "synthetic-2000"}
+    planner = musicgym.evaluate(agents.make("posterior_planner", env_id, env_kwargs=cat), env_id, n_episodes=30,
+                                seed=1000, **cat)
+    greedy = musicgym.evaluate(agents.make("posterior_greedy", env_id, env_kwargs=cat), env_id, n_episodes=30,
+                               seed=1000, **cat)
+    assert planner.normalized_score > greedy.normalized_score + 0.1, (planner, greedy)
+    assert planner.normalized_score < 1.0  # it does not know the drawn listener: not the exact planner
+    with pytest.raises(ValueError, match="supports"):
+        agents.make("posterior_planner", "MusicGym/PreferenceHidden-v0")
+    with pytest.raises(ValueError, match="info"):
+        agents.make("posterior_planner", env_id, env_kwargs=cat).predict(np.zeros(27))

@@ -24,7 +24,7 @@ def test_planning_on_the_true_rewards_is_the_exact_planner():
     core = gym.make(PLAYLIST, **CAT).unwrapped.core
     assert np.array_equal(agent.table, core.table)  # the documented candidate rule, rebuilt from env.index
     true = core.listener.expected_reward(np.array([0]), np.arange(core.n_tracks)[None, :])[0]
-    agent._model = {"mu_r": np.asarray(true, dtype=np.float64), "cells": 0, "beta": 0.0}
+    agent._model = {"mu_r": np.asarray(true, dtype=np.float64), "parts": [], "beta": 0.0}
     r = _score(agent, PLAYLIST, n=10)
     assert r.reference == "planner" and r.reference_exact
     assert r.mean_expected_return == pytest.approx(r.planner_return, rel=1e-12)
@@ -46,11 +46,11 @@ def test_the_episode_model_beats_posterior_greedy_on_the_hard_track():
     agent = agents.make("model_based", POMDP, seed=0, env_kwargs=CAT)
     agent.learn(3000)
     model = agent.fit_model()
-    assert model["cells"] > 0 and model["beta"] > 0  # shares and rewards rise together
+    assert len(model["parts"]) == 12 and model["beta"] > 0  # shares and rewards rise together
     with_memory = _score(agent, POMDP).normalized_score
     greedy = _score(agents.make("posterior_greedy", POMDP, env_kwargs=CAT), POMDP).normalized_score
     assert with_memory > greedy
-    agent.hp["cells"], agent._model = 0, None  # no within-episode model: the population's means only
+    agent.hp["partitions"], agent._model = 0, None  # no within-episode model: the population's means only
     assert _score(agent, POMDP).normalized_score < with_memory - 0.1
 
 
@@ -59,15 +59,23 @@ def test_the_cells_covariance_is_recovered_and_conditioned_on():
     sd = np.array([2.0, 1.0, 0.0])
     n_ep, m = 4000, 6
     cell = rng.integers(0, 3, size=(n_ep, m))
+    cell[:, 5] = 0  # episodes of two lengths: a play of cell 0 left out of some of them
     effect = rng.standard_normal((n_ep, 3)) * sd  # one draw per episode and cell
     dev = np.take_along_axis(effect, cell, axis=1) + 0.5 * rng.standard_normal((n_ep, m))
-    episode = np.repeat(np.arange(n_ep), m)
-    cov, noise = _covariance(cell.ravel(), dev.ravel(), episode, 3, min_pairs=20)
-    np.testing.assert_allclose(cov, np.diag(sd**2), atol=0.12)
-    assert noise == pytest.approx(0.25, abs=0.1)
-    cells, seen = np.array([0, 0, 1]), np.array([1.0, 3.0, -1.0])
-    k = cov[np.ix_(cells, cells)] + noise * np.eye(3)
-    np.testing.assert_allclose(_conditional(cov, noise, cells, seen), cov[:, cells] @ np.linalg.inv(k) @ seen)
+    keep = np.ones((n_ep, m), dtype=bool)
+    keep[::2, 5] = False
+    episode = np.repeat(np.arange(n_ep), m).reshape(n_ep, m)
+    cov = _covariance(cell[keep], dev[keep], episode[keep], 3, min_pairs=20)
+    np.testing.assert_allclose(cov, np.diag(sd**2), atol=0.15)
+    # the conditional: a Gaussian's, with the tracks' covariance the mean of two partitions' cells'
+    track_cell = np.array([0, 0, 1, 2, 1])
+    other_cell = np.array([1, 0, 0, 1, 1])
+    other = np.array([[1.0, 0.5], [0.5, 2.0]])
+    parts = [(track_cell, cov), (other_cell, other)]
+    played, seen, noise = np.array([0, 2, 3]), np.array([1.0, 3.0, -1.0]), 0.3
+    full = (cov[np.ix_(track_cell, track_cell)] + other[np.ix_(other_cell, other_cell)]) / 2
+    expect = full[:, played] @ np.linalg.solve(full[np.ix_(played, played)] + noise * np.eye(3), seen)
+    np.testing.assert_allclose(_conditional(parts, noise, played, seen), expect)
 
 
 def test_exploration_is_seeded_and_split_calls_explore_as_one(tmp_path):
