@@ -173,7 +173,7 @@ class ModelBasedAgent(Agent):
             action = int(rng.choice(np.flatnonzero(mask)))
             _, reward, terminated, truncated, info = env.step(action)
             self._steps += 1
-            share = info["rewards"].get("percentage_listened", np.nan)
+            share = (info.get("rewards") or {}).get("percentage_listened", np.nan)
             self._episode_data.append((int(info["track"]), float(reward), float(share)))
             if terminated or truncated:
                 new.extend((t, r, s, self._n_episodes) for t, r, s in self._episode_data)
