@@ -279,6 +279,21 @@ class ModelBasedAgent(Agent):
         })
         self.write_meta(path)
 
+    def take_plays(self, state: dict[str, Any]) -> None:
+        """Take the explored plays of a save (what `save` writes; `load` calls this), checked against the catalog."""
+        tracks = np.asarray(state["tracks"], dtype=np.int64)
+        rewards, shares = (np.asarray(state[k], dtype=np.float64) for k in ("rewards", "shares"))
+        episodes = np.asarray(state["episodes"], dtype=np.int64)
+        if tracks.ndim != 1 or any(a.shape != tracks.shape for a in (rewards, shares, episodes)):
+            raise ValueError("the arrays of plays differ in shape")
+        if len(tracks) and (tracks.min() < 0 or tracks.max() >= self.n_tracks):
+            raise ValueError(f"tracks outside this catalog's {self.n_tracks}")
+        if not np.isfinite(rewards).all():
+            raise ValueError("rewards that are NaN or infinite")
+        self.tracks, self.rewards, self.shares, self.episodes = tracks, rewards, shares, episodes
+        self._steps, self._n_episodes = int(state["steps"]), int(state["n_episodes"])
+        self._model = None
+
     @classmethod
     def load(cls, path: str | Path, device: Any = None) -> ModelBasedAgent:
         """Load an agent written by `save`; its model is fitted again from the saved plays."""
@@ -287,15 +302,7 @@ class ModelBasedAgent(Agent):
         agent = cls.from_meta(meta, device=device, path=path)
         blob = read_agent_file(path, expect=cls.name, saved_by=meta["agent"])
         try:
-            tracks = np.asarray(blob["tracks"], dtype=np.int64)
-            arrays = [np.asarray(blob[k], dtype=np.float64) for k in ("rewards", "shares")]
-            episodes = np.asarray(blob["episodes"], dtype=np.int64)
-            if any(a.shape != tracks.shape for a in (*arrays, episodes)) or tracks.ndim != 1:
-                raise ValueError("the arrays of plays differ in shape")
-            if len(tracks) and (tracks.min() < 0 or tracks.max() >= agent.n_tracks):
-                raise ValueError(f"tracks outside this catalog's {agent.n_tracks}")
-            agent.tracks, (agent.rewards, agent.shares), agent.episodes = tracks, arrays, episodes
-            agent._steps, agent._n_episodes = int(blob["steps"]), int(blob["n_episodes"])
+            agent.take_plays(blob)
         except (KeyError, ValueError, TypeError) as e:
             raise AgentFileError(f"{path}: its plays do not fit this 'model_based' agent (another catalog, or "
                                  f"damaged): {type(e).__name__}: {e}") from e

@@ -114,3 +114,8 @@ def test_bad_uses_are_named(tmp_path):
     (tmp_path / "bad.json").write_text((tmp_path / "mb.json").read_text())
     with pytest.raises(ValueError, match="catalog"):
         agents.load(tmp_path / "bad")
+    other.tracks, other.rewards = np.array([5]), np.array([np.nan])
+    other.save(tmp_path / "nan")
+    (tmp_path / "nan.json").write_text((tmp_path / "mb.json").read_text())
+    with pytest.raises(ValueError, match="NaN"):
+        agents.load(tmp_path / "nan")
