@@ -64,10 +64,10 @@ class PosteriorGreedyPolicy(Agent):
     def __init__(self, env: Any, seed: int = 0, env_kwargs: dict[str, Any] | None = None, **hyperparams: Any):
         super().__init__(env, seed, env_kwargs, **hyperparams)
         if self.env_id not in self.SUPPORTED_ENVS:
-            raise ValueError(f"agent 'posterior_greedy' supports {', '.join(self.SUPPORTED_ENVS)}, not {self.env_id}")
+            raise ValueError(f"agent {self.name!r} supports {', '.join(self.SUPPORTED_ENVS)}, not {self.env_id}")
         args = _env_arguments(self.env_id, self.env_kwargs)
         if not isinstance(args.get("listener"), str):
-            raise ValueError("agent 'posterior_greedy' knows the built-in listeners' models only")
+            raise ValueError(f"agent {self.name!r} knows the built-in listeners' models only")
         env = gym.make(self.env_id, **self.env_kwargs).unwrapped
         self.playlist = self.env_id in PLAYLIST_IDS
         if self.playlist:
@@ -152,7 +152,7 @@ class PosteriorGreedyPolicy(Agent):
         """The candidate slot of highest posterior expected reward (reads ``info``)."""
         info = kw.get("info")
         if info is None or "candidates" not in info:
-            raise ValueError("agent 'posterior_greedy' reads info['candidates'] and info['rewards']: pass info=...")
+            raise ValueError(f"agent {self.name!r} reads info['candidates'] and info['rewards']: pass info=...")
         if len(info.get("history", ())) <= 1 or "rewards" not in info:
             self._new_episode()
         else:

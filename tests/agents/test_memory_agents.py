@@ -59,7 +59,7 @@ def test_posterior_planner_plans_beyond_posterior_greedy_on_the_same_posterior()
                                seed=1000, **cat)
     assert planner.normalized_score > greedy.normalized_score + 0.1, (planner, greedy)
     assert planner.normalized_score < 1.0  # it does not know the drawn listener: not the exact planner
-    with pytest.raises(ValueError, match="supports"):
+    with pytest.raises(ValueError, match="agent 'posterior_planner' supports"):
         agents.make("posterior_planner", "MusicGym/PreferenceHidden-v0")
     with pytest.raises(ValueError, match="info"):
         agents.make("posterior_planner", env_id, env_kwargs=cat).predict(np.zeros(27))
