@@ -202,7 +202,7 @@ class ModelBasedAgent(Agent):
         """Partition `p`'s k-means cells of the catalog's latents (seeded by the agent's seed and p)."""
         k = min(max(2, round(int(self.hp["cells"]) * CELL_SCALES[p % len(CELL_SCALES)])), self.n_tracks)
         with threadpool_limits(limits=1, user_api="openmp"):
-            km = KMeans(n_clusters=k, n_init=1, random_state=1000 * self.seed + p)
+            km = KMeans(n_clusters=k, n_init=1, random_state=(1000 * self.seed + p) % 2**32)  # sklearn: < 2**32
             return km.fit_predict(self.latents).astype(np.int64)
 
     def fit_model(self) -> dict[str, Any]:

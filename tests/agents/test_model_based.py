@@ -104,6 +104,7 @@ def test_bad_uses_are_named(tmp_path):
     with pytest.raises(ValueError, match="learn"):
         agent.predict(obs, info=info)  # nothing explored yet
     agent.learn(100)
+    agents.make("model_based", POMDP, seed=2**40, env_kwargs=CAT).learn(20)  # k-means takes seeds < 2**32 only
     with pytest.raises(ValueError, match="info"):
         agent.predict(obs)
     agent.save(tmp_path / "mb")
