@@ -200,6 +200,11 @@ runs; a track's aggregate pools its envs (bootstrap stratified by env). The **ha
 listener each episode, hidden preferences, the realistic Session-v0 listener) is the headline: the
 seed settings reproduce the published projects and several are saturated (marked `sat.`: the best
 agent's CI reaches 0.95). P(X > Y) is the probability that a run of X beats a run of Y on the same env.
+What the rows know: random, oracle and planner are references (the oracle and the planner know the
+drawn listener); posterior_greedy and posterior_planner know the env's documented listener model, never
+the drawn listener, and learn nothing across episodes; model_based is RL given the documented candidate
+rule (which tracks are offered next), learning the listener from its own episodes; every other agent
+learns from its episodes or, for the supervised policies, from the catalog's playlists.
 """
 
 
