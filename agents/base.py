@@ -106,6 +106,15 @@ def resolve_env(env: Any) -> tuple[str, dict[str, Any]]:
     return spec.id, kwargs
 
 
+def env_arguments(env: Any, env_id: str, env_kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The documented arguments of `env` (made from `env_id`): class defaults, registered ones, `env_kwargs`.
+
+    Later entries override earlier ones: the env class's ``default_arguments()``, then the id's
+    registered kwargs, then the `env_kwargs` it was made with.
+    """
+    return {**type(env.unwrapped).default_arguments(), **(gym.spec(env_id).kwargs or {}), **env_kwargs}
+
+
 def _hp_to_json(value: Any) -> Any:
     """A hyperparameter value as JSON: a class as ``{"__class__": "module:qualname"}``, a torch.device as its str."""
     if isinstance(value, type):

@@ -50,7 +50,7 @@ from typing import Any, ClassVar
 
 import gymnasium as gym
 import numpy as np
-from musicgym.agents.base import Agent
+from musicgym.agents.base import Agent, env_arguments
 from musicgym.agents.hyperparams import Int, Spec
 from musicgym.agents.persist import AgentFileError, read_agent_file, write_agent_file
 from sklearn.cluster import KMeans
@@ -131,8 +131,8 @@ class ModelBasedAgent(Agent):
         self.latents = np.asarray(env.item_features, dtype=np.float64)
         self.n_tracks = len(self.latents)
         self.table = neighbour_table(env.index, TABLE_K)
-        args = {**type(env).default_arguments(), **(gym.spec(self.env_id).kwargs or {}), **self.env_kwargs}
-        self.length_limit = int(args["playlist_length"])  # tracks in a playlist, the first one included
+        # tracks in a playlist, the first one included
+        self.length_limit = int(env_arguments(env, self.env_id, self.env_kwargs)["playlist_length"])
         self._env: gym.Env | None = None
         self._rng: np.random.Generator | None = None  # the exploration's choices (made with its env)
         self._episode_data: list[tuple[int, float, float]] = []  # the running episode's plays

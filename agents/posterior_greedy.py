@@ -27,7 +27,7 @@ from typing import Any, ClassVar
 
 import gymnasium as gym
 import numpy as np
-from musicgym.agents.base import Agent
+from musicgym.agents.base import Agent, env_arguments
 from musicgym.agents.hyperparams import Real, Spec
 from musicgym.agents.persist import write_json_atomic
 
@@ -36,12 +36,6 @@ from musicgym.listeners import PlaylistReward, cluster_world, expected_listening
 PLAYLIST_IDS = ("MusicGym/Playlist-v0", "MusicGym/PlaylistPOMDP-v0")
 PREFERENCE_IDS = ("MusicGym/Preference-v0", "MusicGym/PreferenceHidden-v0")
 REWARD_ARGS = ("listen_weight", "like_weight", "interaction_weight", "proximity_weight", "reward_scale")
-
-
-def _env_arguments(env_id: str, env_kwargs: dict[str, Any]) -> dict[str, Any]:
-    """The env's documented arguments: its defaults, the id's registered ones, then `env_kwargs`."""
-    env = gym.make(env_id, **env_kwargs).unwrapped
-    return {**type(env).default_arguments(), **(gym.spec(env_id).kwargs or {}), **env_kwargs}
 
 
 class PosteriorGreedyPolicy(Agent):
@@ -65,10 +59,15 @@ class PosteriorGreedyPolicy(Agent):
         super().__init__(env, seed, env_kwargs, **hyperparams)
         if self.env_id not in self.SUPPORTED_ENVS:
             raise ValueError(f"agent {self.name!r} supports {', '.join(self.SUPPORTED_ENVS)}, not {self.env_id}")
-        args = _env_arguments(self.env_id, self.env_kwargs)
+        env = gym.make(self.env_id, **self.env_kwargs).unwrapped
+        args = env_arguments(env, self.env_id, self.env_kwargs)
         if not isinstance(args.get("listener"), str):
             raise ValueError(f"agent {self.name!r} knows the built-in listeners' models only")
-        env = gym.make(self.env_id, **self.env_kwargs).unwrapped
+        self._take_model(env, args)
+        self._new_episode()
+
+    def _take_model(self, env: Any, args: dict[str, Any]) -> None:
+        """What the policy knows of the env's documented model, from the made `env` and its arguments `args`."""
         self.playlist = self.env_id in PLAYLIST_IDS
         if self.playlist:
             self.reward = PlaylistReward(**{k: args[k] for k in REWARD_ARGS}, n_clusters=args["n_clusters"])
@@ -86,7 +85,6 @@ class PosteriorGreedyPolicy(Agent):
             self.scale = float(args["reward_scale"])
             self.drift = float(args["drift"])
             self.obs_var = float(self.hp["observation_noise"]) ** 2
-        self._new_episode()
 
     # ---------------------------------------------------------------- the posterior
     def _new_episode(self) -> None:
@@ -146,6 +144,13 @@ class PosteriorGreedyPolicy(Agent):
         self.check_total_timesteps(total_timesteps)  # a bad argument is still an error
         return self
 
+    def _take_info(self, info: dict[str, Any]) -> None:
+        """A new episode's prior at its first step, else the posterior updated with the last track's feedback."""
+        if len(info.get("history", ())) <= 1 or "rewards" not in info:
+            self._new_episode()
+        else:
+            self._observe(info)
+
     def predict(
         self, observation: Any, state: Any = None, episode_start: Any = None, deterministic: bool = False, **kw: Any
     ) -> tuple[np.ndarray, Any]:
@@ -153,10 +158,7 @@ class PosteriorGreedyPolicy(Agent):
         info = kw.get("info")
         if info is None or "candidates" not in info:
             raise ValueError(f"agent {self.name!r} reads info['candidates'] and info['rewards']: pass info=...")
-        if len(info.get("history", ())) <= 1 or "rewards" not in info:
-            self._new_episode()
-        else:
-            self._observe(info)
+        self._take_info(info)
         cand = np.asarray(info["candidates"], dtype=np.int64)
         value = np.where(cand >= 0, self.expected_values(np.maximum(cand, 0)), -np.inf)
         return np.asarray(int(np.argmax(value))), state

@@ -16,9 +16,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-import gymnasium as gym
 import numpy as np
-from musicgym.agents.posterior_greedy import PLAYLIST_IDS, PosteriorGreedyPolicy, _env_arguments
+from musicgym.agents.posterior_greedy import PLAYLIST_IDS, PosteriorGreedyPolicy
 
 from musicgym.envs.core import neighbour_table
 from musicgym.envs.planner import plan_slot
@@ -31,12 +30,12 @@ class PosteriorPlannerPolicy(PosteriorGreedyPolicy):
     name = "posterior_planner"
     SUPPORTED_ENVS: ClassVar[tuple[str, ...]] = PLAYLIST_IDS
 
-    def __init__(self, env: Any, seed: int = 0, env_kwargs: dict[str, Any] | None = None, **hyperparams: Any):
-        super().__init__(env, seed, env_kwargs, **hyperparams)
-        made = gym.make(self.env_id, **self.env_kwargs).unwrapped
-        self.table = neighbour_table(made.index, TABLE_K)
-        self.all_tracks = np.arange(len(made.item_features))
-        self.length_limit = int(_env_arguments(self.env_id, self.env_kwargs)["playlist_length"])
+    def _take_model(self, env: Any, args: dict[str, Any]) -> None:
+        """posterior_greedy's model, and the candidate rule: the neighbour table and the playlist's length."""
+        super()._take_model(env, args)
+        self.table = neighbour_table(env.index, TABLE_K)
+        self.all_tracks = np.arange(len(env.item_features))
+        self.length_limit = int(args["playlist_length"])
 
     def predict(
         self, observation: Any, state: Any = None, episode_start: Any = None, deterministic: bool = False, **kw: Any
@@ -46,9 +45,6 @@ class PosteriorPlannerPolicy(PosteriorGreedyPolicy):
         if info is None or "candidates" not in info or "history" not in info:
             raise ValueError(f"agent {self.name!r} reads info['history'], info['candidates'] and info['rewards']: "
                              "pass info=...")
-        if len(info["history"]) <= 1 or "rewards" not in info:
-            self._new_episode()
-        else:
-            self._observe(info)
+        self._take_info(info)
         value = self.expected_values(self.all_tracks)
         return np.asarray(plan_slot(self.table, value, info["history"], info["candidates"], self.length_limit)), state
