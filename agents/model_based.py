@@ -143,6 +143,7 @@ class ModelBasedAgent(Agent):
         self._n_episodes = 0
         self._steps = 0
         self._model: dict[str, Any] | None = None
+        self._partitions: dict[tuple[int, int], np.ndarray] = {}  # (p, cells) -> `_partition`'s cells
         self._played: list[int] = []
         self._dev: list[float] = []
 
@@ -199,11 +200,17 @@ class ModelBasedAgent(Agent):
         return knn.predict(self.latents)
 
     def _partition(self, p: int) -> np.ndarray:
-        """Partition `p`'s k-means cells of the catalog's latents (seeded by the agent's seed and p)."""
+        """Partition `p`'s k-means cells of the catalog's latents (seeded by the agent's seed and p).
+
+        They depend on the catalog, the seed and the cell count only, not on the plays: made once, kept
+        for every later fit (one per ``learn`` call).
+        """
         k = min(max(2, round(int(self.hp["cells"]) * CELL_SCALES[p % len(CELL_SCALES)])), self.n_tracks)
-        with threadpool_limits(limits=1, user_api="openmp"):
-            km = KMeans(n_clusters=k, n_init=1, random_state=(1000 * self.seed + p) % 2**32)  # sklearn: < 2**32
-            return km.fit_predict(self.latents).astype(np.int64)
+        if (p, k) not in self._partitions:
+            with threadpool_limits(limits=1, user_api="openmp"):
+                km = KMeans(n_clusters=k, n_init=1, random_state=(1000 * self.seed + p) % 2**32)  # sklearn: < 2**32
+                self._partitions[p, k] = km.fit_predict(self.latents).astype(np.int64)
+        return self._partitions[p, k]
 
     def fit_model(self) -> dict[str, Any]:
         """Fit the listener model on the explored plays (module docstring); returns it."""
