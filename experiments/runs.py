@@ -363,9 +363,9 @@ def _run_agent(spec: RunSpec, run_dir: Path, progress_bar: bool) -> dict[str, An
     agent = agents.make(spec.agent, spec.env_id, seed=spec.seed, env_kwargs=spec.env_kwargs, **hp)
     curve_path = run_dir / "curve.json"
     state = json.loads(curve_path.read_text()) if curve_path.exists() else {"curve": [], "train_seconds": 0.0}
-    offline = None
+    offline = fit = None
     if ranking:
-        offline, state["train_seconds"] = _fit_and_rank_cached(agent, run_dir.parent / "_fitted")
+        offline, state["train_seconds"], fit = _fit_and_rank_cached(agent, run_dir.parent / "_fitted")
     elif trains:
         agent.learn(0)  # loads the checkpoint of an interrupted run, if any
         agent.schedule_timesteps = spec.total_timesteps  # the curve points' calls train as one call would
@@ -394,13 +394,16 @@ def _run_agent(spec: RunSpec, run_dir: Path, progress_bar: bool) -> dict[str, An
         "eval_seconds": eval_s,
         "curve": state["curve"],
         "offline": offline,
+        "fit": fit,
     }
 
 
-def _fit_and_rank_cached(agent: Any, cache_root: Path) -> tuple[dict[str, float] | None, float]:
+def _fit_and_rank_cached(agent: Any, cache_root: Path) -> tuple[dict[str, float] | None, float, str]:
     """`_fit_and_rank`, done once per (policy, seed, hyperparameters, catalog) under `cache_root`.
 
-    Returns the offline metrics and the seconds the fit took (when it was done).
+    Returns the offline metrics, the seconds the fit took (when it was done) and the fit's name under
+    `cache_root`: every run that shares the fit reports its seconds as its training time, and the
+    leaderboard's compute total counts them once per name.
     """
     ident = {"agent": agent.name, "seed": agent.seed, "hyperparams": agent.hp,
              "catalog": agent.catalog.fingerprint}
@@ -413,13 +416,13 @@ def _fit_and_rank_cached(agent: Any, cache_root: Path) -> tuple[dict[str, float]
         if done.exists():
             agent.load_fitted(cache / "policy")
             info = json.loads(done.read_text())
-            return info["offline"], float(info["fit_seconds"])
+            return info["offline"], float(info["fit_seconds"]), cache.name
         t = time.perf_counter()
         offline = _fit_and_rank(agent)
         seconds = time.perf_counter() - t
         agent.save(cache / "policy")
         write_json_atomic(done, {**ident, "offline": offline, "fit_seconds": seconds})
-        return offline, seconds
+        return offline, seconds, cache.name
 
 
 def _fit_and_rank(agent: Any, k: int = 10) -> dict[str, float] | None:

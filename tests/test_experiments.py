@@ -188,6 +188,12 @@ def test_a_reference_policy_is_fitted_once_per_catalog_and_seed(tmp_path):
                                                                                                    c["offline"])
     # the leaderboard reads run directories only
     assert len(leaderboard.collect(tmp_path)) == 3
+    # every run reports the fit's seconds as its training time; the compute total counts the shared fit once
+    assert a["fit"] == b["fit"] != c["fit"] and a["fit"] in fits and c["fit"] in fits
+    table, _ = leaderboard.build(leaderboard.collect(tmp_path))
+    once = a["train_seconds"] + c["train_seconds"] + a["eval_seconds"] + b["eval_seconds"] + c["eval_seconds"]
+    assert table.compute_s.sum() == pytest.approx(once)
+    assert table.compute_s.sum() < (table.wall_s * table.runs).sum()
 
 
 def test_baselines_define_zero_and_one(tmp_path):
