@@ -328,19 +328,18 @@ def _evaluation(res: Any) -> dict[str, Any]:
 
 
 def _run_baseline(spec: RunSpec) -> dict[str, Any]:
-    import gymnasium as gym
+    """A random, oracle or planner run: the reference episodes `musicgym.evaluate` plays for every run.
 
-    import musicgym
+    They are played once per env, arguments and evaluation seed (and cached), so a sweep's baseline
+    rows cost no second playing of them; the run that plays them first counts their seconds.
+    """
+    from musicgym.evaluation import evaluate_reference, reference_wait_seconds
 
-    t0 = time.perf_counter()
-    seed = _eval_seed(spec, EVAL_SEED)
-    if spec.agent == "random":
-        space = gym.make(spec.env_id, **spec.env_kwargs).action_space
-        policy: Any = musicgym.RandomPolicy(space, seed=seed)
-    else:
-        policy = musicgym.OraclePolicy() if spec.agent == "oracle" else musicgym.PlannerPolicy()
-    res = musicgym.evaluate(policy, spec.env_id, n_episodes=spec.eval_episodes, seed=seed, **spec.env_kwargs)
-    return {**_evaluation(res), "env_steps": 0, "train_seconds": 0.0, "eval_seconds": time.perf_counter() - t0,
+    t0, waited = time.perf_counter(), reference_wait_seconds()
+    res = evaluate_reference(spec.agent, spec.env_id, n_episodes=spec.eval_episodes,
+                             seed=_eval_seed(spec, EVAL_SEED), **spec.env_kwargs)
+    eval_s = time.perf_counter() - t0 - (reference_wait_seconds() - waited)
+    return {**_evaluation(res), "env_steps": 0, "train_seconds": 0.0, "eval_seconds": eval_s,
             "curve": [], "offline": None, "resumed_from": None}
 
 
@@ -349,6 +348,7 @@ def _run_agent(spec: RunSpec, run_dir: Path, progress_bar: bool) -> dict[str, An
 
     import musicgym
     from musicgym import agents
+    from musicgym.evaluation import reference_wait_seconds
 
     cls = agents.agent_class(spec.agent)
     if not cls.supports(spec.env_id):
@@ -381,10 +381,10 @@ def _run_agent(spec: RunSpec, run_dir: Path, progress_bar: bool) -> dict[str, An
                 state["curve"].append({"step": int(target), "score": res.normalized_score,
                                        "mean_return": res.mean_return})
                 write_json_atomic(curve_path, state)
-    t = time.perf_counter()
+    t, waited = time.perf_counter(), reference_wait_seconds()
     res = musicgym.evaluate(agent, spec.env_id, n_episodes=spec.eval_episodes, seed=_eval_seed(spec, EVAL_SEED),
                             **spec.env_kwargs)
-    eval_s = time.perf_counter() - t
+    eval_s = time.perf_counter() - t - (reference_wait_seconds() - waited)  # another run counts its playing
     agent.save(run_dir / "agent")
     return {
         **_evaluation(res),

@@ -15,10 +15,13 @@ listener's response noise (an unbiased, lower-variance estimate of the same quan
 Playlist-v0 that noise is large (a "liked" flip moves one reward by 40), in Taste-v0 and
 Preference-v0 rewards are deterministic and both returns coincide. ``mean_return`` is the sampled one.
 
-The random, oracle and planner returns of an (env, arguments, episodes, seed) are computed once per
+The random, oracle and planner episodes of an (env, arguments, episodes, seed) are played once per
 process and kept on disk in the user cache (`musicgym.paths.cache_dir`, ``references/``), keyed by the
 env id, its arguments, the catalog's fingerprint and `REFERENCE_VERSION`: the planner is slow on the
 slot envs (a rollout search at every step) and every run of a sweep evaluates on the same episodes.
+Processes that need the same references at once play them once: the others wait on a file lock.
+`evaluate_reference` gives those episodes' `EvalResult` for the random, oracle and planner rows of a
+leaderboard, without playing them again.
 """
 
 from __future__ import annotations
@@ -27,7 +30,11 @@ import hashlib
 import json
 import logging
 import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
@@ -38,8 +45,13 @@ from musicgym.paths import cache_dir
 from musicgym.policies import OraclePolicy, PlannerPolicy, RandomPolicy
 
 log = logging.getLogger(__name__)
-#: bump when the random policy, the oracle or a planner changes what it plays (invalidates the disk cache)
-REFERENCE_VERSION = 1
+#: bump when the random policy, the oracle or a planner changes what it plays, or the cache's format
+#: changes (invalidates the disk cache). 2: the cache keeps each reference's episodes (`evaluate_reference`)
+REFERENCE_VERSION = 2
+#: the references' rows of a leaderboard, by the names `evaluate_reference` takes
+REFERENCE_POLICIES = ("random", "oracle", "planner")
+#: the per-episode arrays of `run_episodes` that the cache keeps for each reference
+_EPISODE_FIELDS = ("returns", "expected", "regrets", "lengths")
 
 
 @dataclass
@@ -103,6 +115,16 @@ def run_episodes(
 
 
 _reference: dict[str, dict[str, Any]] = {}
+#: seconds this process has waited for reference episodes that another process was playing
+_waited = 0.0
+
+
+def reference_wait_seconds() -> float:
+    """Seconds this process has spent waiting for references another process was playing (`references`).
+
+    A sweep takes them out of a run's evaluation time: the run that played the episodes counts them.
+    """
+    return _waited
 
 
 def _describe(value: Any) -> str:
@@ -121,49 +143,141 @@ def _reference_key(env_id: str, env: gym.Env, env_kwargs: dict[str, Any], n_epis
     return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()[:24]
 
 
+@contextmanager
+def _file_lock(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on `path` meanwhile (waiting for another process that holds it).
+
+    Where the cache folder cannot be written, or the platform has no ``fcntl``, nothing is locked:
+    two processes may then play the same references, which costs time, not results.
+    """
+    try:
+        import fcntl
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fh = open(path, "w")  # noqa: SIM115 - held open while the lock is held
+    except (ImportError, OSError):
+        yield
+        return
+    try:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        yield
+    finally:
+        fh.close()  # closing the file releases the lock
+
+
+def _read_reference(key: str, path: Path) -> dict[str, Any] | None:
+    if key in _reference:
+        return _reference[key]
+    if path.is_file():
+        try:
+            _reference[key] = json.loads(path.read_text())
+            return _reference[key]
+        except (OSError, ValueError) as e:
+            log.warning("ignoring unreadable reference cache %s: %s", path, e)
+    return None
+
+
+def _episodes(run: dict[str, np.ndarray]) -> dict[str, list[float]]:
+    return {k: run[k].tolist() for k in _EPISODE_FIELDS}
+
+
 def references(env_id: str, n_episodes: int = 100, seed: int = 0, **env_kwargs: Any) -> dict[str, Any]:
     """The random policy's, the greedy oracle's and the planner's mean expected returns on these episodes.
 
     Returns ``{"random", "oracle", "planner": float, "planner_exact": bool}`` (``planner`` NaN where the
-    env's listener has no expected rewards). Cached in memory and on disk (module docstring).
+    env's listener has no expected rewards), and under ``"episodes"`` each one's per-episode returns,
+    expected returns, regrets and lengths (what `evaluate_reference` reads). Cached in memory and on
+    disk (module docstring).
     """
     env = gym.make(env_id, **env_kwargs)
     try:
         key = _reference_key(env_id, env, env_kwargs, n_episodes, seed)
-        if key in _reference:
-            return _reference[key]
         path = cache_dir() / "references" / f"{key}.json"
-        if path.is_file():
+        cached = _read_reference(key, path)
+        if cached is not None:
+            return cached
+        global _waited
+        t = time.perf_counter()
+        with _file_lock(path.with_suffix(".lock")):
+            _waited += time.perf_counter() - t
+            cached = _read_reference(key, path)  # another process may have played them meanwhile
+            if cached is not None:
+                return cached
+            rand = run_episodes(RandomPolicy(env.action_space, seed=seed), env, n_episodes, seed)
+            orac = run_episodes(OraclePolicy(), env, n_episodes, seed)
+            out: dict[str, Any] = {"random": float(rand["expected"].mean()), "oracle": float(orac["expected"].mean()),
+                                   "planner": float("nan"), "planner_exact": False,
+                                   "episodes": {"random": _episodes(rand), "oracle": _episodes(orac)}}
+            horizon = gym.spec(env_id.removeprefix("musicgym:")).max_episode_steps
             try:
-                _reference[key] = json.loads(path.read_text())
-                return _reference[key]
-            except (OSError, ValueError) as e:
-                log.warning("ignoring unreadable reference cache %s: %s", path, e)
-        rand = run_episodes(RandomPolicy(env.action_space, seed=seed), env, n_episodes, seed)
-        orac = run_episodes(OraclePolicy(), env, n_episodes, seed)
-        out: dict[str, Any] = {"random": float(rand["expected"].mean()), "oracle": float(orac["expected"].mean()),
-                               "planner": float("nan"), "planner_exact": False}
-        horizon = gym.spec(env_id.removeprefix("musicgym:")).max_episode_steps
-        try:
-            plan_env = gym.make(env_id, plan=True, plan_horizon=horizon, **env_kwargs)
-        except ValueError:  # a listener without expected rewards (a person, a replayed log): no planner
-            plan_env = None
-        if plan_env is not None:
-            plan = run_episodes(PlannerPolicy(), plan_env, n_episodes, seed)
-            plan_env.close()
-            out["planner"] = float(plan["expected"].mean())
-            out["planner_exact"] = bool(plan["exact"].all())
+                plan_env = gym.make(env_id, plan=True, plan_horizon=horizon, **env_kwargs)
+            except ValueError:  # a listener without expected rewards (a person, a replayed log): no planner
+                plan_env = None
+            if plan_env is not None:
+                plan = run_episodes(PlannerPolicy(), plan_env, n_episodes, seed)
+                plan_env.close()
+                out["planner"] = float(plan["expected"].mean())
+                out["planner_exact"] = bool(plan["exact"].all())
+                out["episodes"]["planner"] = _episodes(plan)
+            _reference[key] = out
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+                tmp.write_text(json.dumps(out))
+                tmp.replace(path)
+            except OSError as e:  # a read-only cache costs time, not results
+                log.warning("could not cache the references at %s: %s", path, e)
     finally:
         env.close()
-    _reference[key] = out
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(out))
-        tmp.replace(path)
-    except OSError as e:  # a read-only cache costs time, not results
-        log.warning("could not cache the references at %s: %s", path, e)
     return out
+
+
+def _result(run: dict[str, Any], ref: dict[str, Any]) -> EvalResult:
+    """The `EvalResult` of per-episode ``run`` arrays (`run_episodes`) against the references `ref`."""
+    r_rand, r_orac, r_plan = ref["random"], ref["oracle"], ref["planner"]
+    use_plan = bool(np.isfinite(r_plan) and r_plan >= r_orac)
+    r_ref = r_plan if use_plan else r_orac
+    span = r_ref - r_rand
+    expected = np.asarray(run["expected"], dtype=float)
+    returns = np.asarray(run["returns"], dtype=float)
+    score = float((expected.mean() - r_rand) / span) if abs(span) > 1e-12 else float("nan")
+    return EvalResult(
+        mean_return=float(returns.mean()),
+        std_return=float(returns.std()),
+        mean_expected_return=float(expected.mean()),
+        mean_regret=float(np.mean(run["regrets"])),
+        normalized_score=score,
+        random_return=r_rand,
+        oracle_return=r_orac,
+        planner_return=r_plan,
+        reference="planner" if use_plan else "oracle",
+        reference_exact=use_plan and bool(ref["planner_exact"]),
+        episode_returns=returns.tolist(),
+        episode_expected_returns=expected.tolist(),
+        episode_lengths=np.asarray(run["lengths"]).astype(int).tolist(),
+    )
+
+
+def evaluate_reference(name: str, env_id: str, n_episodes: int = 100, seed: int = 0, **env_kwargs: Any) -> EvalResult:
+    """`evaluate` of a reference policy (``"random"``, ``"oracle"`` or ``"planner"``) on these episodes.
+
+    The same result as ``evaluate(policy, ...)`` with ``RandomPolicy(space, seed=seed)``,
+    ``OraclePolicy()`` or ``PlannerPolicy()``, read from the episodes `references` played (and cached)
+    rather than played again.
+
+    Raises:
+        ValueError: an unknown name, or ``"planner"`` on an env whose listener has no expected rewards.
+    """
+    if name not in REFERENCE_POLICIES:
+        raise ValueError(f"unknown reference policy {name!r}; choose one of {', '.join(REFERENCE_POLICIES)}")
+    if isinstance(n_episodes, bool) or not isinstance(n_episodes, (int, np.integer)) or n_episodes < 1:
+        raise ValueError(f"n_episodes must be an integer >= 1, got {n_episodes!r}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    ref = references(env_id, n_episodes, seed, **env_kwargs)
+    if name not in ref["episodes"]:
+        raise ValueError(f"{env_id} has no planner with these arguments: its listener has no expected rewards")
+    return _result(ref["episodes"][name], ref)
 
 
 def evaluate(
@@ -197,25 +311,4 @@ def evaluate(
         run = run_episodes(policy, env, n_episodes, seed, deterministic)
     finally:
         env.close()
-    ref = references(env_id, n_episodes, seed, **env_kwargs)
-    r_rand, r_orac, r_plan = ref["random"], ref["oracle"], ref["planner"]
-    use_plan = bool(np.isfinite(r_plan) and r_plan >= r_orac)
-    r_ref = r_plan if use_plan else r_orac
-    span = r_ref - r_rand
-    expected = run["expected"]
-    score = float((expected.mean() - r_rand) / span) if abs(span) > 1e-12 else float("nan")
-    return EvalResult(
-        mean_return=float(run["returns"].mean()),
-        std_return=float(run["returns"].std()),
-        mean_expected_return=float(expected.mean()),
-        mean_regret=float(run["regrets"].mean()),
-        normalized_score=score,
-        random_return=r_rand,
-        oracle_return=r_orac,
-        planner_return=r_plan,
-        reference="planner" if use_plan else "oracle",
-        reference_exact=use_plan and bool(ref["planner_exact"]),
-        episode_returns=run["returns"].tolist(),
-        episode_expected_returns=expected.tolist(),
-        episode_lengths=run["lengths"].astype(int).tolist(),
-    )
+    return _result(run, references(env_id, n_episodes, seed, **env_kwargs))
