@@ -11,6 +11,11 @@ all sessions) over the actions ``env.action_masks()`` allows, and the warm-up st
 over the allowed actions. The TD target is SB3's, unmasked: the replay buffer stores no masks (one
 per transition would be N booleans), so max_a' Q(s', a') may count the track just played. With
 ``mask_rollouts=False`` (the default) it is SB3's DQN unchanged.
+
+Where the Q-network can score the replayed actions alone (`TrackQ.q_of`, catalog mode), a gradient
+step computes Q(s, a) for the batch's actions only, not for all N tracks before SB3's gather: the
+same loss and gradients (a test holds them equal), without backpropagating through a (batch, N)
+matrix and N track embeddings. With N = 20,000 that was most of a step's time.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from musicgym.agents.sb3_resume import ResumableMixin
 from sb3_contrib.common.maskable.utils import get_action_masks
 from stable_baselines3 import DQN
 from stable_baselines3.common.noise import ActionNoise
+from torch.nn import functional as F
 
 
 def masked_epsilon_greedy(
@@ -66,6 +72,37 @@ class MaskedRolloutDQN(ResumableMixin, DQN):
             for module in self.q_net_target.modules():
                 if hasattr(module, "clear_cache"):
                     module.clear_cache()
+
+    def train(self, gradient_steps: int, batch_size: int = 100) -> None:
+        """SB3's DQN gradient steps; Q(s, a) of the replayed actions alone where the network offers it."""
+        q_of = getattr(self.q_net.q_net, "q_of", None)
+        if q_of is None:
+            return super().train(gradient_steps, batch_size)
+        # SB3 2.9's DQN.train with `q_of` in place of ``gather(q_net(obs), 1, actions)``
+        self.policy.set_training_mode(True)
+        self._update_learning_rate(self.policy.optimizer)
+        losses = []
+        for _ in range(gradient_steps):
+            replay_data = self.replay_buffer.sample(batch_size, env=self._vec_normalize_env)
+            discounts = getattr(replay_data, "discounts", None)  # n-step replay (SB3 >= 2.6)
+            if discounts is None:
+                discounts = self.gamma
+            with torch.no_grad():
+                next_q_values, _ = self.q_net_target(replay_data.next_observations).max(dim=1)
+                not_done = 1 - replay_data.dones
+                target_q_values = replay_data.rewards + not_done * discounts * next_q_values.reshape(-1, 1)
+            features = self.q_net.extract_features(replay_data.observations, self.q_net.features_extractor)
+            current_q_values = q_of(features, replay_data.actions)
+            loss = F.smooth_l1_loss(current_q_values, target_q_values)
+            losses.append(loss.item())
+            self.policy.optimizer.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(self.policy.parameters(), self.max_grad_norm)
+            self.policy.optimizer.step()
+        self._n_updates += gradient_steps
+        self.logger.record("train/n_updates", self._n_updates, exclude="tensorboard")
+        self.logger.record("train/loss", np.mean(losses))
+        return None
 
     def training_state(self, full: bool) -> dict[str, Any]:
         """`ResumableMixin.training_state` and the masked exploration's generator."""

@@ -150,6 +150,16 @@ class TrackScorer(nn.Module):
         s = nn.functional.normalize(self.state(obs), dim=1)
         return self.log_scale.exp() * (s @ self._tracks().T)
 
+    def score_of(self, obs: torch.Tensor, tracks: torch.Tensor) -> torch.Tensor:
+        """(B, 1) logits of one track per row: ``forward(obs).gather(1, tracks)`` without scoring the catalog.
+
+        Its gradients are those of the gather (only the chosen tracks' embeddings get any), at the cost
+        of B track embeddings instead of the whole catalog's.
+        """
+        s = nn.functional.normalize(self.state(obs), dim=1)
+        t = nn.functional.normalize(self.track(self.items[tracks.reshape(-1)]), dim=1)
+        return self.log_scale.exp() * (s * t).sum(dim=1, keepdim=True)
+
 
 class TrackExtractor(nn.Module):
     """SB3 ``mlp_extractor`` for catalog mode: actor latent = `TrackScorer` logits, critic latent = a Tanh MLP."""
@@ -242,6 +252,10 @@ class TrackQ(nn.Module):
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         """(B, n_tracks) Q-values."""
         return self.level(features) + self.scorer(features)
+
+    def q_of(self, features: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        """(B, 1) Q-values of the (B, 1) `actions`: ``forward(features).gather(1, actions)``, scoring B tracks only."""
+        return self.level(features) + self.scorer.score_of(features, actions.long())
 
 
 class TrackDQNPolicy(_TrackFeaturesMixin, DQNPolicy):

@@ -348,3 +348,28 @@ def test_dqn_target_track_scorer_follows_the_polyak_updates():
         scorer.clear_cache()
         fresh = scorer(x)
     assert torch.equal(served, fresh)
+
+
+def test_dqn_catalog_gradient_step_scores_the_replayed_tracks_only_with_the_same_update():
+    """MaskedRolloutDQN.train (Q of the batch's actions, `TrackQ.q_of`) moves the weights as SB3's train does."""
+    import copy
+
+    import torch
+    from stable_baselines3 import DQN
+
+    a = agents.make("dqn", "MusicGym/TasteCatalog-v0", env_kwargs=CATALOG, **FAST["dqn"])
+    a.learn(200)
+    model = a.model
+    assert hasattr(model.q_net.q_net, "q_of")  # the config's track scorer
+    start = (copy.deepcopy(model.policy.state_dict()), copy.deepcopy(model.policy.optimizer.state_dict()))
+    after = {}
+    for name, train in (("ours", type(model).train), ("sb3", DQN.train)):
+        model.policy.load_state_dict(start[0])
+        model.policy.optimizer.load_state_dict(copy.deepcopy(start[1]))  # Adam steps its state in place
+        np.random.seed(0)  # SB3's replay buffer samples with numpy's global generator: the same batches
+        train(model, 3, 16)
+        after[name] = {k: v.clone() for k, v in model.q_net.state_dict().items()}
+    moved = [k for k in after["ours"] if not torch.equal(after["ours"][k], start[0]["q_net." + k])]
+    assert moved, "the gradient steps changed no weight"
+    for k in after["ours"]:
+        torch.testing.assert_close(after["ours"][k], after["sb3"][k], rtol=1e-5, atol=1e-6)
