@@ -254,13 +254,25 @@ class Terminated(KeyboardInterrupt):
     word = "terminated"
 
 
+#: in a pool process: the sweep's stop event (set by the parent when it is interrupted), and whether
+#: this process was interrupted itself
+_stop_event: Any = None
+_interrupted = False
+
+
 def _pool_worker(spec: RunSpec, root: str, wait: float, since: float) -> Outcome:
     """`_worker` in a pool process: Ctrl-C or SIGTERM stops the run in progress; an idle worker ignores Ctrl-C.
 
     A KeyboardInterrupt raised while the worker waits for its next task would print a traceback from
     the pool's loop; raised here, it unwinds the run (its lock is released, the run resumes when the
     sweep is run again) and goes back to the parent as this task's exception.
+
+    Once the sweep is stopping, a worker starts no further run: the pool hands each worker its next
+    task before the current one ends, and those tasks cannot be cancelled (before, each worker ran one
+    more whole run after Ctrl-C or SIGTERM, an hour for some runs of the full preset).
     """
+    if _interrupted or (_stop_event is not None and _stop_event.is_set()):
+        raise KeyboardInterrupt
     signal.signal(signal.SIGINT, _interrupt_once)
     previous = signal.signal(signal.SIGTERM, _interrupt_once)
     try:
@@ -271,6 +283,8 @@ def _pool_worker(spec: RunSpec, root: str, wait: float, since: float) -> Outcome
 
 
 def _interrupt_once(signum: int, frame: Any) -> None:
+    global _interrupted
+    _interrupted = True
     # a second signal must not break the run's clean-up
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
@@ -287,7 +301,9 @@ def _terminate_once(signum: int, frame: Any) -> None:
     raise Terminated
 
 
-def _init_worker() -> None:
+def _init_worker(stop_event: Any = None) -> None:
+    global _stop_event
+    _stop_event = stop_event
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # until a task starts (see `_pool_worker`)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - workers print nothing over the parent's progress bar
@@ -353,7 +369,9 @@ def run_local(specs: list[RunSpec], root: Path, workers: int = 1, on_done: Calla
     from concurrent.futures import wait as wait_for
 
     # spawn, not fork: torch and FAISS thread pools do not survive a fork
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"), initializer=_init_worker)
+    context = mp.get_context("spawn")
+    stop = context.Event()
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker, initargs=(stop,))
     others = set(mp.active_children())
 
     def submit(spec: RunSpec, waited: float) -> Future:
@@ -370,6 +388,7 @@ def run_local(specs: list[RunSpec], root: Path, workers: int = 1, on_done: Calla
                     pending[submit(spec, wait)] = (spec, wait)
     except KeyboardInterrupt:
         with _sigint_ignored():
+            stop.set()  # no worker starts another run (`_pool_worker`)
             # Ctrl-C in a terminal reaches every worker; a SIGINT sent to this process alone is passed on
             for proc in set(mp.active_children()) - others:
                 with suppress(ProcessLookupError):

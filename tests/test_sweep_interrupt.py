@@ -75,3 +75,32 @@ def test_ctrl_c_stops_the_sweep_and_every_worker_quietly(tmp_path, sent_to):
     while (left := subprocess.run(["pgrep", "-a", "-s", str(proc.pid)], capture_output=True, text=True).stdout):
         assert time.time() < deadline, f"processes left: {left}"
         time.sleep(0.2)
+
+
+@pytest.mark.slow  # a sweep with two worker processes and a queued run: ~30 s on 2 cores
+def test_a_stopped_sweep_starts_no_queued_run(tmp_path):
+    """The pool hands a worker its next run before the current one ends: after SIGTERM it must not start it.
+
+    Before, each worker unwound its interrupted run, then ran the run queued for it to the end.
+    """
+    out = tmp_path / "runs"
+    cfg = tmp_path / "sweep.yml"
+    cfg.write_text(yaml.safe_dump({**SWEEP, "agents": ["ah_dqn"], "seeds": 4, "out": str(out)}))
+    specs = load_sweep(cfg).specs
+    cmd = [sys.executable, "-m", "musicgym.experiments.cli", "sweep", str(cfg), "--workers", "2", "--no-progress"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        deadline = time.time() + 180
+        while sum((out / s.name / "curve.json").exists() for s in specs) < 2:  # two runs under way
+            assert proc.poll() is None, proc.communicate()
+            assert time.time() < deadline, "the sweep did not get under way"
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 143, stderr
+    started = [s.name for s in specs if (out / s.name / "curve.json").exists()]
+    assert len(started) == 2, f"runs started after SIGTERM: {started}"
+    assert not list(out.glob("*/result.json"))
