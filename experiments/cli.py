@@ -292,7 +292,7 @@ def build_parser() -> argparse.ArgumentParser:
              "(Markdown, CSV, JSON, PNG). Finished runs are reused; interrupted ones resume.")
     presets = sorted(p.name.removesuffix(".yml") for p in PRESETS.iterdir() if p.name.endswith(".yml"))
     lb.add_argument("--preset", choices=presets, default="quick",
-                    help="quick: 2 seeds and small budgets, minutes; full: the published leaderboard, hours "
+                    help="quick: 2 seeds and small budgets, minutes; full: the leaderboard to quote, many hours "
                     "(default: quick)")
     _add_run_options(lb)
     lb.set_defaults(func=_leaderboard)

@@ -92,7 +92,7 @@ def _track_of(env: str) -> str:
 
 
 def _compute_seconds(results: list[dict[str, Any]]) -> dict[int, float]:
-    """Each run's share of the compute (by ``id`` of its result): training plus evaluation seconds.
+    """Each run's share of the compute (by ``id`` of its result): training, evaluation and learning-curve seconds.
 
     A supervised reference policy is fitted once per seed and catalog and that fit serves its runs on
     every env (``fit`` in their results names it); each such run reports the fit's seconds as its
@@ -105,7 +105,7 @@ def _compute_seconds(results: list[dict[str, Any]]) -> dict[int, float]:
         shared = fit is not None and fit in counted
         if fit is not None:
             counted.add(fit)
-        out[id(r)] = (0.0 if shared else r["train_seconds"]) + r["eval_seconds"]
+        out[id(r)] = (0.0 if shared else r["train_seconds"]) + r["eval_seconds"] + r.get("curve_seconds", 0.0)
     return out
 
 
@@ -140,7 +140,8 @@ def build(results: list[dict[str, Any]]) -> tuple[pd.DataFrame, pd.DataFrame]:
             "reference": runs[0].get("reference", "oracle"),
             "reference_exact": bool(all(r.get("reference_exact", False) for r in runs)),
             "env_steps": int(np.mean([r["env_steps"] for r in runs])),
-            "wall_s": float(np.mean([r["train_seconds"] + r["eval_seconds"] for r in runs])),
+            "wall_s": float(np.mean([r["train_seconds"] + r["eval_seconds"] + r.get("curve_seconds", 0.0)
+                                     for r in runs])),
             "compute_s": float(sum(compute[id(r)] for r in runs)),
             "hit@10": float(np.mean([o["hit@10"] for o in offline])) if offline else float("nan"),
             "ndcg@10": float(np.mean([o["ndcg@10"] for o in offline])) if offline else float("nan"),

@@ -339,7 +339,7 @@ def _run_baseline(spec: RunSpec) -> dict[str, Any]:
     res = evaluate_reference(spec.agent, spec.env_id, n_episodes=spec.eval_episodes,
                              seed=_eval_seed(spec, EVAL_SEED), **spec.env_kwargs)
     eval_s = time.perf_counter() - t0 - (reference_wait_seconds() - waited)
-    return {**_evaluation(res), "env_steps": 0, "train_seconds": 0.0, "eval_seconds": eval_s,
+    return {**_evaluation(res), "env_steps": 0, "train_seconds": 0.0, "eval_seconds": eval_s, "curve_seconds": 0.0,
             "curve": [], "offline": None, "resumed_from": None}
 
 
@@ -376,8 +376,11 @@ def _run_agent(spec: RunSpec, run_dir: Path, progress_bar: bool) -> dict[str, An
                 agent.learn(int(target), progress_bar=progress_bar)
                 state["train_seconds"] += time.perf_counter() - t
             if all(p["step"] != int(target) for p in state["curve"]):
+                t, waited = time.perf_counter(), reference_wait_seconds()
                 res = musicgym.evaluate(agent, spec.env_id, n_episodes=spec.curve_episodes,
                                         seed=_eval_seed(spec, CURVE_SEED), **spec.env_kwargs)
+                state["curve_seconds"] = (state.get("curve_seconds", 0.0) + time.perf_counter() - t
+                                          - (reference_wait_seconds() - waited))
                 state["curve"].append({"step": int(target), "score": res.normalized_score,
                                        "mean_return": res.mean_return})
                 write_json_atomic(curve_path, state)
@@ -392,6 +395,7 @@ def _run_agent(spec: RunSpec, run_dir: Path, progress_bar: bool) -> dict[str, An
         "env_steps": int(agent.num_timesteps),
         "train_seconds": float(state["train_seconds"]),
         "eval_seconds": eval_s,
+        "curve_seconds": float(state.get("curve_seconds", 0.0)),  # the learning curve's evaluations
         "curve": state["curve"],
         "offline": offline,
         "fit": fit,

@@ -124,6 +124,11 @@ def test_execute_writes_a_complete_run_and_skips_it_the_second_time(tmp_path):
     assert any((run / "tb").rglob("events.*"))
     assert res["env_steps"] >= 400 and len(res["episode_scores"]) == 4
     assert [p["step"] for p in res["curve"]] == [200, 400]
+    # the learning curve's evaluations are timed and counted in the run's wall time and the compute total
+    assert res["curve_seconds"] > 0
+    table, _ = leaderboard.build([res])
+    whole = res["train_seconds"] + res["eval_seconds"] + res["curve_seconds"]
+    assert table.wall_s.iloc[0] == pytest.approx(whole) and table.compute_s.iloc[0] == pytest.approx(whole)
     mtime = (run / "result.json").stat().st_mtime_ns
     assert execute(spec, tmp_path) == res and (run / "result.json").stat().st_mtime_ns == mtime
 
