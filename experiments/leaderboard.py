@@ -225,7 +225,9 @@ What the rows know: random, oracle and planner are references (the oracle and th
 drawn listener); posterior_greedy and posterior_planner know the env's documented listener model, never
 the drawn listener, and learn nothing across episodes; model_based is RL given the documented candidate
 rule (which tracks are offered next), learning the listener from its own episodes; every other agent
-learns from its episodes or, for the supervised policies, from the catalog's playlists.
+learns from its episodes or, for the supervised policies, from the catalog's playlists. A row's wall s
+is a run's seconds of training, learning-curve evaluations and evaluation (mean over its runs); a
+supervised policy's fit serves its runs on every env and is in each of their wall s, once in the compute.
 """
 
 
