@@ -232,6 +232,13 @@ def references(env_id: str, n_episodes: int = 100, seed: int = 0, **env_kwargs: 
     return out
 
 
+def _check_episodes(n_episodes: Any, seed: Any) -> None:
+    if isinstance(n_episodes, bool) or not isinstance(n_episodes, (int, np.integer)) or n_episodes < 1:
+        raise ValueError(f"n_episodes must be an integer >= 1, got {n_episodes!r}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+
+
 def _result(run: dict[str, Any], ref: dict[str, Any]) -> EvalResult:
     """The `EvalResult` of per-episode ``run`` arrays (`run_episodes`) against the references `ref`."""
     r_rand, r_orac, r_plan = ref["random"], ref["oracle"], ref["planner"]
@@ -270,10 +277,7 @@ def evaluate_reference(name: str, env_id: str, n_episodes: int = 100, seed: int 
     """
     if name not in REFERENCE_POLICIES:
         raise ValueError(f"unknown reference policy {name!r}; choose one of {', '.join(REFERENCE_POLICIES)}")
-    if isinstance(n_episodes, bool) or not isinstance(n_episodes, (int, np.integer)) or n_episodes < 1:
-        raise ValueError(f"n_episodes must be an integer >= 1, got {n_episodes!r}")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    _check_episodes(n_episodes, seed)
     ref = references(env_id, n_episodes, seed, **env_kwargs)
     if name not in ref["episodes"]:
         raise ValueError(f"{env_id} has no planner with these arguments: its listener has no expected rewards")
@@ -299,10 +303,7 @@ def evaluate(
         An `EvalResult`; ``normalized_score = (E - E_random) / (E_ref - E_random)`` on expected
         returns E (module docstring), E_ref the higher of the planner's and the greedy oracle's.
     """
-    if isinstance(n_episodes, bool) or not isinstance(n_episodes, (int, np.integer)) or n_episodes < 1:
-        raise ValueError(f"n_episodes must be an integer >= 1, got {n_episodes!r}")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    _check_episodes(n_episodes, seed)
     own = dict(getattr(policy, "eval_env_kwargs", None) or {})
     if own.get("plan") and "plan_horizon" not in own:
         own["plan_horizon"] = gym.spec(env_id.removeprefix("musicgym:")).max_episode_steps
