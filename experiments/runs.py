@@ -327,18 +327,36 @@ def _evaluation(res: Any) -> dict[str, Any]:
     }
 
 
+def _clock() -> tuple[float, float]:
+    """A start for `_seconds_since`: the time now and this process's waits for others' references so far."""
+    from musicgym.evaluation import reference_wait_seconds
+
+    return time.perf_counter(), reference_wait_seconds()
+
+
+def _seconds_since(start: tuple[float, float]) -> float:
+    """Seconds since `start` (`_clock`), less any spent waiting for another process's reference episodes.
+
+    The run that played them counts them.
+    """
+    from musicgym.evaluation import reference_wait_seconds
+
+    t, waited = start
+    return time.perf_counter() - t - (reference_wait_seconds() - waited)
+
+
 def _run_baseline(spec: RunSpec) -> dict[str, Any]:
     """A random, oracle or planner run: the reference episodes `musicgym.evaluate` plays for every run.
 
     They are played once per env, arguments and evaluation seed (and cached), so a sweep's baseline
     rows cost no second playing of them; the run that plays them first counts their seconds.
     """
-    from musicgym.evaluation import evaluate_reference, reference_wait_seconds
+    from musicgym.evaluation import evaluate_reference
 
-    t0, waited = time.perf_counter(), reference_wait_seconds()
+    start = _clock()
     res = evaluate_reference(spec.agent, spec.env_id, n_episodes=spec.eval_episodes,
                              seed=_eval_seed(spec, EVAL_SEED), **spec.env_kwargs)
-    eval_s = time.perf_counter() - t0 - (reference_wait_seconds() - waited)
+    eval_s = _seconds_since(start)
     return {**_evaluation(res), "env_steps": 0, "train_seconds": 0.0, "eval_seconds": eval_s, "curve_seconds": 0.0,
             "curve": [], "offline": None, "resumed_from": None}
 
@@ -348,7 +366,6 @@ def _run_agent(spec: RunSpec, run_dir: Path, progress_bar: bool) -> dict[str, An
 
     import musicgym
     from musicgym import agents
-    from musicgym.evaluation import reference_wait_seconds
 
     cls = agents.agent_class(spec.agent)
     if not cls.supports(spec.env_id):
@@ -376,18 +393,17 @@ def _run_agent(spec: RunSpec, run_dir: Path, progress_bar: bool) -> dict[str, An
                 agent.learn(int(target), progress_bar=progress_bar)
                 state["train_seconds"] += time.perf_counter() - t
             if all(p["step"] != int(target) for p in state["curve"]):
-                t, waited = time.perf_counter(), reference_wait_seconds()
+                start = _clock()
                 res = musicgym.evaluate(agent, spec.env_id, n_episodes=spec.curve_episodes,
                                         seed=_eval_seed(spec, CURVE_SEED), **spec.env_kwargs)
-                state["curve_seconds"] = (state.get("curve_seconds", 0.0) + time.perf_counter() - t
-                                          - (reference_wait_seconds() - waited))
+                state["curve_seconds"] = state.get("curve_seconds", 0.0) + _seconds_since(start)
                 state["curve"].append({"step": int(target), "score": res.normalized_score,
                                        "mean_return": res.mean_return})
                 write_json_atomic(curve_path, state)
-    t, waited = time.perf_counter(), reference_wait_seconds()
+    start = _clock()
     res = musicgym.evaluate(agent, spec.env_id, n_episodes=spec.eval_episodes, seed=_eval_seed(spec, EVAL_SEED),
                             **spec.env_kwargs)
-    eval_s = time.perf_counter() - t - (reference_wait_seconds() - waited)  # another run counts its playing
+    eval_s = _seconds_since(start)
     agent.save(run_dir / "agent")
     return {
         **_evaluation(res),
