@@ -91,6 +91,11 @@ def _track_of(env: str) -> str:
     return "other"
 
 
+def _run_seconds(r: dict[str, Any]) -> float:
+    """A run's seconds: training, evaluation and learning-curve evaluations (its row's ``wall s``)."""
+    return r["train_seconds"] + r["eval_seconds"] + r.get("curve_seconds", 0.0)
+
+
 def _compute_seconds(results: list[dict[str, Any]]) -> dict[int, float]:
     """Each run's share of the compute (by ``id`` of its result): training, evaluation and learning-curve seconds.
 
@@ -105,7 +110,7 @@ def _compute_seconds(results: list[dict[str, Any]]) -> dict[int, float]:
         shared = fit is not None and fit in counted
         if fit is not None:
             counted.add(fit)
-        out[id(r)] = (0.0 if shared else r["train_seconds"]) + r["eval_seconds"] + r.get("curve_seconds", 0.0)
+        out[id(r)] = _run_seconds(r) - (r["train_seconds"] if shared else 0.0)
     return out
 
 
@@ -140,8 +145,7 @@ def build(results: list[dict[str, Any]]) -> tuple[pd.DataFrame, pd.DataFrame]:
             "reference": runs[0].get("reference", "oracle"),
             "reference_exact": bool(all(r.get("reference_exact", False) for r in runs)),
             "env_steps": int(np.mean([r["env_steps"] for r in runs])),
-            "wall_s": float(np.mean([r["train_seconds"] + r["eval_seconds"] + r.get("curve_seconds", 0.0)
-                                     for r in runs])),
+            "wall_s": float(np.mean([_run_seconds(r) for r in runs])),
             "compute_s": float(sum(compute[id(r)] for r in runs)),
             "hit@10": float(np.mean([o["hit@10"] for o in offline])) if offline else float("nan"),
             "ndcg@10": float(np.mean([o["ndcg@10"] for o in offline])) if offline else float("nan"),
