@@ -10,7 +10,9 @@ learning-curve and evaluation seconds; a supervised policy's shared fit once):
 - for any other pair, the RL agent is trained for 1/``--scale`` of its budget (its first unfinished
   seed, under ``--runs``), and each of its unfinished runs counts that run's training seconds times
   (budget / env steps it trained) plus its learning-curve and evaluation seconds, which do not shrink
-  with the budget (the same curve points and episodes);
+  with the budget (the same curve points and episodes). An agent named in ``--unscaled`` is trained
+  for its whole budget instead: one whose training seconds do not grow in proportion to its steps
+  (model_based's fixed costs make 1/10 of its budget take a quarter of the whole's time);
 - unfinished runs that train nothing (references, supervised policies) are run in full under ``--runs``.
 
 So the projection assumes a run's training seconds grow linearly with its env steps (true of the
@@ -27,6 +29,7 @@ from __future__ import annotations
 import argparse
 import math
 from collections import defaultdict
+from collections.abc import Collection
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -61,7 +64,8 @@ def _projected(result: dict[str, Any], budget: int) -> float:
 
 
 def estimate(preset: str, measured: Path | None, runs: Path, scale: int, workers: int,
-             agents: list[str] | None = None, envs: list[str] | None = None) -> list[dict[str, Any]]:
+             agents: list[str] | None = None, envs: list[str] | None = None,
+             unscaled: Collection[str] = ()) -> list[dict[str, Any]]:
     """One row per pair of the preset: its finished runs' seconds and its other runs' projected seconds."""
     sweep = load_sweep(PRESETS / f"{preset}.yml", agents_sel=agents, envs_sel=envs, out=runs)
     names = {s.name for s in sweep.specs}
@@ -79,11 +83,13 @@ def estimate(preset: str, measured: Path | None, runs: Path, scale: int, workers
         if not _trains(left[0]):
             todo += left
         elif not any(s.name in finished for s in specs):
-            probe = replace(left[0], total_timesteps=max(1, math.ceil(left[0].total_timesteps / scale)))
+            k = 1 if left[0].agent in unscaled else scale
+            probe = replace(left[0], total_timesteps=max(1, math.ceil(left[0].total_timesteps / k)))
             probes[pair] = probe
             todo.append(probe)
     if todo:
-        print(f"running {len(todo)} runs under {runs} ({len(probes)} of them RL runs at 1/{scale} of their budget)")
+        print(f"running {len(todo)} runs under {runs} ({len(probes)} of them RL runs, at 1/{scale} of their budget "
+              f"but for {', '.join(sorted(unscaled)) or 'none'})")
         outcomes = run_local(todo, runs, workers=workers)
         failed = [o for o in outcomes if o.error]
         if failed:
@@ -102,7 +108,7 @@ def estimate(preset: str, measured: Path | None, runs: Path, scale: int, workers
         measured_s = [leaderboard._run_seconds(r) for r in mine]
         row = {"env": env, "agent": agent, "runs": len(specs), "budget": specs[0].total_timesteps,
                "finished": len(mine), "finished_s": sum(seconds_of[r["name"]] for r in mine),
-               "spread": (max(measured_s) / min(measured_s) - 1) if len(measured_s) > 1 and min(measured_s) > 0 else None,
+               "spread": (max(measured_s) / min(measured_s) - 1) if len(measured_s) > 1 and min(measured_s) >= 1 else None,
                "projected": 0, "projected_s": 0.0, "how": ""}
         left = [s for s in specs if s.name not in finished]
         if left and not _trains(left[0]):
@@ -113,7 +119,8 @@ def estimate(preset: str, measured: Path | None, runs: Path, scale: int, workers
         elif left:
             probe = done_here[probes[pair].name]
             row.update(projected=len(left), projected_s=len(left) * _projected(probe, left[0].total_timesteps),
-                       how=f"1/{scale} run: {probe['env_steps']} steps, {probe['train_seconds']:.0f} s training")
+                       how=f"{'whole' if left[0].agent in unscaled else f'1/{scale}'} run: {probe['env_steps']} steps, "
+                       f"{probe['train_seconds']:.0f} s training")
         rows.append(row)
     return rows
 
@@ -148,12 +155,14 @@ def main() -> None:
     p.add_argument("--scale", type=int, default=10, help="RL runs with no finished run train for 1/scale of their budget")
     p.add_argument("--workers", type=int, default=1, help="runs at a time (1: each run has a core to itself "
                    "when another job runs beside it)")
+    p.add_argument("--unscaled", nargs="+", default=[], metavar="AGENT",
+                   help="agents whose run to measure trains for its whole budget (not in proportion to steps)")
     p.add_argument("--agents", nargs="+", default=None)
     p.add_argument("--envs", nargs="+", default=None)
     a = p.parse_args()
     if a.scale < 1:
         p.error("--scale must be >= 1")
-    print(report(estimate(a.preset, a.measured, a.runs, a.scale, a.workers, a.agents, a.envs)))
+    print(report(estimate(a.preset, a.measured, a.runs, a.scale, a.workers, a.agents, a.envs, a.unscaled)))
 
 
 if __name__ == "__main__":

@@ -34,3 +34,12 @@ def test_runs_to_go_count_their_pairs_finished_runs_or_a_short_run(tmp_path):
     assert dqn["projected_s"] > 2 * (short["train_seconds"] + short["eval_seconds"])
     total = ec.report(list(rows.values())).splitlines()[-1]
     assert "finished: 1 runs" in total and "to go: 3 runs" in total and "for 4 runs" in total
+
+
+def test_an_unscaled_agent_is_measured_at_its_whole_budget(tmp_path):
+    rows = ec.estimate("quick", None, tmp_path, scale=4, workers=1, agents=["dqn"], envs=["Preference-v0"],
+                       unscaled=["dqn"])
+    [short] = ec.leaderboard.collect(tmp_path)
+    assert (short["spec"]["total_timesteps"], short["env_steps"]) == (4000, 4000)
+    assert rows[0]["projected_s"] == pytest.approx(2 * ec.leaderboard._run_seconds(short))
+    assert rows[0]["how"].startswith("whole run")
