@@ -7,21 +7,22 @@ learning-curve and evaluation seconds; a supervised policy's shared fit once):
 - runs of the preset already finished under ``--measured`` count their own seconds;
 - an unfinished run of a pair (env, agent, hyperparameters) that has finished runs there counts the
   mean of theirs (the same work for another seed);
-- for any other pair, the RL agent is trained for 1/``--scale`` of its budget (its first unfinished
-  seed, under ``--runs``), and each of its unfinished runs counts that run's training seconds times
+- for any other pair, the RL agent is trained for 1/``--scale`` of its budget (its seed 0, under
+  ``--runs``), and each of its unfinished runs counts that run's training seconds times
   (budget / env steps it trained) plus its learning-curve and evaluation seconds, which do not shrink
   with the budget (the same curve points and episodes). An agent named in ``--unscaled`` is trained
   for its whole budget instead: one whose training seconds do not grow in proportion to its steps
   (model_based's fixed costs make 1/10 of its budget take a quarter of the whole's time);
 - unfinished runs that train nothing (references, supervised policies) are run in full under ``--runs``.
 
-So the projection assumes a run's training seconds grow linearly with its env steps (true of the
-agents here after their first few hundred steps) and that seeds cost alike (the table's spread column
-is how much the slowest finished run of a pair took over the fastest).
+So the projection assumes that a run's training seconds grow in proportion to its env steps and that
+seeds cost alike (the table's spread column: how much longer the slowest finished run of a pair took
+than the fastest). ``--check`` tests the first assumption where it can: it makes the short run of
+every pair that has finished runs too, and prints its projection beside their measured seconds.
 
 Usage::
 
-    python experiments/estimate_compute.py --preset full --measured runs/leaderboard-full --runs runs/estimate
+    python experiments/estimate_compute.py --preset full --measured runs/leaderboard-full --unscaled model_based --check
 """
 
 from __future__ import annotations
@@ -65,8 +66,12 @@ def _projected(result: dict[str, Any], budget: int) -> float:
 
 def estimate(preset: str, measured: Path | None, runs: Path, scale: int, workers: int,
              agents: list[str] | None = None, envs: list[str] | None = None,
-             unscaled: Collection[str] = ()) -> list[dict[str, Any]]:
-    """One row per pair of the preset: its finished runs' seconds and its other runs' projected seconds."""
+             unscaled: Collection[str] = (), check: bool = False) -> list[dict[str, Any]]:
+    """One row per pair of the preset: its finished runs' seconds and its other runs' projected seconds.
+
+    `check`: also make the short run of each RL pair that has finished runs, and put its projection of
+    a run beside their mean in the row's ``check`` (projected seconds, measured seconds).
+    """
     sweep = load_sweep(PRESETS / f"{preset}.yml", agents_sel=agents, envs_sel=envs, out=runs)
     names = {s.name for s in sweep.specs}
     finished = {r["name"]: r for r in leaderboard.collect(measured, names)} if measured and measured.is_dir() else {}
@@ -74,19 +79,17 @@ def estimate(preset: str, measured: Path | None, runs: Path, scale: int, workers
     for spec in sweep.specs:
         by_pair[_pair(spec)].append(spec)
 
-    # what has to run here: non-training runs in full, one short probe for each RL pair with no finished run
+    # what has to run here: non-training runs in full, a short run of seed 0 for each RL pair with no
+    # finished run (with `check`, for every RL pair)
     todo, probes = [], {}
     for pair, specs in by_pair.items():
         left = [s for s in specs if s.name not in finished]
-        if not left:
-            continue
-        if not _trains(left[0]):
+        if left and not _trains(left[0]):
             todo += left
-        elif not any(s.name in finished for s in specs):
-            k = 1 if left[0].agent in unscaled else scale
-            probe = replace(left[0], total_timesteps=max(1, math.ceil(left[0].total_timesteps / k)))
-            probes[pair] = probe
-            todo.append(probe)
+        elif _trains(specs[0]) and ((left and len(left) == len(specs)) or check):
+            k = 1 if specs[0].agent in unscaled else scale
+            probes[pair] = replace(specs[0], total_timesteps=max(1, math.ceil(specs[0].total_timesteps / k)))
+            todo.append(probes[pair])
     if todo:
         print(f"running {len(todo)} runs under {runs} ({len(probes)} of them RL runs, at 1/{scale} of their budget "
               f"but for {', '.join(sorted(unscaled)) or 'none'})")
@@ -111,15 +114,17 @@ def estimate(preset: str, measured: Path | None, runs: Path, scale: int, workers
                "spread": (max(measured_s) / min(measured_s) - 1) if len(measured_s) > 1 and min(measured_s) >= 1 else None,
                "projected": 0, "projected_s": 0.0, "how": ""}
         left = [s for s in specs if s.name not in finished]
+        probe = done_here[probes[pair].name] if pair in probes else None
+        if probe is not None and mine:
+            row["check"] = (_projected(probe, specs[0].total_timesteps), float(np.mean(measured_s)))
         if left and not _trains(left[0]):
             row.update(projected=len(left), projected_s=sum(seconds_of[s.name] for s in left), how="run here")
         elif left and mine:
             row.update(projected=len(left), projected_s=len(left) * float(np.mean(measured_s)),
                        how=f"mean of {len(mine)} finished")
         elif left:
-            probe = done_here[probes[pair].name]
             row.update(projected=len(left), projected_s=len(left) * _projected(probe, left[0].total_timesteps),
-                       how=f"{'whole' if left[0].agent in unscaled else f'1/{scale}'} run: {probe['env_steps']} steps, "
+                       how=f"{'whole' if agent in unscaled else f'1/{scale}'} run: {probe['env_steps']} steps, "
                        f"{probe['train_seconds']:.0f} s training")
         rows.append(row)
     return rows
@@ -143,6 +148,16 @@ def report(rows: list[dict[str, Any]]) -> str:
               f"finished: {n_done} runs, {done_s / 3600:.2f} h; to go: {n - n_done} runs, {to_go_s / 3600:.2f} h "
               f"(measured or projected); total {(done_s + to_go_s) / 3600:.2f} h of compute for {n} runs, "
               f"{(done_s + to_go_s) / 3600 / 2:.2f} h of wall time on 2 cores at best"]
+    checks = [r for r in rows if r.get("check")]
+    if checks:
+        lines += ["", "check of the projection on pairs with finished runs (seconds a run: projected, measured mean)"]
+        errors = []
+        for r in checks:
+            projected, measured = r["check"]
+            errors.append(projected / measured - 1)
+            lines.append(f"{r['env']:22} {r['agent']:18} {projected:>8.0f} {measured:>8.0f} {100 * errors[-1]:>+5.0f}%")
+        lines.append(f"projected against measured: {100 * min(errors):+.0f}% to {100 * max(errors):+.0f}% over "
+                     f"{len(checks)} pairs; their sum {100 * (sum(r['check'][0] for r in checks) / sum(r['check'][1] for r in checks) - 1):+.0f}%")
     return "\n".join(lines)
 
 
@@ -157,12 +172,14 @@ def main() -> None:
                    "when another job runs beside it)")
     p.add_argument("--unscaled", nargs="+", default=[], metavar="AGENT",
                    help="agents whose run to measure trains for its whole budget (not in proportion to steps)")
+    p.add_argument("--check", action="store_true", help="also project the pairs that have finished runs, and "
+                   "print each projection beside their measured mean")
     p.add_argument("--agents", nargs="+", default=None)
     p.add_argument("--envs", nargs="+", default=None)
     a = p.parse_args()
     if a.scale < 1:
         p.error("--scale must be >= 1")
-    print(report(estimate(a.preset, a.measured, a.runs, a.scale, a.workers, a.agents, a.envs, a.unscaled)))
+    print(report(estimate(a.preset, a.measured, a.runs, a.scale, a.workers, a.agents, a.envs, a.unscaled, a.check)))
 
 
 if __name__ == "__main__":

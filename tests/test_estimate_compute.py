@@ -36,10 +36,19 @@ def test_runs_to_go_count_their_pairs_finished_runs_or_a_short_run(tmp_path):
     assert "finished: 1 runs" in total and "to go: 3 runs" in total and "for 4 runs" in total
 
 
-def test_an_unscaled_agent_is_measured_at_its_whole_budget(tmp_path):
-    rows = ec.estimate("quick", None, tmp_path, scale=4, workers=1, agents=["dqn"], envs=["Preference-v0"],
-                       unscaled=["dqn"])
-    [short] = ec.leaderboard.collect(tmp_path)
-    assert (short["spec"]["total_timesteps"], short["env_steps"]) == (4000, 4000)
-    assert rows[0]["projected_s"] == pytest.approx(2 * ec.leaderboard._run_seconds(short))
-    assert rows[0]["how"].startswith("whole run")
+def test_an_unscaled_agent_is_measured_at_its_whole_budget_and_checked_against_finished_runs(tmp_path):
+    [dqn0, _] = load_sweep(ec.PRESETS / "quick.yml", agents_sel=["dqn"], envs_sel=["Preference-v0"]).specs
+    measured = tmp_path / "measured"
+    (measured / dqn0.name).mkdir(parents=True)
+    write_json_atomic(measured / dqn0.name / "result.json", {
+        "name": dqn0.name, "spec": dqn0.to_dict(), "env_steps": 4000, "fit": None,
+        "train_seconds": 100.0, "eval_seconds": 10.0, "curve_seconds": 5.0})
+
+    [row] = ec.estimate("quick", measured, tmp_path / "short", scale=4, workers=1, agents=["dqn"],
+                        envs=["Preference-v0"], unscaled=["dqn"], check=True)
+
+    [short] = ec.leaderboard.collect(tmp_path / "short")  # seed 0 again, for its whole budget
+    assert (short["name"], short["env_steps"]) == (dqn0.name, 4000)
+    assert row["check"] == (pytest.approx(ec.leaderboard._run_seconds(short)), 115.0)
+    assert (row["projected"], row["projected_s"], row["how"]) == (1, 115.0, "mean of 1 finished")
+    assert "over 1 pairs" in ec.report([row]).splitlines()[-1]
