@@ -7,8 +7,8 @@ learning-curve and evaluation seconds; a supervised policy's shared fit once):
 - runs of the preset already finished under ``--measured`` count their own seconds;
 - an unfinished run of a pair (env, agent, hyperparameters) that has finished runs there counts the
   mean of theirs (the same work for another seed);
-- for any other pair, the RL agent is trained for 1/``--scale`` of its budget (its seed 0, under
-  ``--runs``), and each of its unfinished runs counts that run's training seconds times
+- for any other pair, the RL agent is trained for 1/``--scale`` of its budget, but for at least
+  ``--min-steps`` (its seed 0, under ``--runs``), and each of its unfinished runs counts that run's training seconds times
   (budget / env steps it trained) plus its learning-curve and evaluation seconds, which do not shrink
   with the budget (the same curve points and episodes). An agent named in ``--unscaled`` is trained
   for its whole budget instead: one whose training seconds do not grow in proportion to its steps
@@ -66,9 +66,11 @@ def _projected(result: dict[str, Any], budget: int) -> float:
 
 def estimate(preset: str, measured: Path | None, runs: Path, scale: int, workers: int,
              agents: list[str] | None = None, envs: list[str] | None = None,
-             unscaled: Collection[str] = (), check: bool = False) -> list[dict[str, Any]]:
+             unscaled: Collection[str] = (), check: bool = False, min_steps: int = 10_000) -> list[dict[str, Any]]:
     """One row per pair of the preset: its finished runs' seconds and its other runs' projected seconds.
 
+    `min_steps`: the least a short run trains (a DQN trains only after its ``learning_starts`` steps: in
+    catalog mode 1,000, which would be half a 2,000-step run and a twentieth of the whole run).
     `check`: also make the short run of each RL pair that has finished runs, and put its projection of
     a run beside their mean in the row's ``check`` (projected seconds, measured seconds).
     """
@@ -87,12 +89,13 @@ def estimate(preset: str, measured: Path | None, runs: Path, scale: int, workers
         if left and not _trains(left[0]):
             todo += left
         elif _trains(specs[0]) and ((left and len(left) == len(specs)) or check):
-            k = 1 if specs[0].agent in unscaled else scale
-            probes[pair] = replace(specs[0], total_timesteps=max(1, math.ceil(specs[0].total_timesteps / k)))
+            budget = specs[0].total_timesteps
+            steps = budget if specs[0].agent in unscaled else min(budget, max(math.ceil(budget / scale), min_steps))
+            probes[pair] = replace(specs[0], total_timesteps=steps)
             todo.append(probes[pair])
     if todo:
         print(f"running {len(todo)} runs under {runs} ({len(probes)} of them RL runs, at 1/{scale} of their budget "
-              f"but for {', '.join(sorted(unscaled)) or 'none'})")
+              f"or {min_steps} steps, but for {', '.join(sorted(unscaled)) or 'none'})")
         outcomes = run_local(todo, runs, workers=workers)
         failed = [o for o in outcomes if o.error]
         if failed:
@@ -124,8 +127,7 @@ def estimate(preset: str, measured: Path | None, runs: Path, scale: int, workers
                        how=f"mean of {len(mine)} finished")
         elif left:
             row.update(projected=len(left), projected_s=len(left) * _projected(probe, left[0].total_timesteps),
-                       how=f"{'whole' if agent in unscaled else f'1/{scale}'} run: {probe['env_steps']} steps, "
-                       f"{probe['train_seconds']:.0f} s training")
+                       how=f"a run of {probe['env_steps']} steps: {probe['train_seconds']:.0f} s training")
         rows.append(row)
     return rows
 
@@ -172,6 +174,7 @@ def main() -> None:
                    "when another job runs beside it)")
     p.add_argument("--unscaled", nargs="+", default=[], metavar="AGENT",
                    help="agents whose run to measure trains for its whole budget (not in proportion to steps)")
+    p.add_argument("--min-steps", type=int, default=10_000, help="the least a short run trains (default 10000)")
     p.add_argument("--check", action="store_true", help="also project the pairs that have finished runs, and "
                    "print each projection beside their measured mean")
     p.add_argument("--agents", nargs="+", default=None)
@@ -179,7 +182,8 @@ def main() -> None:
     a = p.parse_args()
     if a.scale < 1:
         p.error("--scale must be >= 1")
-    print(report(estimate(a.preset, a.measured, a.runs, a.scale, a.workers, a.agents, a.envs, a.unscaled, a.check)))
+    print(report(estimate(a.preset, a.measured, a.runs, a.scale, a.workers, a.agents, a.envs, a.unscaled, a.check,
+                          a.min_steps)))
 
 
 if __name__ == "__main__":

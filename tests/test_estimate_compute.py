@@ -21,14 +21,16 @@ def test_runs_to_go_count_their_pairs_finished_runs_or_a_short_run(tmp_path):
         "name": ppo0.name, "spec": ppo0.to_dict(), "env_steps": 4096, "fit": None,
         "train_seconds": 100.0, "eval_seconds": 10.0, "curve_seconds": 5.0})
 
-    rows = {r["agent"]: r for r in ec.estimate("quick", measured, tmp_path / "short", scale=4, workers=1, **narrow)}
+    rows = {r["agent"]: r for r in ec.estimate("quick", measured, tmp_path / "short", scale=4, workers=1,
+                                                   min_steps=1500, **narrow)}
 
     ppo = rows["ppo"]  # seed 0 finished; seed 1 counts as much
     assert (ppo["runs"], ppo["finished"], ppo["finished_s"], ppo["projected"]) == (2, 1, 115.0, 1)
     assert ppo["projected_s"] == pytest.approx(115.0)
-    dqn = rows["dqn"]  # nothing finished: one run at a quarter of the budget, for both seeds
+    dqn = rows["dqn"]  # nothing finished: one run, a quarter of the budget but at least 1,500 steps, for both seeds
     [short] = ec.leaderboard.collect(tmp_path / "short")
-    assert (short["spec"]["agent"], short["spec"]["total_timesteps"], short["env_steps"]) == ("dqn", 1000, 1000)
+    assert (short["spec"]["agent"], short["spec"]["total_timesteps"]) == ("dqn", 1500)
+    assert 1500 <= short["env_steps"] < 1520  # SB3 stops at the end of a rollout of train_freq steps
     assert (dqn["finished"], dqn["projected"]) == (0, 2)
     assert dqn["projected_s"] == pytest.approx(2 * ec._projected(short, dqn["budget"]))
     assert dqn["projected_s"] > 2 * (short["train_seconds"] + short["eval_seconds"])
