@@ -12,7 +12,7 @@ learning-curve and evaluation seconds; a supervised policy's shared fit once):
   (budget / env steps it trained) plus its learning-curve and evaluation seconds, which do not shrink
   with the budget (the same curve points and episodes). An agent named in ``--unscaled`` is trained
   for its whole budget instead: one whose training seconds do not grow in proportion to its steps
-  (model_based's fixed costs make 1/10 of its budget take a quarter of the whole's time);
+  (model_based on Playlist-v0 trained 10,000 steps in 8 s and 100,000 in 27 s);
 - unfinished runs that train nothing (references, supervised policies) are run in full under ``--runs``.
 
 So the projection assumes that a run's training seconds grow in proportion to its env steps and that
