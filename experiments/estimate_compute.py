@@ -73,10 +73,22 @@ def estimate(preset: str, measured: Path | None, runs: Path, scale: int, workers
     catalog mode 1,000, which would be half a 2,000-step run and a twentieth of the whole run).
     `check`: also make the short run of each RL pair that has finished runs, and put its projection of
     a run beside their mean in the row's ``check`` (projected seconds, measured seconds).
+
+    Raises:
+        ValueError: a bad argument (a `measured` folder that does not exist, an `unscaled` agent not in the
+            selection, a `scale`, `min_steps` or `workers` below 1); SweepError: see `load_sweep`; RuntimeError: a
+            run made here failed.
     """
+    if scale < 1 or min_steps < 1 or workers < 1:
+        raise ValueError(f"scale, min_steps and workers must be >= 1, got {scale}, {min_steps}, {workers}")
+    if measured is not None and not Path(measured).is_dir():
+        raise ValueError(f"--measured: no runs directory at {measured}")
     sweep = load_sweep(PRESETS / f"{preset}.yml", agents_sel=agents, envs_sel=envs, out=runs)
+    stray = sorted(set(unscaled) - {s.agent for s in sweep.specs})
+    if stray:
+        raise ValueError(f"--unscaled: {', '.join(stray)} not among the selection's agents")
     names = {s.name for s in sweep.specs}
-    finished = {r["name"]: r for r in leaderboard.collect(measured, names)} if measured and measured.is_dir() else {}
+    finished = {r["name"]: r for r in leaderboard.collect(measured, names)} if measured is not None else {}
     by_pair: dict[tuple[str, str, str], list[RunSpec]] = defaultdict(list)
     for spec in sweep.specs:
         by_pair[_pair(spec)].append(spec)
@@ -99,7 +111,7 @@ def estimate(preset: str, measured: Path | None, runs: Path, scale: int, workers
         outcomes = run_local(todo, runs, workers=workers)
         failed = [o for o in outcomes if o.error]
         if failed:
-            raise SystemExit(f"{len(failed)} runs failed, e.g. {failed[0].spec.name}: {failed[0].error.splitlines()[0]}")
+            raise RuntimeError(f"{len(failed)} runs failed, e.g. {failed[0].spec.name}: {failed[0].error.splitlines()[0]}")
     done_here = {r["name"]: r for r in leaderboard.collect(runs, {s.name for s in todo})}
 
     # the shared fits: counted once among every real (not projected) run, as the leaderboard counts them
@@ -118,7 +130,7 @@ def estimate(preset: str, measured: Path | None, runs: Path, scale: int, workers
                "projected": 0, "projected_s": 0.0, "how": ""}
         left = [s for s in specs if s.name not in finished]
         probe = done_here[probes[pair].name] if pair in probes else None
-        if probe is not None and mine:
+        if probe is not None and mine and np.mean(measured_s) > 0:
             row["check"] = (_projected(probe, specs[0].total_timesteps), float(np.mean(measured_s)))
         if left and not _trains(left[0]):
             row.update(projected=len(left), projected_s=sum(seconds_of[s.name] for s in left), how="run here")
@@ -180,10 +192,12 @@ def main() -> None:
     p.add_argument("--agents", nargs="+", default=None)
     p.add_argument("--envs", nargs="+", default=None)
     a = p.parse_args()
-    if a.scale < 1:
-        p.error("--scale must be >= 1")
-    print(report(estimate(a.preset, a.measured, a.runs, a.scale, a.workers, a.agents, a.envs, a.unscaled, a.check,
-                          a.min_steps)))
+    try:
+        rows = estimate(a.preset, a.measured, a.runs, a.scale, a.workers, a.agents, a.envs, a.unscaled, a.check,
+                        a.min_steps)
+    except (ValueError, RuntimeError) as e:  # SweepError is a ValueError
+        p.exit(2, f"estimate_compute: {e}\n")
+    print(report(rows))
 
 
 if __name__ == "__main__":

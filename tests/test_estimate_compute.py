@@ -1,5 +1,7 @@
 """experiments/estimate_compute.py: a preset's compute from its finished runs and short runs of the others."""
 
+from pathlib import Path
+
 import pytest
 from musicgym.experiments import estimate_compute as ec
 from musicgym.experiments.runs import write_json_atomic
@@ -54,3 +56,18 @@ def test_an_unscaled_agent_is_measured_at_its_whole_budget_and_checked_against_f
     assert row["check"] == (pytest.approx(ec.leaderboard._run_seconds(short)), 115.0)
     assert (row["projected"], row["projected_s"], row["how"]) == (1, 115.0, "mean of 1 finished")
     assert "over 1 pairs" in ec.report([row]).splitlines()[-1]
+
+
+@pytest.mark.parametrize("kwargs, names", [
+    ({"measured": Path("/nonexistent/runs")}, "--measured: no runs directory at /nonexistent/runs"),
+    ({"unscaled": ["dqn", "ppo"]}, "--unscaled: ppo not among"),
+    ({"scale": 0}, "must be >= 1"),
+    ({"min_steps": 0}, "must be >= 1"),
+    ({"preset": "nope"}, "nope.yml"),
+])
+def test_bad_arguments_are_named_before_anything_runs(tmp_path, kwargs, names):
+    args = {"preset": "quick", "measured": None, "runs": tmp_path / "short", "scale": 4, "workers": 1,
+            "agents": ["dqn"], "envs": ["Preference-v0"], **kwargs}
+    with pytest.raises(ValueError, match=names):
+        ec.estimate(**args)
+    assert not (tmp_path / "short").exists()
