@@ -116,14 +116,14 @@ def estimate(preset: str, measured: Path | None, runs: Path, scale: int, workers
 
     # the shared fits: counted once among every real (not projected) run, as the leaderboard counts them
     real = list(finished.values()) + [done_here[s.name] for s in todo if s.name in done_here and _pair(s) not in probes]
-    compute = leaderboard._compute_seconds(real)
+    compute = leaderboard.compute_seconds(real)
     seconds_of = {r["name"]: compute[id(r)] for r in real}
 
     rows = []
     for pair, specs in sorted(by_pair.items()):
         env, agent, _ = pair
         mine = [finished[s.name] for s in specs if s.name in finished]
-        measured_s = [leaderboard._run_seconds(r) for r in mine]
+        measured_s = [leaderboard.run_seconds(r) for r in mine]
         row = {"env": env, "agent": agent, "runs": len(specs), "budget": specs[0].total_timesteps,
                "finished": len(mine), "finished_s": sum(seconds_of[r["name"]] for r in mine),
                "spread": (max(measured_s) / min(measured_s) - 1) if len(measured_s) > 1 and min(measured_s) >= 1 else None,

@@ -91,12 +91,12 @@ def _track_of(env: str) -> str:
     return "other"
 
 
-def _run_seconds(r: dict[str, Any]) -> float:
+def run_seconds(r: dict[str, Any]) -> float:
     """A run's seconds: training, evaluation and learning-curve evaluations (its row's ``wall s``)."""
     return r["train_seconds"] + r["eval_seconds"] + r.get("curve_seconds", 0.0)
 
 
-def _compute_seconds(results: list[dict[str, Any]]) -> dict[int, float]:
+def compute_seconds(results: list[dict[str, Any]]) -> dict[int, float]:
     """Each run's share of the compute (by ``id`` of its result): training, evaluation and learning-curve seconds.
 
     A supervised reference policy is fitted once per seed and catalog and that fit serves its runs on
@@ -110,7 +110,7 @@ def _compute_seconds(results: list[dict[str, Any]]) -> dict[int, float]:
         shared = fit is not None and fit in counted
         if fit is not None:
             counted.add(fit)
-        out[id(r)] = _run_seconds(r) - (r["train_seconds"] if shared else 0.0)
+        out[id(r)] = run_seconds(r) - (r["train_seconds"] if shared else 0.0)
     return out
 
 
@@ -120,7 +120,7 @@ def build(results: list[dict[str, Any]]) -> tuple[pd.DataFrame, pd.DataFrame]:
     Raises:
         LeaderboardError: a run scores above 1 on an env whose reference is an exact upper bound.
     """
-    compute = _compute_seconds(results)
+    compute = compute_seconds(results)
     groups: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
     for r in results:
         spec = r["spec"]
@@ -145,7 +145,7 @@ def build(results: list[dict[str, Any]]) -> tuple[pd.DataFrame, pd.DataFrame]:
             "reference": runs[0].get("reference", "oracle"),
             "reference_exact": bool(all(r.get("reference_exact", False) for r in runs)),
             "env_steps": int(np.mean([r["env_steps"] for r in runs])),
-            "wall_s": float(np.mean([_run_seconds(r) for r in runs])),
+            "wall_s": float(np.mean([run_seconds(r) for r in runs])),
             "compute_s": float(sum(compute[id(r)] for r in runs)),
             "hit@10": float(np.mean([o["hit@10"] for o in offline])) if offline else float("nan"),
             "ndcg@10": float(np.mean([o["ndcg@10"] for o in offline])) if offline else float("nan"),

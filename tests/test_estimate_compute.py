@@ -53,7 +53,7 @@ def test_an_unscaled_agent_is_measured_at_its_whole_budget_and_checked_against_f
 
     [short] = ec.leaderboard.collect(tmp_path / "short")  # seed 0 again, for its whole budget
     assert (short["name"], short["env_steps"]) == (dqn0.name, 4000)
-    assert row["check"] == (pytest.approx(ec.leaderboard._run_seconds(short)), 115.0)
+    assert row["check"] == (pytest.approx(ec.leaderboard.run_seconds(short)), 115.0)
     assert (row["projected"], row["projected_s"], row["how"]) == (1, 115.0, "mean of 1 finished")
     assert "over 1 pairs" in ec.report([row]).splitlines()[-1]
 
