@@ -41,21 +41,14 @@ from musicgym.experiments.cli import PRESETS
 from musicgym.experiments.runs import RunSpec
 from musicgym.experiments.sweep import load_sweep, run_local
 
-from musicgym import agents as agent_registry
-
 
 def _pair(spec: RunSpec) -> tuple[str, str, str]:
     return spec.env_id.split("/")[-1], spec.agent, str(sorted(spec.hyperparams.items()))
 
 
 def _trains(spec: RunSpec) -> bool:
-    """Whether the run trains an RL agent for its budget (as `experiments.runs` decides it)."""
-    from musicgym.agents.reference import RankingPolicy
-
-    if spec.is_baseline or spec.total_timesteps == 0:
-        return False
-    cls = agent_registry.agent_class(spec.agent)
-    return not issubclass(cls, RankingPolicy) and getattr(cls, "trains", True)
+    """Whether the run trains an RL agent for a budget of env steps (`RunSpec.trains_rl`)."""
+    return spec.total_timesteps > 0 and spec.trains_rl
 
 
 def _projected(result: dict[str, Any], budget: int) -> float:

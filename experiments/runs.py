@@ -115,6 +115,22 @@ class RunSpec:
         """Random or oracle: nothing to train."""
         return self.agent in BASELINES
 
+    @property
+    def trains_rl(self) -> bool:
+        """An RL agent trained for the run's env steps.
+
+        Not a reference, not a supervised ranking policy (fitted on the catalog's playlists), not a
+        policy evaluated as it is.
+        """
+        if self.is_baseline:
+            return False
+        from musicgym.agents.reference import RankingPolicy
+
+        from musicgym import agents
+
+        cls = agents.agent_class(self.agent)
+        return not issubclass(cls, RankingPolicy) and getattr(cls, "trains", True)
+
 
 def write_json_atomic(path: Path, obj: Any) -> None:
     """Write `obj` as JSON to `path` so that readers see the old file or the whole new one, never a part."""
@@ -372,7 +388,7 @@ def _run_agent(spec: RunSpec, run_dir: Path, progress_bar: bool) -> dict[str, An
         raise ValueError(f"agent {spec.agent!r} does not support {spec.env_id}")
     ranking = issubclass(cls, RankingPolicy)
     hp = dict(spec.hyperparams)
-    trains = not ranking and getattr(cls, "trains", True)
+    trains = spec.trains_rl
     if trains:
         plumbing = {"checkpoint_dir": str(run_dir / "checkpoint"), "tensorboard_log": str(run_dir / "tb"),
                     "checkpoint_freq": 10**12}  # checkpoints at the curve points only
